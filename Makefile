@@ -1,0 +1,51 @@
+# Oficina Virtual: `make run` serves the portal, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PORT   ?= 5000
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app ov
+
+.PHONY: run test lint system browser demo-100k clean
+
+# Python's venv module, and pip inside the virtual environment.
+$(BIN)/python:
+	@sh scripts/ensure-venv.sh "$(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(FLASK) db upgrade
+	$(FLASK) demo-data --if-empty
+	@echo ""
+	@echo "  Oficina Virtual: http://127.0.0.1:$(PORT)/"
+	@echo "  Prueba primero el contrato de ejemplo de la guía:"
+	@echo "    Zona Geográfica: Nuevo Laredo · Número de cuenta: 8295249 · Número de factura: ZE40389382"
+	@echo "  Páginas de ayuda: /atencion-al-cliente  /aviso-legal  /aviso-de-privacidad  /accesibilidad"
+	@echo ""
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+browser:
+	@sh scripts/ensure-chromium.sh
+
+test: $(VENV)/.installed-test browser
+	$(BIN)/ruff check ov tests bench
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check ov tests bench
+
+# 100,000 accounts with 24 months each, for the benchmarks (see bench/README.md).
+demo-100k: $(VENV)/.installed-run
+	$(FLASK) db upgrade
+	$(FLASK) demo-data --accounts 100000 --months 24
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""Oficina Virtual: the customer self-service portal of a natural-gas distributor."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from ov import config as settings
+from ov.extensions import compress, csrf, db, limiter, mail, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then OV_* variables, then tests'."""
+    instance_path = os.environ.get("OV_INSTANCE_PATH") or None
+    if test_config and test_config.get("INSTANCE_PATH"):
+        instance_path = test_config["INSTANCE_PATH"]
+    app = Flask(
+        __name__, instance_path=instance_path, instance_relative_config=True, static_folder=None
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_response_hooks(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    app.config.update(settings.defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(settings.from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+    settings.validate(app.config, app.instance_path)
+    app.config["SECRET_KEY"] = settings.secret_key_for(app.config, app.instance_path)
+    production = app.config["OV_ENV"] == "production"
+    if production:
+        app.config.update(
+            SESSION_COOKIE_SECURE=True,
+            SESSION_COOKIE_NAME="__Host-ov",
+            PREFERRED_URL_SCHEME="https",
+        )
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    engine_options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if uri.startswith("sqlite"):
+        connect_args = dict(engine_options.get("connect_args", {}))
+        connect_args.setdefault("timeout", app.config["OV_SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+        engine_options["connect_args"] = connect_args
+    else:
+        engine_options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
+    if app.config["OV_REDIS_URL"] and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["OV_REDIS_URL"]
+    app.config["MAIL_BACKEND"] = app.config["OV_MAIL_BACKEND"]
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    compress.init_app(app)
+    limiter.init_app(app)
+    from ov import models  # noqa: F401  (registers the tables on db.metadata)
+
+
+def register_blueprints(app: Flask) -> None:
+    from ov import static_files
+    from ov.blueprints import help, ops
+
+    static_files.init_app(app)
+    app.register_blueprint(help.bp)
+    app.register_blueprint(ops.bp)
+
+
+def register_response_hooks(app: Flask) -> None:
+    from ov import security
+
+    security.init_app(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from ov import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from ov import cli
+
+    cli.init_app(app)

@@ -1,0 +1,99 @@
+"""Flask commands: ``flask --app ov init-db`` and ``flask --app ov demo-data``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from ov.services import demo_data
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(demo_data_command)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create or update the database schema (runs every migration: `flask db upgrade`)."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo("Database schema is up to date.")
+
+
+@click.command("demo-data")
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=1),
+    default=demo_data.DEFAULT_ACCOUNTS,
+    show_default=True,
+    help="How many accounts (the seed guide's contract is one of them).",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(min=1),
+    default=demo_data.DEFAULT_MONTHS,
+    show_default=True,
+    help="Monthly invoices per account (the seed's contract gets at least 24).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=demo_data.DEFAULT_SEED,
+    show_default=True,
+    help="Random seed: the same seed on the same day gives the same data.",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help=(
+        "Pretend today is this date (YYYY-MM-DD): bills follow its month, payments "
+        "stop the day before."
+    ),
+)
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when accounts already exist (instead of failing).",
+)
+@with_appcontext
+def demo_data_command(
+    accounts: int, months: int, seed: int, today: object, if_empty: bool
+) -> None:
+    """Fill an empty, migrated database with deterministic demo billing data.
+
+    Run `flask --app ov init-db` (or `flask --app ov db upgrade`) first. To reload, empty
+    the database: `flask --app ov db downgrade base && flask --app ov db upgrade`.
+    """
+    if if_empty and not demo_data.billing_is_empty():
+        click.echo("Accounts already exist: demo data not loaded (--if-empty).")
+        return
+    day = today.date() if today is not None else date.today()
+    shown = max(1, accounts // 10)
+
+    def progress(result: demo_data.LoadResult) -> None:
+        if result.accounts % shown < demo_data.BATCH_ACCOUNTS or result.accounts == accounts:
+            click.echo(f"  {result.accounts:,} / {accounts:,} accounts", err=True)
+
+    current_app.logger.info("loading demo data: %s accounts x %s months", accounts, months)
+    try:
+        result = demo_data.load_demo_data(
+            accounts=accounts, months=months, seed=seed, today=day, progress=progress
+        )
+    except demo_data.DemoDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Loaded {result.accounts:,} accounts, {result.invoices:,} invoices "
+        f"({result.lines:,} lines), {result.readings:,} readings and {result.payments:,} "
+        f"payments for {result.reference_month:%Y-%m} in {result.seconds:.1f} s."
+    )
+    click.echo(
+        f"Try the seed's contract: zone Nuevo Laredo, account "
+        f"{demo_data.SEED_ACCOUNT_NUMBER}, invoice {demo_data.SEED_INVOICE_NUMBER}."
+    )

@@ -1,0 +1,147 @@
+"""Error pages in Spanish, as full pages or as fragments for htmx; never a traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ov.extensions import db
+from ov.htmx import render
+
+
+@dataclass(frozen=True)
+class ErrorText:
+    title: str
+    message: str
+
+
+ERRORS: dict[int, ErrorText] = {
+    400: ErrorText(
+        "Solicitud incorrecta",
+        "No pudimos entender lo que envió tu navegador. Vuelve a la página anterior e "
+        "inténtalo de nuevo.",
+    ),
+    403: ErrorText("Acceso denegado", "No tienes permiso para ver esta página."),
+    404: ErrorText(
+        "Página no encontrada",
+        "La dirección no existe o cambió. Revisa que esté bien escrita o empieza desde el inicio.",
+    ),
+    405: ErrorText(
+        "Acción no permitida",
+        "Esta página no admite esa acción. Vuelve a la página anterior y usa sus botones.",
+    ),
+    413: ErrorText(
+        "Envío demasiado grande",
+        "Lo que enviaste es más grande de lo que admite el formulario. Revisa los datos e "
+        "inténtalo de nuevo.",
+    ),
+    422: ErrorText(
+        "Datos no válidos",
+        "Algunos datos no son válidos. Vuelve al formulario, revísalos e inténtalo de nuevo.",
+    ),
+    429: ErrorText(
+        "Demasiados intentos",
+        "Hiciste muchos intentos en poco tiempo. Por tu seguridad, espera unos minutos y "
+        "vuelve a intentarlo.",
+    ),
+    500: ErrorText(
+        "Error del servidor",
+        "Algo falló de nuestro lado y no se completó la operación. Inténtalo de nuevo en unos "
+        "minutos; si vuelve a pasar, llama a Atención al cliente.",
+    ),
+    503: ErrorText(
+        "Servicio no disponible",
+        "La Oficina Virtual no está disponible en este momento. Inténtalo de nuevo en unos "
+        "minutos.",
+    ),
+}
+EXPIRED = ErrorText(
+    "La página caducó",
+    "Por seguridad, los formularios caducan después de un tiempo o cuando se abren en otra "
+    "pestaña. Vuelve a enviarlo.",
+)
+SECRET_FIELD_HINTS = ("password", "contrasena", "contraseña", "clave", "csrf", "token")
+RETRY_SECONDS = {429: 60, 503: 30}
+
+
+def _same_origin() -> bool:
+    """True when the browser says the request came from one of our own pages."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc == request.host
+
+
+def _answers_to_keep() -> list[tuple[str, str]]:
+    """Non-secret answers of an expired form, to send again with a fresh token."""
+    if request.method != "POST" or not _same_origin():
+        return []
+    return [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if not any(hint in name.lower() for hint in SECRET_FIELD_HINTS) and len(value) <= 500
+    ][:50]
+
+
+PLAIN_PAGE = (
+    '<!doctype html><html lang="es-MX"><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>{title}</title><h1>{title}</h1><p>{message}</p><p><a href=\"/\">Ir al inicio</a></p>"
+)
+
+
+def error_response(code: int, text: ErrorText | None = None, **context):
+    text = text or ERRORS.get(code) or ERRORS[500 if code >= 500 else 400]
+    try:
+        response = render(
+            "errors/error.html", "content", status=code, code=code, error=text, **context
+        )
+    except Exception:  # the page itself failed: answer plainly rather than with a traceback
+        current_app.logger.exception("error page %s could not be rendered", code)
+        body = PLAIN_PAGE.format(title=text.title, message=text.message)
+        response = current_app.response_class(body, status=code, mimetype="text/html")
+    if code in RETRY_SECONDS:
+        response.headers["Retry-After"] = str(RETRY_SECONDS[code])
+    return response
+
+
+def handle_http(exc: HTTPException):
+    code = exc.code or 500
+    response = error_response(code)
+    if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def handle_csrf(exc: CSRFError):
+    return error_response(400, EXPIRED, retry_action=request.path, answers=_answers_to_keep())
+
+
+def handle_database(exc: OperationalError | InterfaceError):
+    """The database cannot be reached or is locked: a temporary outage, not a bug."""
+    db.session.rollback()
+    current_app.logger.error("database unavailable: %s", type(exc.orig).__name__)
+    return error_response(503)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http(exc)
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(OperationalError, handle_database)
+    app.register_error_handler(InterfaceError, handle_database)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

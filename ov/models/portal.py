@@ -1,0 +1,257 @@
+"""The portal's own tables: users and what they create.
+
+Users, the user-to-account links, registration drafts, service requests with their
+timeline, notices, meter-reading submissions, the audit trail and the mail outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from ov.extensions import db
+from ov.models.billing import Account, _in
+from ov.models.common import UTCDateTime, utcnow
+
+
+class ServiceRequestKind(StrEnum):
+    REQUEST = "request"
+    CLAIM = "claim"
+
+
+class ServiceRequestStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ReadingSubmissionStatus(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+def username_key(username: str) -> str:
+    """The form of a username that uniqueness and login compare (case-insensitive)."""
+    return username.strip().casefold()
+
+
+class User(UserMixin, db.Model):
+    """A portal user. Usernames are unique regardless of letter case."""
+
+    __tablename__ = "portal_user"  # "user" is a reserved word in PostgreSQL
+    __table_args__ = (
+        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+        CheckConstraint("length(username) BETWEEN 1 AND 25", name="username_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(25))
+    username_key: Mapped[str] = mapped_column(String(25), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(254))
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Shown as "Última conexión": the login before the current one.
+    previous_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paperless_bill: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_notices: Mapped[bool] = mapped_column(Boolean, default=True)
+    legal_version_accepted: Mapped[str | None] = mapped_column(String(20))
+    legal_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    links: Mapped[list[UserAccount]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @validates("username")
+    def _keep_key_in_step(self, _key: str, value: str) -> str:
+        self.username_key = username_key(value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class UserAccount(db.Model):
+    """The link between a portal user and an account: one user per account."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), unique=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="links")
+    account: Mapped[Account] = relationship()
+
+
+class RegistrationDraft(db.Model):
+    """A registration in progress, kept on the server between steps until it expires."""
+
+    __tablename__ = "registration_draft"
+
+    # An unguessable token (secrets.token_urlsafe) carried by the browser.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    step: Mapped[int] = mapped_column(SmallInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ServiceRequest(db.Model):
+    """A request or a claim ("solicitud" / "reclamo"), known to the customer by its folio."""
+
+    __tablename__ = "service_request"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ServiceRequestKind), name="kind_values"),
+        CheckConstraint(_in("status", ServiceRequestStatus), name="status_values"),
+        Index("ix_service_request_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folio: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=ServiceRequestStatus.RECEIVED.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[ServiceRequestEvent]] = relationship(
+        back_populates="request",
+        order_by="ServiceRequestEvent.at",
+        cascade="all, delete-orphan",
+    )
+
+
+class ServiceRequestEvent(db.Model):
+    """One step in a request's timeline: a status change or a note."""
+
+    __tablename__ = "service_request_event"
+    __table_args__ = (
+        CheckConstraint(_in("status", ServiceRequestStatus), name="status_values"),
+        Index("ix_service_request_event_request_at", "request_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_request.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="events")
+
+
+class Notice(db.Model):
+    """A message to a user ("aviso"), optionally about one of their accounts."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_user_read_at", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="CASCADE")
+    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReadingSubmission(db.Model):
+    """A meter reading typed by the customer, waiting for the billing system."""
+
+    __tablename__ = "reading_submission"
+    __table_args__ = (
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint(_in("status", ReadingSubmissionStatus), name="status_values"),
+        Index("ix_reading_submission_account_submitted", "account_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"), index=True
+    )
+    read_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(
+        String(10), default=ReadingSubmissionStatus.RECEIVED.value
+    )
+
+
+class AuditEvent(db.Model):
+    """A security-relevant event. ``details`` never holds secrets or raw user input."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL")
+    )
+    # IPv6 text is at most 45 characters.
+    client_address: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMail(db.Model):
+    """A mail waiting to be sent (transactional outbox): nothing is lost if SMTP is down."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# The drain job reads the unsent mails, oldest first; sent mails are left out of the index.
+Index(
+    "ix_outbox_mail_unsent",
+    OutboxMail.created_at,
+    sqlite_where=OutboxMail.sent_at.is_(None),
+    postgresql_where=OutboxMail.sent_at.is_(None),
+)

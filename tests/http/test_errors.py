@@ -1,0 +1,172 @@
+"""Bad input and faults: the right status and a Spanish page, never a traceback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Blueprint, abort, render_template_string, request
+from sqlalchemy.exc import OperationalError
+
+from ov import create_app
+from ov.extensions import limiter
+from tests.conftest import settings_for
+
+trouble = Blueprint("trouble", __name__)
+
+
+@trouble.route("/_prueba/formulario", methods=["GET", "POST"])
+def form():
+    if request.method == "POST":
+        return "recibido: " + request.form.get("nombre", "")
+    return render_template_string(
+        '<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}">'
+        '<input name="nombre"></form>'
+    )
+
+
+@trouble.get("/_prueba/fallo")
+def boom():
+    raise RuntimeError("secret detail that must not reach the customer")
+
+
+@trouble.get("/_prueba/base-de-datos")
+def database_down():
+    raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+@trouble.get("/_prueba/<int:code>")
+def status(code: int):
+    abort(code)
+
+
+@trouble.get("/_prueba/limitada")
+@limiter.limit("2/minute")
+def limited():
+    return "ok"
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    application = create_app(settings_for(tmp_path_factory.mktemp("faulty")))
+    application.register_blueprint(trouble)
+    application.config["PROPAGATE_EXCEPTIONS"] = False
+    return application
+
+
+@pytest.fixture
+def tclient(faulty):
+    return faulty.test_client()
+
+
+def spanish_page(response, status: int, title: str) -> str:
+    html = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    assert "Traceback" not in html and "secret detail" not in html
+    assert re.search(rf"<h1[^>]*>{title}</h1>", html), html[:500]
+    return html
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        (400, "Solicitud incorrecta"),
+        (403, "Acceso denegado"),
+        (404, "Página no encontrada"),
+        (422, "Datos no válidos"),
+        (503, "Servicio no disponible"),
+    ],
+)
+def test_error_pages_in_spanish(tclient, code, title):
+    html = spanish_page(tclient.get(f"/_prueba/{code}"), code, title)
+    assert html.startswith("<!doctype html>")
+
+
+def test_unknown_url(client):
+    html = spanish_page(client.get("/no/existe"), 404, "Página no encontrada")
+    assert 'href="/"' in html
+
+
+def test_wrong_method_says_which_are_allowed(client):
+    for method in (client.post, client.delete):
+        response = method("/aviso-legal")
+        spanish_page(response, 405, "Acción no permitida")
+        assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_fault_is_a_500_page_without_details(tclient):
+    spanish_page(tclient.get("/_prueba/fallo"), 500, "Error del servidor")
+
+
+def test_database_outage_is_a_503_with_retry_after(tclient):
+    response = tclient.get("/_prueba/base-de-datos")
+    spanish_page(response, 503, "Servicio no disponible")
+    assert response.headers["Retry-After"].isdigit()
+
+
+def test_rate_limit_is_a_429_page(tclient):
+    codes = [tclient.get("/_prueba/limitada").status_code for _ in range(3)]
+    assert codes[:2] == [200, 200]
+    response = tclient.get("/_prueba/limitada")
+    spanish_page(response, 429, "Demasiados intentos")
+    assert "Retry-After" in response.headers
+
+
+def test_errors_as_fragments_for_htmx(tclient, htmx_headers):
+    response = tclient.get("/_prueba/404", headers=htmx_headers)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert html.startswith("<title>Página no encontrada · Oficina Virtual</title>")
+    assert "<html" not in html
+
+
+def test_oversized_body_is_refused(tclient, faulty):
+    limit = faulty.config["MAX_CONTENT_LENGTH"]
+    response = tclient.post("/_prueba/formulario", data={"nombre": "x" * (limit + 1)})
+    spanish_page(response, 413, "Envío demasiado grande")
+
+
+def test_malformed_multipart_is_a_400(tclient):
+    response = tclient.post(
+        "/_prueba/formulario",
+        data=b"--roto\r\nContent-Disposition: form-data; name=\"nombre\"\r\n\r\nsin final",
+        content_type="multipart/form-data; boundary=roto",
+    )
+    spanish_page(response, 400, "(Solicitud incorrecta|La página caducó)")
+
+
+def test_invalid_utf8_form_does_not_break(tclient):
+    response = tclient.post(
+        "/_prueba/formulario",
+        data=b"nombre=%ff%fe&csrf_token=x",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_expired_form_offers_to_send_the_answers_again(tclient):
+    tclient.get("/_prueba/formulario")  # a session with a token
+    response = tclient.post(
+        "/_prueba/formulario",
+        data={"csrf_token": "caducado", "nombre": "Ana López", "contrasena": "Secreta123"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    html = spanish_page(response, 400, "La página caducó")
+    assert 'value="Ana López"' in html
+    assert "Secreta123" not in html  # secrets are never echoed back
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    retry = tclient.post("/_prueba/formulario", data={"csrf_token": token, "nombre": "Ana López"})
+    assert retry.get_data(as_text=True) == "recibido: Ana López"
+
+
+def test_a_cross_site_post_gets_no_resubmit_form(tclient):
+    tclient.get("/_prueba/formulario")
+    response = tclient.post(
+        "/_prueba/formulario",
+        data={"nombre": "atacante"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    html = spanish_page(response, 400, "La página caducó")
+    assert "atacante" not in html

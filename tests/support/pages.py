@@ -1,0 +1,36 @@
+"""Every HTML page the portal serves, derived from the URL map so a new page is never missed."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+# Endpoints that answer something other than an HTML page.
+NOT_PAGES = {"static", "ops.healthz", "ops.readyz"}
+# Rules with arguments need an example URL; add one here when such a page is added.
+EXAMPLES: dict[str, list[str]] = {}
+# Error pages are pages too: visited by the same axe and weight checks.
+ERROR_PAGES = ["/no-existe-esta-pagina"]
+
+
+def page_urls(app: Flask) -> list[str]:
+    urls: list[str] = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint in NOT_PAGES or "GET" not in (rule.methods or ()):
+            continue
+        if rule.arguments:
+            urls.extend(EXAMPLES.get(rule.endpoint, []))
+        else:
+            urls.append(rule.rule)
+    return urls
+
+
+def uncovered_rules(app: Flask) -> list[str]:
+    """GET rules with arguments that have no example URL (a page nobody would check)."""
+    return [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.arguments
+        and rule.endpoint not in NOT_PAGES
+        and "GET" in (rule.methods or ())
+        and not EXAMPLES.get(rule.endpoint)
+    ]

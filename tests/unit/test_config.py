@@ -1,0 +1,99 @@
+"""Settings: defaults, instance/config.py, OV_* variables, and refusal of unsafe ones."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ov import create_app
+from ov.config import UTILITY_SETTINGS, ConfigError, from_environment
+
+PRODUCTION_UTILITY = {key: f"valor real de {key}" for key in UTILITY_SETTINGS}
+
+
+def make(tmp_path, monkeypatch, env: dict[str, str] | None = None, **overrides):
+    for name in [n for n in os.environ if n.startswith("OV_")]:
+        monkeypatch.delenv(name)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    return create_app({"INSTANCE_PATH": str(tmp_path), **overrides})
+
+
+def test_defaults_use_sqlite_in_instance_with_wal_and_busy_timeout(tmp_path, monkeypatch):
+    app = make(tmp_path, monkeypatch)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'ov.sqlite3'}"
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["timeout"] == 5.0
+    from ov.extensions import db
+
+    with app.app_context():
+        with db.engine.connect() as connection:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        db.engine.dispose()
+    assert mode == "wal" and keys == 1
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path, monkeypatch):
+    first = make(tmp_path, monkeypatch).config["SECRET_KEY"]
+    second = make(tmp_path, monkeypatch).config["SECRET_KEY"]
+    assert first == second and len(first) >= 48
+    mode = stat.S_IMODE((tmp_path / "secret_key").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path, monkeypatch):
+    env = {"OV_ENV": "production", **{f"OV_{k[3:]}": v for k, v in PRODUCTION_UTILITY.items()}}
+    with pytest.raises(ConfigError, match="OV_SECRET_KEY"):
+        make(tmp_path, monkeypatch, env)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_requires_the_utilitys_real_contact_data(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="OV_EMERGENCY_PHONE"):
+        make(tmp_path, monkeypatch, {"OV_ENV": "production", "OV_SECRET_KEY": "k" * 48})
+
+
+def test_production_hardens_cookies_and_sends_hsts(tmp_path, monkeypatch):
+    env = {
+        "OV_ENV": "production",
+        "OV_SECRET_KEY": "k" * 48,
+        **{f"OV_{k[3:]}": v for k, v in PRODUCTION_UTILITY.items()},
+    }
+    app = make(tmp_path, monkeypatch, env)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    headers = app.test_client().get("/healthz").headers
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_environment_variables_override_instance_config(tmp_path, monkeypatch):
+    (tmp_path / "config.py").write_text(
+        "OV_PASSWORD_POLICY = 'nist'\nOV_MAIL_BACKEND = 'console'\n"
+    )
+    app = make(tmp_path, monkeypatch, {"OV_MAIL_BACKEND": "smtp", "OV_MAIL_PORT": "2525",
+                                        "OV_REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert app.config["OV_PASSWORD_POLICY"] == "nist"  # from instance/config.py
+    assert app.config["OV_MAIL_BACKEND"] == "smtp"  # the environment wins
+    assert app.config["MAIL_PORT"] == 2525
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("OV_CAPTCHA_PROVIDER", "puzzle", "OV_CAPTCHA_PROVIDER"),
+        ("OV_PASSWORD_POLICY", "weak", "OV_PASSWORD_POLICY"),
+        ("OV_MAIL_BACKEND", "pigeon", "OV_MAIL_BACKEND"),
+        ("OV_CAPTCHA_PROVIDER", "recaptcha", "OV_CAPTCHA_SITE_KEY"),
+        ("OV_MAIL_PORT", "veinticinco", "OV_MAIL_PORT"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(tmp_path, monkeypatch, name, value, message):
+    with pytest.raises(ConfigError, match=message):
+        make(tmp_path, monkeypatch, {name: value})
+
+
+def test_empty_variables_are_ignored():
+    assert from_environment({"OV_DATABASE_URL": "", "OV_MAIL_PORT": "25"}) == {"MAIL_PORT": 25}
