@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ov import config as settings
 from ov.extensions import compress, csrf, db, limiter, mail, migrate
@@ -28,6 +29,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_response_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
+    if app.config["OV_TRUSTED_PROXIES"]:
+        hops = app.config["OV_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

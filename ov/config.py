@@ -44,6 +44,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "PASSWORD_POLICY": ("OV_PASSWORD_POLICY", str),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
+    "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
     "UTILITY_ADDRESS": ("OV_UTILITY_ADDRESS", str),
@@ -73,6 +74,8 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'ov.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "OV_SQLITE_BUSY_TIMEOUT_MS": 5000,
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+        "OV_TRUSTED_PROXIES": 0,
         "OV_REDIS_URL": "",
         "OV_PUBLIC_URL": "http://127.0.0.1:5000",
         "OV_MAIL_BACKEND": "file",

@@ -97,3 +97,18 @@ def test_bad_settings_are_refused_with_a_clear_message(tmp_path, monkeypatch, na
 
 def test_empty_variables_are_ignored():
     assert from_environment({"OV_DATABASE_URL": "", "OV_MAIL_PORT": "25"}) == {"MAIL_PORT": 25}
+
+
+def test_client_address_comes_from_trusted_proxies_only(tmp_path, monkeypatch):
+    direct = make(tmp_path, monkeypatch)
+    proxied = make(tmp_path, monkeypatch, {"OV_TRUSTED_PROXIES": "1"})
+    for app, expected in ((direct, "127.0.0.1"), (proxied, "203.0.113.9")):
+
+        @app.get("/_ip")
+        def ip():
+            from flask import request
+
+            return request.remote_addr or ""
+
+        seen = app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert seen.get_data(as_text=True) == expected
