@@ -42,7 +42,7 @@ test: $(VENV)/.installed-test browser
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ov tests bench
 
-# 100,000 accounts with 24 months each, for the benchmarks (see bench/README.md).
+# 100,000 accounts with 24 months each, for the benchmarks (see bench/demo_data.md).
 demo-100k: $(VENV)/.installed-run
 	$(FLASK) db upgrade
 	$(FLASK) demo-data --accounts 100000 --months 24

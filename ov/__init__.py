@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ov import config as settings
-from ov.extensions import compress, csrf, db, limiter, mail, migrate
+from ov.extensions import csrf, db, limiter, mail, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app, test_config)
     register_extensions(app)
     register_blueprints(app)
+    register_template_helpers(app)
     register_response_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -69,23 +70,36 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
-    compress.init_app(app)
     limiter.init_app(app)
     from ov import models  # noqa: F401  (registers the tables on db.metadata)
 
 
 def register_blueprints(app: Flask) -> None:
     from ov import static_files
-    from ov.blueprints import help, ops
+    from ov.blueprints import account, auth, help, ops, registration
 
     static_files.init_app(app)
-    app.register_blueprint(help.bp)
-    app.register_blueprint(ops.bp)
+    for blueprint in (help.bp, ops.bp, account.bp, auth.bp, registration.bp):
+        app.register_blueprint(blueprint)
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.template_global()
+    def form_aria(attrs: dict, described_by: str, error: str | None) -> dict:
+        """An input's attributes plus what ties it to its hint and its error message."""
+        merged = dict(attrs)
+        if described_by:
+            merged["aria-describedby"] = described_by
+        if error:
+            merged["aria-invalid"] = "true"
+        return merged
 
 
 def register_response_hooks(app: Flask) -> None:
-    from ov import security
+    from ov import compression, security
 
+    # Flask runs after-request hooks in reverse order: compression, registered first, runs last.
+    compression.init_app(app)
     security.init_app(app)
 
 

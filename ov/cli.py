@@ -1,4 +1,4 @@
-"""Flask commands: ``flask --app ov init-db`` and ``flask --app ov demo-data``."""
+"""Flask commands: ``flask --app ov init-db``, ``demo-data`` and ``mail-drain``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ov.services import demo_data
+from ov.services import demo_data, mail
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(mail_drain_command)
 
 
 @click.command("init-db")
@@ -97,3 +98,27 @@ def demo_data_command(
         f"Try the seed's contract: zone Nuevo Laredo, account "
         f"{demo_data.SEED_ACCOUNT_NUMBER}, invoice {demo_data.SEED_INVOICE_NUMBER}."
     )
+
+
+@click.command("mail-drain")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=mail.DEFAULT_LIMIT,
+    show_default=True,
+    help="Send at most this many mails in this run (oldest first).",
+)
+@with_appcontext
+def mail_drain_command(limit: int) -> None:
+    """Send the mails waiting in the outbox; exit status 1 if any could not be sent.
+
+    Run it every minute or so (cron, systemd timer): mails queued while the SMTP server was
+    down go out as soon as it is back.
+    """
+    report = mail.deliver(limit=limit)
+    click.echo(
+        f"Outbox: {report.sent} sent, {report.failed} failed, "
+        f"{report.deferred} left for the next run."
+    )
+    if report.failed:
+        raise click.exceptions.Exit(1)

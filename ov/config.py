@@ -37,10 +37,16 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "MAIL_PASSWORD": ("MAIL_PASSWORD", str),
     "MAIL_USE_TLS": ("MAIL_USE_TLS", _bool),
     "MAIL_DEFAULT_SENDER": ("MAIL_DEFAULT_SENDER", str),
+    "MAIL_TIMEOUT": ("MAIL_TIMEOUT", float),
+    "EMAIL_CONFIRM_MAX_AGE": ("OV_EMAIL_CONFIRM_MAX_AGE", int),
     "CAPTCHA_PROVIDER": ("OV_CAPTCHA_PROVIDER", str),
     "CAPTCHA_SITE_KEY": ("OV_CAPTCHA_SITE_KEY", str),
     "CAPTCHA_SECRET": ("OV_CAPTCHA_SECRET", str),
     "CAPTCHA_VERIFY_URL": ("OV_CAPTCHA_VERIFY_URL", str),
+    "CAPTCHA_HOSTNAME": ("OV_CAPTCHA_HOSTNAME", str),
+    "CAPTCHA_TOKEN_MAX_AGE": ("OV_CAPTCHA_TOKEN_MAX_AGE", int),
+    "CAPTCHA_CONNECT_TIMEOUT": ("OV_CAPTCHA_CONNECT_TIMEOUT", float),
+    "CAPTCHA_READ_TIMEOUT": ("OV_CAPTCHA_READ_TIMEOUT", float),
     "PASSWORD_POLICY": ("OV_PASSWORD_POLICY", str),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
@@ -84,11 +90,32 @@ def defaults(instance_path: str) -> dict:
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,
         "MAIL_DEFAULT_SENDER": "Oficina Virtual <no-responder@oficinavirtual.example>",
+        # Seconds to wait for the SMTP server: a view sending right after its commit must
+        # not hang on a dead relay (the mail stays in the outbox for `flask mail-drain`).
+        "MAIL_TIMEOUT": 10.0,
+        # How long an email-confirmation link stays valid, in seconds.
+        "OV_EMAIL_CONFIRM_MAX_AGE": 7 * 24 * 3600,
         "OV_CAPTCHA_PROVIDER": "builtin",
         "OV_CAPTCHA_SITE_KEY": "",
         "OV_CAPTCHA_SECRET": "",
         "OV_CAPTCHA_VERIFY_URL": "",
+        # The host the vendor must report the CAPTCHA as solved on ("": OV_PUBLIC_URL's).
+        "OV_CAPTCHA_HOSTNAME": "",
+        # How long the built-in form token stays valid: slow phones, people fetching the bill.
+        "OV_CAPTCHA_TOKEN_MAX_AGE": 4 * 3600,
+        # Seconds to wait for the vendor's siteverify: to connect, then for each read.
+        "OV_CAPTCHA_CONNECT_TIMEOUT": 3.0,
+        "OV_CAPTCHA_READ_TIMEOUT": 5.0,
         "OV_PASSWORD_POLICY": "seed",
+        # Registration: drafts live this long after the last step; attempts are limited.
+        "OV_REGISTRATION_DRAFT_MINUTES": 30,
+        "OV_REGISTRATION_IP_LIMIT": "20 per hour",
+        "OV_REGISTRATION_ACCOUNT_LIMIT": "5 per hour",
+        "OV_INLINE_VALIDATION_LIMIT": "120 per minute",
+        # The version of the Aviso legal a customer accepts when registering.
+        "OV_LEGAL_VERSION": "1.0",
+        # Cheap argon2 parameters, for the test suite only: never in a deployment.
+        "OV_ARGON2_FAST": False,
         "OV_SITE_NAME": "Oficina Virtual",
         "OV_UTILITY_NAME": "Gas Natural del Noreste",
         "OV_UTILITY_LEGAL_NAME": "Gas Natural del Noreste, S.A. de C.V. (demostración)",
@@ -105,13 +132,6 @@ def defaults(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 4 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "COMPRESS_ALGORITHM": ["br", "gzip"],
-        "COMPRESS_BR_LEVEL": 5,
-        "COMPRESS_LEVEL": 6,
-        "COMPRESS_MIN_SIZE": 500,
-        # Static files are served precompressed (see ov/static_files.py), never streamed
-        # through Flask-Compress, which leaks the file handle.
-        "COMPRESS_STREAMS": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SEND_FILE_MAX_AGE_DEFAULT": 0,
@@ -145,9 +165,18 @@ def secret_key_for(config: dict, instance_path: str) -> str:
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, then linked: a second process starting at the
+        # same moment either wins the link or reads the complete key of the first.
+        scratch = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink()
     return path.read_text().strip()
 
 
@@ -169,6 +198,11 @@ def validate(config: dict, instance_path: str) -> None:
             raise ConfigError(
                 "Con OV_ENV=production fija los datos reales de la empresa: "
                 + ", ".join(missing)
+            )
+        if not config["OV_PUBLIC_URL"].startswith("https://"):
+            raise ConfigError(
+                "Con OV_ENV=production, OV_PUBLIC_URL debe ser la dirección pública https:// "
+                "del portal: los enlaces de los correos se construyen con ella."
             )
     if config["OV_CAPTCHA_PROVIDER"] != "builtin" and not (
         config["OV_CAPTCHA_SITE_KEY"] and config["OV_CAPTCHA_SECRET"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ov.extensions import db
-from ov.htmx import render
+from ov.htmx import is_partial, render, retarget
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,16 @@ EXPIRED = ErrorText(
     "Por seguridad, los formularios caducan después de un tiempo o cuando se abren en otra "
     "pestaña. Vuelve a enviarlo.",
 )
-SECRET_FIELD_HINTS = ("password", "contrasena", "contraseña", "clave", "csrf", "token")
+# A form lists, in this hidden field, the names of its answers that may be sent back after
+# its page expired (never passwords, tokens or CAPTCHA answers). Unlisted fields are dropped.
+KEEPABLE_FIELD = "conservar"
+# Flask-WTF's reasons that mean "the form is old", as opposed to a broken or forged request.
+# "Do not match" is a form from before the session changed (a login in another tab).
+EXPIRED_REASONS = (
+    "The CSRF token has expired.",
+    "The CSRF session token is missing.",
+    "The CSRF tokens do not match.",
+)
 RETRY_SECONDS = {429: 60, 503: 30}
 
 
@@ -79,13 +88,13 @@ def _same_origin() -> bool:
 
 
 def _answers_to_keep() -> list[tuple[str, str]]:
-    """Non-secret answers of an expired form, to send again with a fresh token."""
-    if request.method != "POST" or not _same_origin():
-        return []
+    """The answers the expired form marked as keepable, to send again with a fresh token."""
+    keepable = set(request.form.get(KEEPABLE_FIELD, "").split(","))
+    keepable.discard("")
     return [
         (name, value)
         for name, value in request.form.items(multi=True)
-        if not any(hint in name.lower() for hint in SECRET_FIELD_HINTS) and len(value) <= 500
+        if name in keepable and len(value) <= 500
     ][:50]
 
 
@@ -97,6 +106,8 @@ PLAIN_PAGE = (
 
 
 def error_response(code: int, text: ErrorText | None = None, **context):
+    """The Spanish page for ``code``; for htmx, a fragment that replaces the main content
+    (an error must not land inside the small element a request targeted, like one field)."""
     text = text or ERRORS.get(code) or ERRORS[500 if code >= 500 else 400]
     try:
         response = render(
@@ -108,6 +119,8 @@ def error_response(code: int, text: ErrorText | None = None, **context):
         response = current_app.response_class(body, status=code, mimetype="text/html")
     if code in RETRY_SECONDS:
         response.headers["Retry-After"] = str(RETRY_SECONDS[code])
+    if is_partial():
+        retarget(response, "#contenido", "innerHTML")
     return response
 
 
@@ -120,7 +133,15 @@ def handle_http(exc: HTTPException):
 
 
 def handle_csrf(exc: CSRFError):
-    return error_response(400, EXPIRED, retry_action=request.path, answers=_answers_to_keep())
+    """An expired form from our own page may be sent again; anything else is a bad request."""
+    if exc.description not in EXPIRED_REASONS or request.method != "POST" or not _same_origin():
+        return error_response(400)
+    retry = url_for(request.endpoint, **(request.view_args or {}), **request.args) if (
+        request.endpoint
+    ) else request.path
+    response = error_response(400, EXPIRED, retry_action=retry, answers=_answers_to_keep())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def handle_database(exc: OperationalError | InterfaceError):

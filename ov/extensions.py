@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,7 +32,6 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
 mail = Mail()
-compress = Compress()
 limiter = Limiter(key_func=get_remote_address)
 
 

@@ -19,20 +19,35 @@ def is_partial() -> bool:
     )
 
 
-def render(template: str, block: str | None = None, status: int = 200, **context) -> Response:
+def render(
+    template: str,
+    block: str | None = None,
+    status: int = 200,
+    *,
+    title: bool = True,
+    push: bool = False,
+    **context,
+) -> Response:
     """The full page, or only ``block`` when htmx asked for a fragment.
 
     A fragment starts with the page's ``<title>`` (htmx sets ``document.title`` from it), so a
-    swap tells screen-reader users and the history list where they are.
+    swap tells screen-reader users and the history list where they are; ``title=False`` leaves
+    it out of fragments that are only a small part of the page (one field). ``push=True``
+    puts this request's URL in the browser's history when the page arrives as a fragment
+    (also after a redirect that fetch followed, whose final URL htmx would not know).
     """
-    if block and is_partial():
+    if not (block and is_partial()):
+        return make_response(render_template(template, **context), status)
+    body = render_block(template, block, **context)
+    if title:
         # Both blocks come out of Jinja already escaped.
-        title = render_block(template, "title", **context).strip()
+        page_title = render_block(template, "title", **context).strip()
         site = escape(current_app.config["OV_SITE_NAME"])
-        body = f"<title>{title} · {site}</title>\n" + render_block(template, block, **context)
-    else:
-        body = render_template(template, **context)
-    return make_response(body, status)
+        body = f"<title>{page_title} · {site}</title>\n{body}"
+    response = make_response(body, status)
+    if push:
+        push_url(response, request.full_path.rstrip("?"))
+    return response
 
 
 def push_url(response: Response, url: str) -> Response:

@@ -16,60 +16,72 @@ from pathlib import Path
 
 import brotli
 from flask import Flask, abort, request, url_for
-from werkzeug.security import safe_join
+from werkzeug.datastructures import Accept
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 COMPRESSIBLE = {".css", ".js", ".svg", ".json", ".txt", ".html", ".xml"}
+TEXT_TYPES = {"application/javascript", "image/svg+xml", "application/json"}
 ONE_YEAR = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
 class Asset:
     raw: bytes
-    mimetype: str
+    content_type: str
     version: str
     encoded: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Asset:
         raw = path.read_bytes()
-        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if mimetype.startswith("text/") or mimetype in {"application/javascript", "image/svg+xml"}:
-            mimetype += "; charset=utf-8"
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in TEXT_TYPES:
+            content_type += "; charset=utf-8"
         encoded: dict[str, bytes] = {}
         if path.suffix in COMPRESSIBLE:
             encoded["br"] = brotli.compress(raw, quality=11)
             encoded["gzip"] = gzip.compress(raw, compresslevel=9, mtime=0)
-        return cls(raw, mimetype, hashlib.sha256(raw).hexdigest()[:12], encoded)
+        return cls(raw, content_type, hashlib.sha256(raw).hexdigest()[:12], encoded)
 
 
 class AssetStore:
-    """Loads each file once; in debug mode reloads it when it changes on disk."""
+    """Every file under the static folder, read and compressed once at start-up.
+
+    Only the exact relative paths found there are served: ``./``, ``..``, trailing slashes and
+    other spellings are unknown keys and answer 404 without touching the disk. In debug mode
+    the folder is read again when a file changes, so edits show without a restart.
+    """
 
     def __init__(self, root: Path, reload: bool = False) -> None:
         self.root = root
         self.reload = reload
-        self._cache: dict[str, tuple[float, Asset]] = {}
+        self._stamp = self._fingerprint()
+        self._assets = self._scan()
+
+    def _fingerprint(self) -> tuple:
+        return tuple(
+            (str(path), path.stat().st_mtime_ns) for path in sorted(self.root.rglob("*"))
+            if path.is_file()
+        )
+
+    def _scan(self) -> dict[str, Asset]:
+        return {
+            path.relative_to(self.root).as_posix(): Asset.load(path)
+            for path in sorted(self.root.rglob("*"))
+            if path.is_file() and not path.name.startswith(".")
+        }
 
     def get(self, filename: str) -> Asset | None:
-        joined = safe_join(str(self.root), filename)
-        if joined is None:
-            return None
-        path = Path(joined)
-        if not path.is_file():
-            return None
-        cached = self._cache.get(filename)
-        if cached and (not self.reload or cached[0] == path.stat().st_mtime):
-            return cached[1]
-        asset = Asset.load(path)
-        self._cache[filename] = (path.stat().st_mtime, asset)
-        return asset
+        if self.reload:
+            stamp = self._fingerprint()
+            if stamp != self._stamp:
+                self._stamp, self._assets = stamp, self._scan()
+        return self._assets.get(filename)
 
 
-def pick_encoding(asset: Asset, accept_encoding: str) -> str | None:
-    offered = {part.split(";")[0].strip().lower() for part in accept_encoding.split(",")}
+def pick_encoding(asset: Asset, accept: Accept) -> str | None:
     for name in ("br", "gzip"):
-        if name in asset.encoded and name in offered:
+        if name in asset.encoded and accept.quality(name) > 0:
             return name
     return None
 
@@ -82,9 +94,9 @@ def init_app(app: Flask) -> None:
         asset = store.get(filename)
         if asset is None:
             abort(404)
-        encoding = pick_encoding(asset, request.headers.get("Accept-Encoding", ""))
+        encoding = pick_encoding(asset, request.accept_encodings)
         body = asset.encoded[encoding] if encoding else asset.raw
-        response = app.response_class(body, mimetype=asset.mimetype)
+        response = app.response_class(body, content_type=asset.content_type)
         if encoding:
             response.headers["Content-Encoding"] = encoding
         response.vary.add("Accept-Encoding")

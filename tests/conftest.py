@@ -9,6 +9,7 @@ under ``CI=true`` a skipped test fails the run.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -20,12 +21,13 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from ov import create_app
-from ov.extensions import db
+from ov.extensions import db, limiter
 
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("OV_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("OV_TEST_REDIS_URL", "")
 CHROMIUM = os.environ.get("OV_CHROMIUM", "/usr/bin/chromium")
+RUN_ID = secrets.token_hex(4)
 
 
 # --- selection and the no-skip rule -------------------------------------------------------
@@ -74,7 +76,10 @@ def settings_for(instance: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{instance / 'test.sqlite3'}",
         "OV_REDIS_URL": TEST_REDIS_URL,
         "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
+        # Redis keeps counts between runs: each run counts under its own prefix.
+        "RATELIMIT_KEY_PREFIX": f"ov-test-{RUN_ID}",
         "OV_MAIL_BACKEND": "locmem",
+        "OV_ARGON2_FAST": True,
     }
 
 
@@ -102,9 +107,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 @pytest.fixture
 def clean_db(app: Flask) -> Iterator[None]:
-    """Empties every table after the test, so each test starts from the migrated schema."""
+    """Empties every table (and the rate-limit counts) after the test, so each test starts
+    from the migrated schema with no history."""
     yield
     with app.app_context():
+        limiter.reset()
         db.session.remove()
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
@@ -223,3 +230,15 @@ def axe():
     from tests.support.a11y import check_page
 
     return check_page
+
+
+# --- data -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def billing(app: Flask, clean_db) -> None:
+    """A small billing mirror (20 accounts, 24 months) with the seed guide's contract."""
+    from ov.services import demo_data
+
+    with app.app_context():
+        demo_data.load_demo_data(accounts=20)
+        db.session.remove()

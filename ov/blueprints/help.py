@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
-from ov.htmx import render
+from ov.htmx import is_partial, render
 
 bp = Blueprint("help", __name__)
 
@@ -32,3 +32,12 @@ def privacy_notice():
 @bp.get("/accesibilidad")
 def accessibility():
     return render("help/accessibility.html", "content")
+
+
+@bp.get("/ayuda/factura")
+def invoice_help():
+    """The "Instructivo": a page, or with JavaScript the <dialog> opened over step 1."""
+    if is_partial() and request.args.get("vista") == "dialogo":
+        return render("help/invoice.html", "dialog", title=False)
+    back = request.args.get("desde") == "registro"
+    return render("help/invoice.html", "content", back_to_registration=back)

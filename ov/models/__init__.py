@@ -29,6 +29,7 @@ from ov.models.portal import (
     UserAccount,
     username_key,
 )
+from ov.models.tokens import UsedNonce
 
 __all__ = [
     "Account",
@@ -52,6 +53,7 @@ __all__ = [
     "ServiceRequestKind",
     "ServiceRequestStatus",
     "UTCDateTime",
+    "UsedNonce",
     "User",
     "UserAccount",
     "Zone",

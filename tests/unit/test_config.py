@@ -10,7 +10,9 @@ import pytest
 from ov import create_app
 from ov.config import UTILITY_SETTINGS, ConfigError, from_environment
 
-PRODUCTION_UTILITY = {key: f"valor real de {key}" for key in UTILITY_SETTINGS}
+PRODUCTION_UTILITY = {key: f"valor real de {key}" for key in UTILITY_SETTINGS} | {
+    "OV_PUBLIC_URL": "https://oficinavirtual.example"
+}
 
 
 def make(tmp_path, monkeypatch, env: dict[str, str] | None = None, **overrides):
@@ -53,6 +55,17 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path, monkeypatch)
 def test_production_requires_the_utilitys_real_contact_data(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="OV_EMERGENCY_PHONE"):
         make(tmp_path, monkeypatch, {"OV_ENV": "production", "OV_SECRET_KEY": "k" * 48})
+
+
+def test_production_requires_an_https_public_url(tmp_path, monkeypatch):
+    env = {
+        "OV_ENV": "production",
+        "OV_SECRET_KEY": "k" * 48,
+        **{f"OV_{k[3:]}": v for k, v in PRODUCTION_UTILITY.items()},
+        "OV_PUBLIC_URL": "http://127.0.0.1:5000",
+    }
+    with pytest.raises(ConfigError, match="OV_PUBLIC_URL"):
+        make(tmp_path, monkeypatch, env)
 
 
 def test_production_hardens_cookies_and_sends_hsts(tmp_path, monkeypatch):

@@ -1,27 +1,66 @@
-/* Oficina Virtual: the little the pages need beyond htmx. No inline script, no eval. */
+/* Oficina Virtual: the little the pages need beyond htmx. No inline script, no eval.
+   Everything here is an enhancement: without it, links and forms work as plain HTML. */
 (function () {
   "use strict";
-  var live = function () { return document.getElementById("avisos"); };
+  var FOCUS_ORDER = [".error-summary", "[data-focus]", "h1", "h2"];
+  var lastOpener = null;
 
   function announce(text) {
-    var region = live();
+    var region = document.getElementById("avisos");
     if (!region) { return; }
     region.textContent = "";
     window.setTimeout(function () { region.textContent = text; }, 50);
   }
 
-  /* After a swap, put the keyboard where the new content starts: the error summary if there is
-     one, else an element marked data-focus, else the first heading. */
-  document.addEventListener("htmx:after:swap", function (event) {
-    var target = event.detail && event.detail.ctx && event.detail.ctx.target;
+  function firstOf(root, selectors) {
+    for (var i = 0; i < selectors.length; i++) {
+      var found = root.querySelector(selectors[i]);
+      if (found) { return found; }
+    }
+    return null;
+  }
+
+  function targetOf(event) {
+    var ctx = event.detail && event.detail.ctx;
+    var target = ctx && ctx.target;
     if (typeof target === "string") { target = document.querySelector(target); }
-    if (!target || !target.querySelector) { return; }
-    var spot = target.querySelector(".error-summary, [data-focus], h1, h2");
-    if (!spot || (document.activeElement && target.contains(document.activeElement) &&
-        document.activeElement.matches("input, select, textarea"))) { return; }
+    return target && target.isConnected ? target : null;
+  }
+
+  /* A swapped-in <dialog> opens as a modal; closing it returns focus to what opened it. */
+  function openDialog(dialog) {
+    var opener = lastOpener;
+    dialog.addEventListener("close", function () {
+      if (opener && opener.isConnected) { opener.focus(); }
+    }, { once: true });
+    dialog.showModal();
+  }
+
+  /* After a swap, put the keyboard where the new content starts: the error summary first,
+     then an element marked data-focus, then the heading. Inline validation swaps one
+     field (class "field") or its message, and leaves the focus where the customer is. */
+  document.addEventListener("htmx:after:swap", function (event) {
+    var target = targetOf(event);
+    if (!target || target.closest(".field")) { return; }
+    var dialog = target.querySelector("dialog:not([open])");
+    if (dialog) { openDialog(dialog); return; }
+    var spot = firstOf(target, FOCUS_ORDER);
+    if (!spot) { return; }
     if (!spot.hasAttribute("tabindex")) { spot.setAttribute("tabindex", "-1"); }
     spot.focus();
-    announce(spot.textContent.trim());
+    announce(spot.textContent.replace(/\s+/g, " ").trim());
+  });
+
+  /* Buttons and links marked data-dialog="URL" open that URL's dialog fragment in place;
+     without JavaScript they do their plain job (follow the link, submit the form). */
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest ? event.target.closest("[data-dialog]") : null;
+    if (!opener || !window.htmx) { return; }
+    var host = document.getElementById(opener.getAttribute("data-dialog-host") || "dialogo");
+    if (!host) { return; }
+    event.preventDefault();
+    lastOpener = opener;
+    window.htmx.ajax("GET", opener.getAttribute("data-dialog"), { target: host, swap: "innerHTML" });
   });
 
   /* A server fault (5xx is not swapped) or a lost connection must not fail silently. */
@@ -44,7 +83,8 @@
   document.addEventListener("htmx:response:error", function (event) {
     var response = event.detail && event.detail.ctx && event.detail.ctx.response;
     if (response && response.status >= 500) {
-      trouble("No se pudo completar la operación. Inténtalo de nuevo en unos minutos.");
+      trouble("No se pudo completar la operación. Tus datos siguen en el formulario: " +
+        "inténtalo de nuevo en unos minutos.");
     }
   });
   document.addEventListener("htmx:before:request", function () {

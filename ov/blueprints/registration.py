@@ -1,0 +1,411 @@
+"""Registration in the seed guide's three steps: /registro/paso-1, paso-2, paso-3, listo.
+
+Without JavaScript each step is a POST that redirects (303) to the next GET. With htmx the
+forms post in place: the redirect is followed by fetch with the htmx headers kept, so the next
+step comes back as a fragment, and its GET view pushes its own URL into the history.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+
+from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form
+from ov.extensions import db, limiter
+from ov.htmx import render
+from ov.services import audit, captcha, mail, passwords, registration
+from ov.services.validation import FieldError, clean_account_number, mask_email
+
+bp = Blueprint("registration", __name__, url_prefix="/registro")
+
+DRAFT_KEY = "registro"
+NO_MATCH = (
+    "Los datos no coinciden con ninguna factura de esa zona. Revisa la zona geográfica, el "
+    "número de cuenta y el número de factura tal como aparecen en tu factura."
+)
+HINTS = {
+    "cuenta": "Entre 1 y 8 números, sin puntos ni guiones y sin el número que va después del "
+    "guion. Si tu factura dice 40989917-7, escribe 40989917.",
+    "factura": "10 caracteres, con sus mayúsculas, espacios, guiones y puntos, tal como "
+    "aparece en tu factura.",
+    "usuario": "Crea un usuario a tu elección, de 6 a 25 caracteres: números y letras, sin "
+    "caracteres especiales.",
+    "contrasena": "Crea una contraseña a tu elección, de 8 a 12 caracteres: números y letras, "
+    "sin caracteres especiales.",
+    "contrasena_guardada": "Ya escribiste una contraseña. Déjala en blanco para conservarla, "
+    "o escribe una nueva en los dos campos.",
+}
+STEP_ENDPOINTS = {1: "registration.step1", 2: "registration.step2", 3: "registration.step3"}
+
+
+def _failed(response) -> bool:
+    return response.status_code >= 400
+
+
+def _asks_for_help() -> bool:
+    return request.form.get("accion") == "instructivo"
+
+
+def _account_key() -> str:
+    """Rate-limit key for attempts on one contract, whatever address they come from."""
+    raw = request.form.get("cuenta", "")
+    try:
+        number = clean_account_number(raw)
+    except FieldError:
+        number = raw.strip()[:20]
+    return f"registro:{request.form.get('zona', '')[:6]}:{number}"
+
+
+def lifetime() -> timedelta:
+    return timedelta(minutes=current_app.config["OV_REGISTRATION_DRAFT_MINUTES"])
+
+
+def current_draft():
+    return registration.load_draft(session.get(DRAFT_KEY), lifetime())
+
+
+def new_draft():
+    draft = registration.start_draft(lifetime())
+    session[DRAFT_KEY] = draft.id
+    return draft
+
+
+def go(endpoint: str, **values):
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def needs_step(step: int):
+    """The step's views run only when the draft has reached it; otherwise back to where it is."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            draft = current_draft()
+            if draft is not None and draft.step > 3:  # finished: a second "Enviar", or back
+                db.session.commit()
+                return go("registration.done")
+            if draft is None:
+                if session.pop(DRAFT_KEY, None):
+                    flash(
+                        "Tu registro caducó por inactividad o ya terminó. Por seguridad, "
+                        "empieza de nuevo: no se guardó nada."
+                    )
+                db.session.commit()
+                return go("registration.step1")
+            if draft.step < step:
+                db.session.commit()
+                return go(STEP_ENDPOINTS[draft.step])
+            return view(draft, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def render_step(template: str, form, status: int = 200, form_errors=(), **context):
+    """A step as a page or fragment; errors go to the summary, the title and the fields."""
+    errors = list(form_errors) + [(f.id, f.errors[0]) for f in form if f.errors]
+    return render(
+        template, "content", status=status, push=request.method == "GET", form=form,
+        errors=errors, hints=HINTS, **context,
+    )
+
+
+def client_address() -> str | None:
+    return request.remote_addr
+
+
+# --- step 1 ---------------------------------------------------------------------------------
+
+@bp.route("/paso-1", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["OV_REGISTRATION_IP_LIMIT"],
+    methods=["POST"],
+    deduct_when=_failed,
+    exempt_when=_asks_for_help,
+)
+@limiter.limit(
+    lambda: current_app.config["OV_REGISTRATION_ACCOUNT_LIMIT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    exempt_when=_asks_for_help,
+)
+def step1():
+    zones = registration.zones()
+    draft = current_draft()
+    if draft is not None and draft.step > 3:  # a finished registration: start another
+        draft = None
+    if request.method == "GET":
+        saved = draft.data if draft else {}
+        answers = saved.get("typed") or {
+            "zona": saved.get("zone_id"),
+            "cuenta": saved.get("account_number"),
+            "factura": saved.get("invoice_number"),
+        }
+        form = Step1Form(zones, data=answers)
+        db.session.commit()
+        return render_step("registration/step1.html", form, widget=captcha.widget(),
+                           captcha_error=None, unavailable=False)
+
+    form = Step1Form(zones, request.form)
+    if _asks_for_help():
+        # Without JavaScript the "Instructivo" button posts the answers typed so far, so the
+        # way back from the help page finds them again.
+        draft = draft or new_draft()
+        typed = {name: request.form.get(name, "")[:20] for name in ("zona", "cuenta", "factura")}
+        registration.update_draft(draft, typed=typed)
+        db.session.commit()
+        return go("help.invoice_help", desde="registro")
+
+    status, form_errors, captcha_error = 422, [], None
+    if form.validate():
+        checked = captcha.verify(request.form, client_address())
+        if not checked.ok:
+            audit.record("captcha_failed", client_address=client_address(), code=checked.code)
+            captcha_error = checked.message
+            form_errors = [(captcha.ERROR_TARGET, checked.message)]
+            status = 503 if checked.unavailable else 422
+        else:
+            account = registration.prove_ownership(
+                form.zona.data, form.cuenta.data, form.factura.data
+            )
+            if account is None:
+                audit.record(
+                    "registration_proof_failed", client_address=client_address(),
+                    zone_id=form.zona.data,
+                )
+                form_errors = [("", NO_MATCH)]
+            else:
+                owner = registration.owner_of(account.id)
+                if owner is not None:
+                    return already_registered(account, owner)
+                draft = draft or new_draft()
+                registration.update_draft(
+                    draft,
+                    step=2,
+                    typed=None,
+                    zone_id=account.zone_id,
+                    zone_name=account.zone.name,
+                    account_id=account.id,
+                    account_number=form.cuenta.data,
+                    invoice_number=form.factura.data,
+                )
+                db.session.commit()
+                return go(STEP_ENDPOINTS[min(draft.step, 3)])
+    db.session.commit()
+    return render_step(
+        "registration/step1.html", form, status, form_errors,
+        widget=captcha.widget(), captcha_error=captcha_error, unavailable=status == 503,
+    )
+
+
+def already_registered(account, owner):
+    """Say so, show the owner's address masked, offer recovery, and tell the owner."""
+    sent = mail.queue_registration_attempt(owner, account)
+    audit.record(
+        "registration_already_registered",
+        user_id=owner.id,
+        client_address=client_address(),
+        account_id=account.id,
+    )
+    db.session.commit()
+    mail.deliver_soon([sent])
+    return render(
+        "registration/already_registered.html",
+        "content",
+        status=409,
+        account=account,
+        masked_email=mask_email(owner.email),
+    )
+
+
+# --- step 2 ---------------------------------------------------------------------------------
+
+@bp.route("/paso-2", methods=["GET", "POST"])
+@needs_step(2)
+def step2(draft):
+    saved = draft.data
+    has_password = bool(saved.get("password_hash"))
+    if request.method == "GET":
+        form = Step2Form(
+            data={
+                "usuario": saved.get("username"),
+                "correo": saved.get("email"),
+                "correo2": saved.get("email"),
+            }
+        )
+        db.session.commit()
+        return render_step("registration/step2.html", form, has_password=has_password)
+
+    form = Step2Form(request.form)
+    form.validate()
+    check_step2(form, has_password)
+    if not form.errors:
+        new_password = form.contrasena.data
+        registration.update_draft(
+            draft,
+            step=3,
+            username=form.usuario.data,
+            email=form.correo.data,
+            password_hash=(
+                passwords.hash_password(new_password) if new_password
+                else saved["password_hash"]
+            ),
+        )
+        db.session.commit()
+        return go("registration.step3")
+    db.session.commit()
+    return render_step("registration/step2.html", form, 422, has_password=has_password)
+
+
+def check_step2(form: Step2Form, has_password: bool, only: str | None = None) -> None:
+    """What the field rules alone cannot see: availability, the password policy, the pairs."""
+
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
+    if (
+        wanted("usuario")
+        and not form.usuario.errors
+        and form.usuario.data
+        and not registration.username_available(form.usuario.data)
+    ):
+        form.usuario.errors.append("Ese usuario ya existe. Elige otro.")
+    password, again = form.contrasena.data or "", form.contrasena2.data or ""
+    keep = has_password and not password and not again
+    if wanted("contrasena") and not keep:
+        if not password:
+            if only is None:
+                form.contrasena.errors = ["Escribe una contraseña."]
+        else:
+            problems = passwords.check(
+                password,
+                username=form.usuario.data or "",
+                email=form.correo.data or "",
+            )
+            if problems:
+                form.contrasena.errors = problems[:1]
+    if wanted("contrasena2") and not keep:
+        if not again:
+            if only is None:
+                form.contrasena2.errors = ["Repite la contraseña."]
+        elif password != again:
+            form.contrasena2.errors = ["Las contraseñas no coinciden. Escríbelas de nuevo."]
+    if (
+        wanted("correo2")
+        and form.correo.data
+        and form.correo2.data
+        and not form.correo.errors
+        and not form.correo2.errors
+        and form.correo.data.casefold() != form.correo2.data.casefold()
+    ):
+        form.correo2.errors = ["Los correos no coinciden. Revisa los dos."]
+
+
+# --- inline validation ----------------------------------------------------------------------
+
+STEP1_FIELDS = {"cuenta", "factura"}
+STEP2_FIELDS = {"usuario", "contrasena", "contrasena2", "correo", "correo2"}
+PASSWORD_FIELDS = {"contrasena", "contrasena2"}
+
+
+@bp.post("/validar/<campo>")
+@limiter.limit(lambda: current_app.config["OV_INLINE_VALIDATION_LIMIT"])
+def validate_field(campo: str):
+    """One field's fragment: format and availability only, never "required" before submit."""
+    if campo in STEP1_FIELDS:
+        form = Step1Form([], request.form)
+    elif campo in STEP2_FIELDS:
+        form = Step2Form(request.form)
+    else:
+        abort(404)
+    field = form[campo]
+    if (request.form.get(campo) or "").strip():
+        if campo not in PASSWORD_FIELDS:
+            field.validate(form)
+            field.errors = list(field.errors)
+        if campo in STEP2_FIELDS:
+            if campo == "correo2":
+                form.correo.validate(form)
+            draft = current_draft()
+            has_password = bool(draft and draft.data.get("password_hash"))
+            check_step2(form, has_password, only=campo)
+    db.session.commit()
+    return render(
+        "registration/field.html",
+        "feedback" if campo in PASSWORD_FIELDS else "field",
+        title=False,
+        form=form,
+        field_name=campo,
+        hints=HINTS,
+        has_password=False,
+    )
+
+
+# --- step 3 ---------------------------------------------------------------------------------
+
+@bp.route("/paso-3", methods=["GET", "POST"])
+@needs_step(3)
+def step3(draft):
+    saved = draft.data
+    if request.method == "GET":
+        form = Step3Form(
+            data={
+                "factura_electronica": saved.get("paperless", False),
+                "avisos": saved.get("notices", True),
+            }
+        )
+        db.session.commit()
+        return render_step("registration/step3.html", form, draft=saved)
+
+    form = Step3Form(request.form)
+    if not form.validate():
+        db.session.commit()
+        return render_step("registration/step3.html", form, 422, draft=saved)
+    registration.update_draft(
+        draft, paperless=form.factura_electronica.data, notices=form.avisos.data
+    )
+    db.session.commit()
+    outcome = registration.complete(
+        draft.id,
+        legal_version=current_app.config["OV_LEGAL_VERSION"],
+        client_address=client_address(),
+        queue_welcome=lambda user, account: mail.queue_welcome(user, [account]),
+    )
+    match outcome:
+        case registration.Created(mail=welcome):
+            mail.deliver_soon(welcome)
+            return go("registration.done")
+        case registration.AlreadyRegistered(account=account, owner=owner):
+            return already_registered(account, owner)
+        case registration.UsernameTaken():
+            flash(
+                f"El usuario {saved.get('username', '')} acaba de ser elegido por otra persona. "
+                "Elige otro y vuelve a enviar."
+            )
+            return go("registration.step2")
+        case _:  # the draft was already used (a second "Enviar") or expired
+            return go("registration.done")
+
+
+@bp.get("/listo")
+def done():
+    draft = current_draft()
+    if draft is None or draft.step < 4:
+        db.session.commit()
+        return go("registration.step1")
+    username = draft.data.get("username", "")
+    db.session.commit()
+    return render("registration/done.html", "content", push=True, username=username)

@@ -1,0 +1,112 @@
+"""The three registration forms. Field rules live in ``ov.services.validation``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import InputRequired, ValidationError
+
+from ov.services.validation import (
+    FieldError,
+    clean_account_number,
+    clean_email,
+    clean_invoice_number,
+    clean_username,
+)
+
+
+class Cleaned:
+    """Run one of the guide's rules; the field keeps the cleaned value."""
+
+    def __init__(self, clean: Callable[[str | None], str]) -> None:
+        self.clean = clean
+        self.field_flags = {"required": True}
+
+    def __call__(self, form, field) -> None:
+        try:
+            field.data = self.clean(field.data)
+        except FieldError as error:
+            raise ValidationError(str(error)) from None
+
+
+class Form(FlaskForm):
+    class Meta:
+        csrf = False  # CSRFProtect checks every POST before the view runs
+
+
+def _zone_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Step1Form(Form):
+    zona = SelectField(
+        "Zona Geográfica",
+        coerce=_zone_id,
+        validators=[InputRequired("Elige la zona geográfica de tu servicio.")],
+        validate_choice=False,  # validate_zona says it in Spanish
+    )
+    cuenta = StringField(
+        "Número de cuenta",
+        validators=[Cleaned(clean_account_number)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 20,
+                   "spellcheck": "false"},
+    )
+    factura = StringField(
+        "Número de factura",
+        validators=[Cleaned(clean_invoice_number)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "maxlength": 20,
+                   "spellcheck": "false"},
+    )
+
+    def __init__(self, zones, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.zona.choices = [("", "Elige tu zona")] + [(z.id, z.name) for z in zones]
+        self.zone_ids = {z.id for z in zones}
+
+    def validate_zona(self, field) -> None:
+        if field.data not in self.zone_ids:
+            raise ValidationError("Elige la zona geográfica de tu servicio.")
+
+
+class Step2Form(Form):
+    usuario = StringField(
+        "Usuario",
+        validators=[Cleaned(clean_username)],
+        render_kw={"autocomplete": "username", "maxlength": 25, "autocapitalize": "none",
+                   "spellcheck": "false"},
+    )
+    contrasena = PasswordField(
+        "Contraseña", render_kw={"autocomplete": "new-password", "maxlength": 64}
+    )
+    contrasena2 = PasswordField(
+        "Repite la contraseña", render_kw={"autocomplete": "new-password", "maxlength": 64}
+    )
+    correo = StringField(
+        "Correo electrónico",
+        validators=[Cleaned(clean_email)],
+        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
+                   "spellcheck": "false"},
+    )
+    correo2 = StringField(
+        "Repite el correo electrónico",
+        validators=[Cleaned(clean_email)],
+        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
+                   "spellcheck": "false"},
+    )
+    # The password rules need the username and email as context: checked in the view.
+
+
+class Step3Form(Form):
+    factura_electronica = BooleanField("Quiero recibir mi factura por correo electrónico")
+    avisos = BooleanField("Quiero recibir avisos por correo electrónico")
+    acepto = BooleanField(
+        "He leído y acepto el Aviso legal",
+        validators=[
+            InputRequired("Para registrarte, marca que has leído y aceptas el Aviso legal.")
+        ],
+    )

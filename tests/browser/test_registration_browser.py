@@ -1,0 +1,173 @@
+"""The seed guide's registration in a phone-sized Chromium: with JavaScript, without it,
+and with the keyboard alone; axe on every step and every error state."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from ov.extensions import db
+from ov.models import User
+from tests.support.journeys import PASSWORD, SEED
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("billing")]
+
+
+def focused(page) -> str:
+    return page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return e.id || e.className || e.tagName; }"
+    )
+
+
+def registered(app, username: str) -> bool:
+    with app.app_context():
+        found = db.session.scalar(select(User.id).where(User.username == username))
+        db.session.remove()
+        return found is not None
+
+
+def fill_step2(page, username: str, again: str = PASSWORD) -> None:
+    page.get_by_label("Usuario").fill(username)
+    page.get_by_label("Contraseña", exact=False).first.fill(PASSWORD)
+    page.get_by_label("Repite la contraseña").fill(again)
+    page.get_by_label("Correo electrónico", exact=False).first.fill("correo@electronico.es")
+    page.get_by_label("Repite el correo electrónico").fill("correo@electronico.es")
+
+
+def test_the_journey_with_javascript(page, axe, app):
+    page.goto("/registro/paso-1")
+    axe(page)
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    account = page.get_by_label("Número de cuenta")
+    account.fill("40989917-7")
+    account.press("Tab")  # change → inline validation of this field only
+    error = page.locator("#cuenta-error .field-error")
+    error.wait_for()
+    assert "escribe solo 40989917" in error.inner_text()
+    assert focused(page) == "link-button"  # the next control keeps the focus: not moved
+    axe(page)
+    account.fill(SEED["account"])
+    account.press("Tab")
+    error.wait_for(state="detached")
+
+    # The "Instructivo" opens as a dialog; Esc closes it and focus returns to its button.
+    help_button = page.get_by_role("button", name=re.compile("Instructivo"))
+    help_button.click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "Control" in dialog.inner_text()
+    axe(page)
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.value") == "instructivo"
+    assert page.url.endswith("/registro/paso-1")
+
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"].lower())
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url("**/registro/paso-2")
+    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    assert "paso 2" in page.title()
+    axe(page)
+
+    fill_step2(page, "usuJavaScript1", again="Tq7mZ2pLx8")
+    page.get_by_role("button", name="Continuar").click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    assert page.title().startswith("Error: ")
+    assert page.url.endswith("/registro/paso-2")
+    axe(page)
+    page.get_by_label("Contraseña", exact=False).first.fill(PASSWORD)
+    page.get_by_label("Repite la contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url("**/registro/paso-3")
+    axe(page)
+
+    # The back button returns to step 2 with its answers; forward comes back to step 3.
+    page.go_back()
+    page.wait_for_url("**/registro/paso-2")
+    page.get_by_label("Usuario").wait_for()
+    assert page.get_by_label("Usuario").input_value() == "usuJavaScript1"
+    page.go_forward()
+    page.wait_for_url("**/registro/paso-3")
+    page.get_by_role("button", name="Enviar").wait_for()
+
+    page.get_by_role("button", name="Enviar").click()
+    page.locator(".error-summary").wait_for()  # the legal notice is not accepted yet
+    axe(page)
+    page.get_by_label(re.compile("He leído y acepto")).check()
+    page.get_by_role("button", name="Enviar").click()
+    page.wait_for_url("**/registro/listo")
+    assert "usuJavaScript1" in page.locator("main").inner_text()
+    axe(page)
+    assert registered(app, "usuJavaScript1")
+
+
+def test_the_journey_without_javascript(page_nojs, app):
+    page = page_nojs
+    page.goto("/registro/paso-1")
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill("ZE4038")
+    # The "Instructivo" is a page of its own; its way back keeps the answers typed so far.
+    page.get_by_role("button", name=re.compile("Instructivo")).click()
+    page.wait_for_url("**/ayuda/factura?desde=registro")
+    assert page.get_by_role("img").get_attribute("alt").count("Cuenta") == 1
+    page.get_by_role("link", name="Volver al registro").click()
+    page.wait_for_url("**/registro/paso-1")
+    assert page.get_by_label("Número de cuenta").input_value() == SEED["account"]
+    invoice = page.get_by_role("textbox", name=re.compile("^Número de factura"))
+    assert invoice.input_value() == "ZE4038"
+
+    page.get_by_role("button", name="Continuar").click()  # a 422 page, answers kept
+    assert page.title().startswith("Error: ")
+    assert "Escribiste 6 caracteres" in page.locator("#factura-error").inner_text()
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url("**/registro/paso-2")
+    fill_step2(page, "usuSinJavaScript")
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url("**/registro/paso-3")
+    page.get_by_role("link", name=re.compile("^Cambiar.*usuario")).click()
+    page.wait_for_url("**/registro/paso-2")
+    page.get_by_role("button", name="Continuar").click()  # password kept when left empty
+    page.wait_for_url("**/registro/paso-3")
+    page.get_by_label(re.compile("He leído y acepto")).check()
+    page.get_by_role("button", name="Enviar").click()
+    page.wait_for_url("**/registro/listo")
+    assert registered(app, "usuSinJavaScript")
+    page.get_by_role("link", name="Entrar a la Oficina Virtual").click()
+    page.wait_for_url("**/entrar?usuario=usuSinJavaScript")
+
+
+def test_the_journey_with_the_keyboard_alone(page, app):
+    page.goto("/registro/paso-1")
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Enter")
+    while focused(page) != "zona":
+        page.keyboard.press("Tab")
+    page.keyboard.type("Nuevo")
+    page.keyboard.press("Tab")
+    page.keyboard.type(SEED["account"])
+    page.keyboard.press("Tab")  # the "Instructivo" button, then the invoice number
+    page.keyboard.press("Tab")
+    assert focused(page) == "factura"
+    page.keyboard.type(SEED["invoice"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/registro/paso-2")
+    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    for value in ("usuTeclado01", PASSWORD, PASSWORD, "tec@ejemplo.mx", "tec@ejemplo.mx"):
+        page.keyboard.press("Tab")
+        page.keyboard.type(value)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/registro/paso-3")
+    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    while focused(page) != "acepto":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/registro/listo")
+    assert registered(app, "usuTeclado01")
