@@ -72,18 +72,27 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     limiter.init_app(app)
     from ov import models  # noqa: F401  (registers the tables on db.metadata)
+    from ov.auth_helpers import init_app as init_signed_in_sessions
+    from ov.sessions import init_app as init_server_sessions
+
+    init_server_sessions(app)
+    init_signed_in_sessions(app)  # after csrf: an expired session is judged once CSRF passed
 
 
 def register_blueprints(app: Flask) -> None:
     from ov import static_files
-    from ov.blueprints import account, auth, help, ops, registration
+    from ov.blueprints import account, auth, help, office, ops, registration
 
     static_files.init_app(app)
-    for blueprint in (help.bp, ops.bp, account.bp, auth.bp, registration.bp):
+    for blueprint in (help.bp, ops.bp, account.bp, auth.bp, registration.bp, office.bp):
         app.register_blueprint(blueprint)
 
 
 def register_template_helpers(app: Flask) -> None:
+    from ov import formatting
+
+    formatting.init_app(app)
+
     @app.template_global()
     def form_aria(attrs: dict, described_by: str, error: str | None) -> dict:
         """An input's attributes plus what ties it to its hint and its error message."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 PASSWORD_POLICIES = ("seed", "nist")
@@ -21,6 +22,17 @@ class ConfigError(RuntimeError):
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "si", "sí"}
+
+
+def _pesos(value: str) -> Decimal:
+    """An amount in pesos with at most two decimals: ``52.20``."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise ValueError("escribe un importe en pesos, como 52.20") from exc
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("escribe un importe en pesos con hasta dos decimales, como 52.20")
+    return amount
 
 
 # OV_<NAME> environment variable -> (Flask config key, parser)
@@ -48,6 +60,12 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "CAPTCHA_CONNECT_TIMEOUT": ("OV_CAPTCHA_CONNECT_TIMEOUT", float),
     "CAPTCHA_READ_TIMEOUT": ("OV_CAPTCHA_READ_TIMEOUT", float),
     "PASSWORD_POLICY": ("OV_PASSWORD_POLICY", str),
+    "SESSION_IDLE_MINUTES": ("OV_SESSION_IDLE_MINUTES", int),
+    "SESSION_MAX_HOURS": ("OV_SESSION_MAX_HOURS", int),
+    "LOGIN_MAX_FAILURES": ("OV_LOGIN_MAX_FAILURES", int),
+    "LOGIN_LOCK_MINUTES": ("OV_LOGIN_LOCK_MINUTES", int),
+    "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
+    "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -58,6 +76,9 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "CUSTOMER_PHONE": ("OV_CUSTOMER_PHONE", str),
     "CUSTOMER_EMAIL": ("OV_CUSTOMER_EMAIL", str),
     "PRIVACY_EMAIL": ("OV_PRIVACY_EMAIL", str),
+    "STORE_URL": ("OV_STORE_URL", str),
+    "COUPON_VALID_DAYS": ("OV_COUPON_VALID_DAYS", int),
+    "COUPON_LATE_FEE": ("OV_COUPON_LATE_FEE", _pesos),
 }
 
 # Who the utility is and how customers reach it. The defaults are demonstration values;
@@ -112,6 +133,30 @@ def defaults(instance_path: str) -> dict:
         "OV_REGISTRATION_IP_LIMIT": "20 per hour",
         "OV_REGISTRATION_ACCOUNT_LIMIT": "5 per hour",
         "OV_INLINE_VALIDATION_LIMIT": "120 per minute",
+        # The utility's online shop ("tiend@virtual"), recommended in Mi oficina when set.
+        "OV_STORE_URL": "",
+        # Signing in. Where a login lands when no safe `next` was asked for.
+        "OV_HOME_AFTER_LOGIN": "/mi-oficina",
+        # A signed-in session ends after this much inactivity, and in any case after this long.
+        "OV_SESSION_IDLE_MINUTES": 20,
+        "OV_SESSION_MAX_HOURS": 12,
+        # With JavaScript, "Seguir conectado" is offered this long before the idle end.
+        "OV_SESSION_WARNING_SECONDS": 120,
+        # Wrong passwords in a row before the account is locked, and for how long; each
+        # further run of failures doubles the lock, up to the maximum.
+        "OV_LOGIN_MAX_FAILURES": 5,
+        "OV_LOGIN_LOCK_MINUTES": 15,
+        "OV_LOGIN_LOCK_MAX_MINUTES": 240,
+        # Failed logins counted per client address and per username (Flask-Limiter).
+        "OV_LOGIN_IP_LIMIT": "50 per 15 minutes",
+        "OV_LOGIN_ACCOUNT_LIMIT": "10 per 15 minutes",
+        # Recovery: how long a reset link lives, and how often it may be asked for.
+        "OV_RESET_MAX_AGE_MINUTES": 60,
+        "OV_RECOVERY_IP_LIMIT": "10 per hour",
+        "OV_RECOVERY_EMAIL_LIMIT": "3 per hour",
+        "OV_RECOVERY_BILL_IP_LIMIT": "20 per hour",
+        "OV_RECOVERY_BILL_ACCOUNT_LIMIT": "5 per hour",
+        "OV_CONFIRM_RESEND_LIMIT": "3 per hour",
         # The version of the Aviso legal a customer accepts when registering.
         "OV_LEGAL_VERSION": "1.0",
         # Cheap argon2 parameters, for the test suite only: never in a deployment.
@@ -124,6 +169,12 @@ def defaults(instance_path: str) -> dict:
         "OV_CUSTOMER_PHONE": "800 000 2424",
         "OV_CUSTOMER_EMAIL": "atencion@oficinavirtual.example",
         "OV_PRIVACY_EMAIL": "datos.personales@oficinavirtual.example",
+        # Payment coupons (ov/services/references.py): an overdue bill's coupon is payable
+        # for this many days (stores refuse expired coupons), and adds this late fee in
+        # pesos, IVA included (0: the billing system charges it on the next bill instead,
+        # as the demo data's "Cargo por pago extemporáneo" line does).
+        "OV_COUPON_VALID_DAYS": 3,
+        "OV_COUPON_LATE_FEE": Decimal("0.00"),
         # A form is a few hundred bytes; 64 KiB leaves room and stops oversized bodies.
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
@@ -132,6 +183,10 @@ def defaults(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 4 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "ov",
+        # Write the server-side session only when it changed (signed-in requests do change it).
+        "SESSION_REFRESH_EACH_REQUEST": False,
+        "SESSION_KEY_PREFIX": "ov:session:",
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SEND_FILE_MAX_AGE_DEFAULT": 0,
@@ -204,6 +259,14 @@ def validate(config: dict, instance_path: str) -> None:
                 "Con OV_ENV=production, OV_PUBLIC_URL debe ser la dirección pública https:// "
                 "del portal: los enlaces de los correos se construyen con ella."
             )
+    if not 1 <= int(config["OV_COUPON_VALID_DAYS"]) <= 30:
+        raise ConfigError(
+            f"OV_COUPON_VALID_DAYS={config['OV_COUPON_VALID_DAYS']!r}: usa de 1 a 30 días"
+        )
+    if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
+        raise ConfigError(
+            f"OV_COUPON_LATE_FEE={config['OV_COUPON_LATE_FEE']}: el cargo no puede ser negativo"
+        )
     if config["OV_CAPTCHA_PROVIDER"] != "builtin" and not (
         config["OV_CAPTCHA_SITE_KEY"] and config["OV_CAPTCHA_SECRET"]
     ):

@@ -6,13 +6,15 @@ link previews fetch links with GET, and they must not confirm an address for the
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from flask_login import current_user
 from sqlalchemy import update
 
-from ov.extensions import db
-from ov.htmx import render
+from ov.auth_helpers import private, safe_next
+from ov.extensions import db, limiter
+from ov.htmx import client_redirect, render
 from ov.models import User, utcnow
-from ov.services import audit, tokens
+from ov.services import audit, mail, tokens
 from ov.services.mail import validity_text
 
 bp = Blueprint("account", __name__)
@@ -66,3 +68,24 @@ def confirm_email(token: str):
 @bp.get("/correo-confirmado")
 def email_confirmed():
     return render("account/email_confirmed.html", "content")
+
+
+@bp.post("/mi-oficina/reenviar-confirmacion")
+@private
+@limiter.limit(
+    lambda: current_app.config["OV_CONFIRM_RESEND_LIMIT"],
+    key_func=lambda: f"reenviar-confirmacion:{current_user.get_id()}",
+)
+def resend_confirmation():
+    """ "Reenviar el correo": a new confirmation link, back to the page it was asked from."""
+    user = current_user
+    if user.email_confirmed_at is None:
+        sent = mail.queue_confirm_email(user)
+        audit.record("email_confirmation_resent", user_id=user.id,
+                     client_address=request.remote_addr)
+        db.session.commit()
+        mail.deliver_soon([sent])
+        flash(f"Te enviamos un correo nuevo a {user.email}. Abre su enlace para confirmar.")
+    else:
+        flash("Tu correo electrónico ya está confirmado.")
+    return client_redirect(safe_next(request.form.get("next")))

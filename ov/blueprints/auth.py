@@ -1,19 +1,377 @@
-"""Signing in and out, and recovering access ("No recuerdo mi usuario y/o contraseña")."""
+"""Signing in and out, and recovering access ("No recuerdo mi usuario y/o contraseña").
+
+/entrar      the seed's "Identifícate" screen; ?usuario= prefills, ?next= is where to go after
+/salir       POST only: "Desconectar"
+/recuperar   by email: the same answer whether or not the address is known; the mail has the
+             username and a single-use link (/recuperar/enlace/<token>) that leads, through a
+             token-free URL, to the new-password form
+/recuperar/con-factura   by the bill (zone, account, invoice, CAPTCHA): shows the username and
+             sets a new password and email
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import time
 
-from ov.htmx import render
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from ov import auth_helpers
+from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
+from ov.blueprints.registration_forms import Step1Form
+from ov.extensions import db, limiter
+from ov.htmx import client_redirect, render
+from ov.models import Account, User
+from ov.services import audit, captcha, mail, passwords, registration, tokens
+from ov.services import auth as auth_service
+from ov.services.validation import FieldError, clean_account_number, mask_email
 
 bp = Blueprint("auth", __name__)
 
+LOGIN_FAILED = (
+    "El usuario o la contraseña no son correctos. Revísalos e inténtalo de nuevo. Después de "
+    "varios intentos fallidos seguidos, por seguridad, el acceso se pausa durante unos minutos."
+)
+ENDED_NOTICES = {
+    "idle": "Tu sesión se cerró por inactividad: pasaron {minutes} minutos sin que usaras la "
+    "Oficina Virtual. Entra de nuevo para continuar.",
+    "max": "Tu sesión se cerró porque llevaba abierta más de {hours} horas. Entra de nuevo para "
+    "continuar.",
+    "ended": "Tu sesión se cerró porque la contraseña de tu usuario cambió. Entra con tu "
+    "contraseña nueva.",
+    "logout": "Cerraste tu sesión. ¡Hasta pronto!",
+}
+HINTS = {
+    "usuario": "(6-25 caracteres números y letras y sin guiones)",
+    "contrasena": "(8-12 caracteres números y letras y sin guiones)",
+    "contrasena_nueva": "De 8 a 12 caracteres: números y letras, sin caracteres especiales.",
+}
+RESET_KEY = "ov_reset"
+BILL_KEY = "ov_bill"
+RECOVERED_KEY = "ov_recovered"
+BILL_PROOF_SECONDS = 15 * 60
+NO_MATCH = (
+    "Los datos no coinciden con ninguna factura de esa zona. Revisa la zona geográfica, el "
+    "número de cuenta y el número de factura tal como aparecen en tu factura."
+)
 
-@bp.get("/entrar")
+
+def client_address() -> str | None:
+    return request.remote_addr
+
+
+def go(endpoint: str, **values):
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def _failed(response) -> bool:
+    return response.status_code >= 400
+
+
+def _config(key: str):
+    return current_app.config[key]
+
+
+def _typed_key(field: str, prefix: str) -> str:
+    """A rate-limit key for what was typed, without keeping the text itself."""
+    typed = (request.form.get(field) or "").strip().casefold()[:254]
+    return f"{prefix}:{tokens.fingerprint(typed)}"
+
+
+def render_form(template: str, form, status: int = 200, form_errors=(), **context):
+    errors = list(form_errors) + [(f.id, f.errors[0]) for f in form if f.errors]
+    return render(template, "content", status=status, form=form, errors=errors, hints=HINTS,
+                  **context)
+
+
+# --- login and logout -----------------------------------------------------------------------
+
+def _ended_notice(reason: str | None) -> str | None:
+    if reason not in ENDED_NOTICES:
+        return None
+    return ENDED_NOTICES[reason].format(
+        minutes=_config("OV_SESSION_IDLE_MINUTES"), hours=_config("OV_SESSION_MAX_HOURS")
+    )
+
+
+@bp.route("/entrar", methods=["GET", "POST"])
+@limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: _config("OV_LOGIN_ACCOUNT_LIMIT"),
+    key_func=lambda: _typed_key("usuario", "entrar"),
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():
-    return render("auth/login.html", "content", username=request.args.get("usuario", "")[:25])
+    next_url = request.values.get("next", "")
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return go_to(auth_helpers.safe_next(next_url))
+        form = LoginForm(data={"usuario": request.args.get("usuario", "")[:25],
+                               "next": next_url[:auth_helpers.MAX_NEXT]})
+        notice = _ended_notice(session.pop(auth_helpers.ENDED, None))
+        if notice is None and next_url:
+            notice = "Para ver esa página, entra con tu usuario y tu contraseña."
+        db.session.commit()
+        return render_form("auth/login.html", form, notice=notice)
+
+    form = LoginForm(request.form)
+    if not form.validate():
+        return render_form("auth/login.html", form, 422, notice=None)
+    outcome = auth_service.authenticate(
+        form.usuario.data, form.contrasena.data, client_address=client_address()
+    )
+    db.session.commit()
+    if not outcome.ok:
+        # Never the typed text: its key only when it has the allowed form (no CR/LF).
+        current_app.logger.info("login failed: %s", auth_service.audit_username(
+            form.usuario.data))
+        mail.deliver_soon(outcome.mails)
+        return render_form(
+            "auth/login.html", form, 422, form_errors=[("usuario", LOGIN_FAILED)], notice=None
+        )
+    user = outcome.user
+    resume = auth_helpers.take_resume(user)
+    auth_helpers.start_session(user)
+    if resume:
+        return render(
+            "auth/resume.html", "content", retry_action=resume["action"],
+            answers=resume["answers"],
+        )
+    return go_to(auth_helpers.safe_next(form.next.data))
 
 
-@bp.get("/recuperar")
+def go_to(url: str):
+    """A full-page redirect: htmx loads the page whole (the header changes with the login)."""
+    return client_redirect(url)
+
+
+@bp.post("/salir")
+def logout():
+    if current_user.is_authenticated:
+        audit.record("logout", user_id=current_user.id, client_address=client_address())
+        db.session.commit()
+    auth_helpers.end_session("logout")
+    return go_to(url_for("auth.login"))
+
+
+@bp.post("/sesion/seguir")
+def keep_alive():
+    """ "Seguir conectado": the request itself renewed the session (before_request)."""
+    if request.headers.get("X-Sesion") == "seguir":
+        return ("", 204) if current_user.is_authenticated else ("", 401)
+    if not current_user.is_authenticated:
+        return go_to(url_for("auth.login"))
+    return go_to(auth_helpers.safe_next(request.form.get("next")))
+
+
+# --- recovery by email ----------------------------------------------------------------------
+
+def _deliver_after_response(response, mails):
+    """Send once the answer is out: a known address must not answer slower than an unknown."""
+    ids = [row.id for row in mails]
+    if not ids:
+        return response
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def send() -> None:
+        with app.app_context():
+            mail.deliver_soon(list(db.session.get(type(mails[0]), i) for i in ids))
+            db.session.remove()
+
+    response.call_on_close(send)
+    return response
+
+
+@bp.route("/recuperar", methods=["GET", "POST"])
+@limiter.limit(lambda: _config("OV_RECOVERY_IP_LIMIT"), methods=["POST"])
+@limiter.limit(
+    lambda: _config("OV_RECOVERY_EMAIL_LIMIT"),
+    key_func=lambda: _typed_key("correo", "recuperar"),
+    methods=["POST"],
+)
 def recover():
-    return render("auth/recover.html", "content")
+    if request.method == "GET":
+        return render_form("auth/recover.html", RecoverForm())
+    form = RecoverForm(request.form)
+    if not form.validate():
+        return render_form("auth/recover.html", form, 422)
+    mails = auth_service.request_reset(form.correo.data, client_address=client_address())
+    db.session.commit()
+    response = make_response(go("auth.recover_sent"))
+    return _deliver_after_response(response, mails)
+
+
+@bp.get("/recuperar/enviado")
+def recover_sent():
+    return render("auth/recover_sent.html", "content", push=True,
+                  validity=mail.validity_text(auth_service.reset_max_age()))
+
+
+@bp.get("/recuperar/enlace/<token>")
+def reset_link(token: str):
+    """Keep the token on the server and leave its URL at once (history, Referer, logs)."""
+    if auth_service.user_for_reset(token) is None:
+        return _invalid_link()
+    session[RESET_KEY] = token
+    return go("auth.reset")
+
+
+def _invalid_link():
+    return render("auth/reset_invalid.html", "content", status=400,
+                  validity=mail.validity_text(auth_service.reset_max_age()))
+
+
+@bp.route("/recuperar/nueva-contrasena", methods=["GET", "POST"])
+def reset():
+    token = session.get(RESET_KEY)
+    user = auth_service.user_for_reset(token)
+    if user is None:
+        session.pop(RESET_KEY, None)
+        return _invalid_link()
+    if request.method == "GET":
+        return render_form("auth/reset.html", NewPasswordForm(), username=user.username)
+    form = NewPasswordForm(request.form)
+    check_new_password(form, user.username, user.email)
+    if form.errors:
+        return render_form("auth/reset.html", form, 422, username=user.username)
+    mails = auth_service.complete_reset(
+        user, token, form.contrasena.data, client_address=client_address()
+    )
+    session.pop(RESET_KEY, None)
+    if mails is None:  # spent by a second tab a moment ago
+        db.session.rollback()
+        return _invalid_link()
+    db.session.commit()
+    mail.deliver_soon(mails)
+    return _finished(user)
+
+
+def _finished(user: User):
+    if current_user.is_authenticated and current_user.id == user.id:
+        auth_helpers.restamp(user)
+    session[RECOVERED_KEY] = user.username
+    return go("auth.recovered")
+
+
+def check_new_password(form, username: str, email: str) -> None:
+    password, again = form.contrasena.data or "", form.contrasena2.data or ""
+    if not password:
+        form.contrasena.errors = ["Escribe una contraseña nueva."]
+    else:
+        problems = passwords.check(password, username=username, email=email)
+        if problems:
+            form.contrasena.errors = problems[:1]
+    if not again:
+        form.contrasena2.errors = ["Repite la contraseña nueva."]
+    elif password and password != again:
+        form.contrasena2.errors = ["Las contraseñas no coinciden. Escríbelas de nuevo."]
+
+
+@bp.get("/recuperar/listo")
+def recovered():
+    username = session.get(RECOVERED_KEY)
+    if not isinstance(username, str):
+        return go("auth.login")
+    return render("auth/recovered.html", "content", push=True, username=username)
+
+
+# --- recovery with the bill -----------------------------------------------------------------
+
+def _bill_key() -> str:
+    raw = request.form.get("cuenta", "")
+    try:
+        number = clean_account_number(raw)
+    except FieldError:
+        number = raw.strip()[:20]
+    return f"recuperar-factura:{request.form.get('zona', '')[:6]}:{number}"
+
+
+@bp.route("/recuperar/con-factura", methods=["GET", "POST"])
+@limiter.limit(lambda: _config("OV_RECOVERY_BILL_IP_LIMIT"), methods=["POST"],
+               deduct_when=_failed)
+@limiter.limit(lambda: _config("OV_RECOVERY_BILL_ACCOUNT_LIMIT"), key_func=_bill_key,
+               methods=["POST"], deduct_when=_failed)
+def recover_bill():
+    zones = registration.zones()
+    if request.method == "GET":
+        db.session.commit()
+        return render_form("auth/recover_bill.html", Step1Form(zones), widget=captcha.widget(),
+                           captcha_error=None, unavailable=False)
+    form = Step1Form(zones, request.form)
+    status, form_errors, captcha_error = 422, [], None
+    if form.validate():
+        checked = captcha.verify(request.form, client_address())
+        if not checked.ok:
+            audit.record("captcha_failed", client_address=client_address(), code=checked.code)
+            captcha_error = checked.message
+            form_errors = [(captcha.ERROR_TARGET, checked.message)]
+            status = 503 if checked.unavailable else 422
+        else:
+            account = registration.prove_ownership(
+                form.zona.data, form.cuenta.data, form.factura.data
+            )
+            owner = registration.owner_of(account.id) if account else None
+            if account is None:
+                audit.record("recovery_proof_failed", client_address=client_address(),
+                             zone_id=form.zona.data)
+                form_errors = [("", NO_MATCH)]
+            elif owner is None:
+                db.session.commit()
+                return render("auth/recover_bill_unregistered.html", "content", status=404)
+            else:
+                session[BILL_KEY] = {"a": account.id, "u": owner.id, "t": time.time()}
+                db.session.commit()
+                return go("auth.recover_bill_new")
+    db.session.commit()
+    return render_form(
+        "auth/recover_bill.html", form, status, form_errors, widget=captcha.widget(),
+        captcha_error=captcha_error, unavailable=status == 503,
+    )
+
+
+def _bill_proof() -> tuple[User, Account] | None:
+    proof = session.get(BILL_KEY)
+    if not isinstance(proof, dict) or time.time() - float(proof.get("t", 0)) > BILL_PROOF_SECONDS:
+        session.pop(BILL_KEY, None)
+        return None
+    user, account = db.session.get(User, proof.get("u")), db.session.get(Account, proof.get("a"))
+    if user is None or account is None or registration.owner_of(account.id) is not user:
+        return None
+    return user, account
+
+
+@bp.route("/recuperar/con-factura/nuevos-datos", methods=["GET", "POST"])
+def recover_bill_new():
+    proof = _bill_proof()
+    if proof is None:
+        return go("auth.recover_bill")
+    user, account = proof
+    context = {"username": user.username, "masked_email": mask_email(user.email)}
+    if request.method == "GET":
+        return render_form("auth/recover_bill_new.html", NewAccessForm(), **context)
+    form = NewAccessForm(request.form)
+    form.validate()
+    check_new_password(form, user.username, form.correo.data or "")
+    if (form.correo.data and form.correo2.data and not form.correo.errors
+            and not form.correo2.errors
+            and form.correo.data.casefold() != form.correo2.data.casefold()):
+        form.correo2.errors = ["Los correos no coinciden. Revisa los dos."]
+    if form.errors:
+        return render_form("auth/recover_bill_new.html", form, 422, **context)
+    mails = auth_service.recover_by_bill(
+        user, account, form.contrasena.data, form.correo.data, client_address=client_address()
+    )
+    session.pop(BILL_KEY, None)
+    db.session.commit()
+    mail.deliver_soon(mails)
+    return _finished(user)
+

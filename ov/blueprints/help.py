@@ -41,3 +41,13 @@ def invoice_help():
         return render("help/invoice.html", "dialog", title=False)
     back = request.args.get("desde") == "registro"
     return render("help/invoice.html", "content", back_to_registration=back)
+
+
+@bp.get("/donde-pagar")
+def where_to_pay():
+    return render("help/where_to_pay.html", "content")
+
+
+@bp.get("/conoce-tu-factura")
+def know_your_bill():
+    return render("help/know_your_bill.html", "content")

@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 
 from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form
 from ov.extensions import db, limiter
@@ -35,8 +36,10 @@ NO_MATCH = (
     "número de cuenta y el número de factura tal como aparecen en tu factura."
 )
 HINTS = {
-    "cuenta": "Entre 1 y 8 números, sin puntos ni guiones y sin el número que va después del "
-    "guion. Si tu factura dice 40989917-7, escribe 40989917.",
+    "cuenta": Markup(
+        "Entre 1 y 8 números, sin puntos ni guiones y sin el número que va después del "
+        'guion. Si tu factura dice <span class="nowrap">40989917-7</span>, escribe 40989917.'
+    ),
     "factura": "10 caracteres, con sus mayúsculas, espacios, guiones y puntos, tal como "
     "aparece en tu factura.",
     "usuario": "Crea un usuario a tu elección, de 6 a 25 caracteres: números y letras, sin "

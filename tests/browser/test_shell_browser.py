@@ -63,8 +63,8 @@ def test_skip_link_takes_the_keyboard_to_the_content(page):
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_navigation_works_with_and_without_javascript(page, page_nojs, javascript):
-    tab = page if javascript else page_nojs
+def test_navigation_works_with_and_without_javascript(request, javascript):
+    tab = request.getfixturevalue("page" if javascript else "page_nojs")
     tab.goto("/")
     tab.get_by_role("navigation", name="Principal").get_by_role(
         "link", name="Atención al cliente"

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from ov import create_app
 from ov.extensions import limiter
-from tests.conftest import settings_for
+from tests.conftest import TEST_DATABASE_URL, reset_schema, settings_for
 
 trouble = Blueprint("trouble", __name__)
 
@@ -49,6 +49,8 @@ def limited():
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
     application = create_app(settings_for(tmp_path_factory.mktemp("faulty")))
+    if not TEST_DATABASE_URL:  # sessions live in the database (PostgreSQL: already migrated)
+        reset_schema(application)
     application.register_blueprint(trouble)
     return application
 

@@ -8,12 +8,18 @@ from ov.models import Account, User, UserAccount, Zone
 
 def make_customer(
     *, username: str = "usuPDFactura1", email: str = "cliente@ejemplo.mx",
-    password_hash: str = "x",
+    password_hash: str = "x", number: str | None = None,
 ) -> tuple[User, Account]:
-    """A user linked to one account of its own zone; flushed, not committed."""
-    zone = Zone(id=3, code="NLD", name="Nuevo Laredo", cities="Nuevo Laredo")
+    """A user linked to one account of the Nuevo Laredo zone; flushed, not committed.
+
+    The first customer gets the seed guide's account number; pass ``number`` for others.
+    """
+    zone = db.session.get(Zone, 3) or Zone(
+        id=3, code="NLD", name="Nuevo Laredo", cities="Nuevo Laredo"
+    )
     account = Account(
-        zone=zone, number="8295249", check_digit=7, holder_name="Miguel Granados Ylarrañaga",
+        zone=zone, number=number or "8295249", check_digit=7,
+        holder_name="Miguel Granados Ylarrañaga",
         street="Francisco I. Madero", street_number="2381", colonia="Madero",
         city="Nuevo Laredo", state="Tamaulipas", postal_code="88026",
         meter_serial="AC197332157", tariff_code="RES",
@@ -23,3 +29,52 @@ def make_customer(
     db.session.add_all([zone, account, user])
     db.session.flush()
     return user, account
+
+
+def make_invoices(account: Account, count: int, *, start_year: int = 2001,
+                  unpaid_last: int = 2) -> list:
+    """``count`` monthly invoices for ``account`` (two lines each, one payment each when paid).
+
+    The newest ``unpaid_last`` are unpaid: the newest pending, the others overdue.
+    """
+    from datetime import UTC, date, datetime, timedelta
+    from decimal import Decimal
+
+    from ov.models import Invoice, InvoiceLine, Payment
+
+    db.session.flush()  # the account's id is part of the invoice numbers
+    made = []
+    today = date.today()
+    for index in range(count):
+        months_back = count - 1 - index
+        year, month = divmod((today.year * 12 + today.month - 1) - months_back, 12)
+        issued = date(year, month + 1, 1)
+        unpaid = months_back < unpaid_last
+        due = today + timedelta(days=10) if months_back == 0 else issued + timedelta(days=20)
+        gas, fixed = Decimal("300.00") + index, Decimal("45.50")
+        subtotal = gas + fixed
+        tax = (subtotal * Decimal("0.16")).quantize(Decimal("0.01"))
+        invoice = Invoice(
+            account=account, zone_id=account.zone_id, number=f"ZE{account.id:02d}{index:06d}",
+            issue_date=issued, period_start=issued - timedelta(days=30),
+            period_end=issued - timedelta(days=1), due_date=due,
+            previous_reading=1000 + index * 30, current_reading=1030 + index * 30,
+            reading_type="estimated" if index % 4 == 3 else "real", consumption_m3=30,
+            subtotal=subtotal, tax=tax, total=subtotal + tax,
+            paid_at=None if unpaid else datetime(year, month + 1, 15, 17, tzinfo=UTC),
+        )
+        invoice.lines = [
+            InvoiceLine(position=1, concept="Cargo fijo", quantity=1, unit="mes",
+                        unit_price=fixed, amount=fixed),
+            InvoiceLine(position=2, concept="Gas natural", quantity=30, unit="m³",
+                        unit_price=gas / 30, amount=gas),
+        ]
+        db.session.add(invoice)
+        if not unpaid:
+            db.session.add(Payment(account_id=account.id, invoice=invoice,
+                                   paid_on=invoice.paid_at.date(),
+                                   amount=invoice.total, channel="store", channel_name="OXXO",
+                                   reference=f"R{index:010d}", status="applied"))
+        made.append(invoice)
+    db.session.flush()
+    return made

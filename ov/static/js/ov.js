@@ -92,3 +92,35 @@
     if (banner) { banner.hidden = true; }
   });
 })();
+
+/* --- Signing in (auth): "Mostrar contraseña" on password fields marked
+   data-ver-contrasena. The button exists only with JavaScript; it says its state with
+   aria-pressed and never changes its label. --- */
+(function () {
+  "use strict";
+  function addToggles(root) {
+    var inputs = root.querySelectorAll("input[data-ver-contrasena]:not([data-ver-listo])");
+    Array.prototype.forEach.call(inputs, function (input) {
+      input.setAttribute("data-ver-listo", "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "link-button toggle-password";
+      button.textContent = "Mostrar contraseña";
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-controls", input.id);
+      button.addEventListener("click", function () {
+        var show = input.type === "password";
+        input.type = show ? "text" : "password";
+        button.setAttribute("aria-pressed", show ? "true" : "false");
+      });
+      input.insertAdjacentElement("afterend", button);
+    });
+  }
+  /* A shown password is hidden again before the form is sent (no autofill as plain text). */
+  document.addEventListener("submit", function (event) {
+    var shown = event.target.querySelectorAll("input[data-ver-contrasena][type=text]");
+    Array.prototype.forEach.call(shown, function (input) { input.type = "password"; });
+  }, true);
+  document.addEventListener("htmx:after:swap", function () { addToggles(document); });
+  addToggles(document);
+})();

@@ -1,0 +1,201 @@
+"""Signed-in sessions: Flask-Login's setup, the session limits, and private pages.
+
+For other blueprints:
+
+* ``@private`` on a view: only for a signed-in customer (others go to the login page, which
+  brings them back afterwards), and the response is ``Cache-Control: no-store``. Every
+  response to a signed-in customer is ``no-store`` anyway (the header shows their name).
+* ``safe_next(value)``: a ``next`` target that stays on this site, else the default.
+
+A session remembers when it started (``ov_started``), when it was last used (``ov_seen``)
+and a stamp of the password it was opened with (``ov_stamp``). Before each request a
+signed-in session older than ``OV_SESSION_MAX_HOURS``, idle for ``OV_SESSION_IDLE_MINUTES``,
+or whose stamp no longer matches (the password changed) is ended on the server.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from functools import wraps
+from urllib.parse import unquote, urlsplit
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ov.errors import _answers_to_keep
+from ov.extensions import db, login
+from ov.htmx import client_redirect
+from ov.models import User
+from ov.services import auth as auth_service
+
+STAMP, STARTED, SEEN = "ov_stamp", "ov_started", "ov_seen"
+ENDED = "ov_ended"  # why the last session ended, for the login page to say
+RESUME = "ov_resume"  # answers of a form sent after the session had ended
+MAX_NEXT = 2000
+
+
+def now() -> float:
+    """The clock the session limits read (tests move it)."""
+    return time.time()
+
+
+# --- next targets -------------------------------------------------------------------------
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} for char in text)
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else the default landing page."""
+    default = current_app.config["OV_HOME_AFTER_LOGIN"]
+    if not value or len(value) > MAX_NEXT:
+        return default
+    decoded = unquote(value)
+    for text in (value, decoded):
+        if "\\" in text or _has_control(text) or not text.startswith("/") or text.startswith("//"):
+            return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+# --- the session's life -------------------------------------------------------------------
+
+def start_session(user: User) -> None:
+    """Sign in on a fresh session id (the pre-login id is discarded with its record)."""
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    login_user(user)
+    moment = now()
+    session[STAMP] = auth_service.session_stamp(user)
+    session[STARTED] = moment
+    session[SEEN] = moment
+
+
+def restamp(user: User) -> None:
+    """After this session changed the password: it stays valid, the others do not."""
+    session[STAMP] = auth_service.session_stamp(user)
+
+
+def end_session(reason: str | None = None) -> None:
+    """Sign out and delete the session on the server; the browser gets a new, empty id."""
+    logout_user()
+    session.clear()
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    if reason:
+        session[ENDED] = reason
+
+
+def idle_seconds() -> int:
+    return int(current_app.config["OV_SESSION_IDLE_MINUTES"]) * 60
+
+
+def _expired_reason(moment: float) -> str | None:
+    started, seen = session.get(STARTED), session.get(SEEN)
+    if not isinstance(started, int | float) or moment - started >= (
+        current_app.config["OV_SESSION_MAX_HOURS"] * 3600
+    ):
+        return "max"
+    if not isinstance(seen, int | float) or moment - seen >= idle_seconds():
+        return "idle"
+    if not current_user.is_authenticated:
+        return "ended"  # the password changed elsewhere, or the user is gone
+    return None
+
+
+def enforce_session_limits():
+    if request.endpoint == "static" or "_user_id" not in session:
+        return None
+    moment = now()
+    reason = _expired_reason(moment)
+    if reason is None:
+        session[SEEN] = moment
+        return None
+    user_id = session.get("_user_id")
+    answers = _answers_to_keep() if request.method == "POST" else []
+    end_session(reason)
+    if request.method != "POST" or request.blueprint == "auth":
+        return None  # a private page sends the visitor to the login page by itself
+    if answers:
+        session[RESUME] = {
+            "u": user_id, "action": request.full_path.rstrip("?"), "answers": answers,
+        }
+    return client_redirect(url_for("auth.login", next=request.path))
+
+
+def take_resume(user: User) -> dict | None:
+    """The answers kept from a form sent after the session ended, if they are this user's."""
+    kept = session.pop(RESUME, None)
+    if not isinstance(kept, dict) or str(kept.get("u")) != str(user.id):
+        return None
+    if safe_next(kept.get("action")) != kept.get("action"):
+        return None
+    return kept
+
+
+# --- Flask-Login ----------------------------------------------------------------------------
+
+def load_user(user_id: str) -> User | None:
+    try:
+        key = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    user = db.session.get(User, key)
+    if user is None or not auth_service.stamp_matches(user, session.get(STAMP)):
+        return None
+    return user
+
+
+def unauthorized():
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    url = url_for("auth.login", next=target)
+    if request.headers.get("HX-Request") == "true":
+        return client_redirect(url)
+    return redirect(url)
+
+
+def private(view):
+    """Only for a signed-in customer; never stored by a browser or proxy."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        g.ov_private = True
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def no_store_when_private(response):
+    if request.endpoint == "static":
+        return response
+    if g.get("ov_private") or request.blueprint == "auth" or current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def connection_info() -> dict:
+    """The header line of a signed-in page: the previous login and the holder's name."""
+    if "ov_connection" not in g:
+        user = current_user
+        when = user.previous_login_at
+        from ov.services.mail import local_datetime
+
+        g.ov_connection = {
+            "when": local_datetime(when) if when else None,
+            "holder": auth_service.holder_name(user.id) or user.username,
+        }
+    return g.ov_connection
+
+
+def init_app(app: Flask) -> None:
+    login.init_app(app)
+    login.login_view = "auth.login"
+    login.session_protection = "basic"
+    login.user_loader(load_user)
+    login.unauthorized_handler(unauthorized)
+    app.before_request(enforce_session_limits)
+    app.after_request(no_store_when_private)
+    app.add_template_global(connection_info)
+    app.add_template_global(idle_seconds, "session_idle_seconds")

@@ -1,0 +1,240 @@
+"""Mi oficina: the signed-in customer's home, invoices, payments, consumption and data.
+
+Every record is fetched through the user's own account links (``ov.services.office``):
+another customer's invoice, PDF or fragment answers 404 and leaves an audit event.
+Pages are private: ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user, login_required
+
+from ov.extensions import db
+from ov.formatting import LOCAL_TIME
+from ov.htmx import is_partial, render
+from ov.models.billing import InvoiceStatus
+from ov.services import audit, references
+from ov.services import office as data
+
+bp = Blueprint("office", __name__, url_prefix="/mi-oficina")
+
+TABS = (
+    ("office.profile", "Mis datos"),
+    ("office.contracts", "Mis contratos"),
+    ("office.invoices", "Mis facturas"),
+    ("office.consumption", "Mis consumos"),
+    ("office.requests", "Mis solicitudes y reclamos"),
+    ("office.payments", "Mis pagos"),
+)
+STATUS_LABELS = {
+    InvoiceStatus.PAID: "pagada",
+    InvoiceStatus.PENDING: "pendiente",
+    InvoiceStatus.OVERDUE: "vencida",
+}
+READING_LABELS = {"real": "real", "estimated": "estimada", "customer": "del cliente"}
+TABLE_ID = "tabla-facturas"
+
+
+@bp.before_request
+@login_required
+def signed_in_only() -> None:
+    """Every page here needs a signed-in customer (Flask-Login sends others to /entrar)."""
+
+
+@bp.after_request
+def private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@dataclass(frozen=True)
+class Office:
+    """What every Mi oficina page shows around its panel."""
+
+    accounts: list
+    chosen: list
+    unread: int
+    tabs: tuple = TABS
+
+    @property
+    def chosen_ids(self) -> list[int]:
+        return [account.id for account in self.chosen]
+
+
+def today() -> date:
+    return datetime.now(LOCAL_TIME).date()
+
+
+def office_context() -> Office:
+    accounts = data.accounts(current_user.id)
+    return Office(
+        accounts=accounts,
+        chosen=data.choose(accounts, request.args.get("contrato")),
+        unread=data.unread_notices(current_user.id),
+    )
+
+
+def page(template: str, heading: str, **context) -> Response:
+    return render(
+        template, "content", push=True, heading=heading, today=today(),
+        status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context,
+    )
+
+
+def int_arg(name: str, default: int | None = None) -> int | None:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+def not_yours(kind: str, record_id: int):
+    """Another customer's record (or none at all): the same 404, and a note in the audit."""
+    audit.record("access_denied", user_id=current_user.id, client_address=request.remote_addr,
+                 record=kind, record_id=record_id)
+    db.session.commit()
+    abort(404)
+
+
+@bp.get("")
+def home():
+    office = office_context()
+    ids = office.chosen_ids
+    unpaid = data.unpaid_invoices(ids)
+    day = today()
+    return page(
+        "office/home.html",
+        "Mi oficina",
+        office=office,
+        last_invoices=data.last_invoices(ids),
+        debt=sum((invoice.total for invoice in unpaid), start=0),
+        overdue=sum(1 for invoice in unpaid if invoice.status_on(day) == InvoiceStatus.OVERDUE),
+        in_process=data.payments_in_process(ids),
+        has_payments=data.has_payments(ids),
+        store_url=current_app.config["OV_STORE_URL"],
+    )
+
+
+@bp.get("/facturas")
+def invoices():
+    office = office_context()
+    ids = office.chosen_ids
+    year = int_arg("anio")
+    status = request.args.get("estado") or None
+    invoices_page = data.invoices_page(
+        ids, year=year, status=status, today=today(), number=int_arg("pagina", 1) or 1
+    )
+    context = {
+        "office": office, "invoices_page": invoices_page, "years": data.invoice_years(ids),
+        "year": year, "status": status, "table_id": TABLE_ID,
+    }
+    if is_partial() and request.headers.get("HX-Target", "").endswith(f"#{TABLE_ID}"):
+        # The table alone: the lazy load of the tab, and the pages of the table.
+        return render("office/invoices.html", "table", title=False, today=today(),
+                      status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context)
+    return page("office/invoices.html", "Mis facturas", lazy=is_partial(), **context)
+
+
+@bp.get("/facturas/<int:invoice_id>")
+def invoice(invoice_id: int):
+    found = data.invoice(current_user.id, invoice_id)
+    if found is None:
+        not_yours("invoice", invoice_id)
+    office = office_context()
+    return page(
+        "office/invoice.html",
+        f"Factura {found.number}",
+        office=office,
+        invoice=found,
+        account=found.account,
+        coupon=references.coupon_for(found.account, found, today()),
+    )
+
+
+@bp.get("/facturas/<int:invoice_id>/duplicado.pdf")
+def invoice_pdf(invoice_id: int):
+    from ov.services import documents  # reportlab loads only when a PDF is asked for
+
+    found = data.invoice(current_user.id, invoice_id)
+    if found is None:
+        not_yours("invoice_pdf", invoice_id)
+    day = today()
+    coupon = references.coupon_for(found.account, found, day)
+    body = documents.invoice_pdf(found, found.account, found.account.zone, coupon, today=day)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="duplicado-factura-{found.issue_date:%Y-%m}-{found.id}.pdf"'
+    )
+    return response
+
+
+@bp.get("/facturas/<int:invoice_id>/cfdi.xml")
+def invoice_cfdi(invoice_id: int):
+    found = data.invoice(current_user.id, invoice_id)
+    if found is None:
+        not_yours("invoice_cfdi", invoice_id)
+    if not found.cfdi_xml:
+        abort(404)
+    response = Response(found.cfdi_xml, mimetype="application/xml")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="cfdi-factura-{found.issue_date:%Y-%m}-{found.id}.xml"'
+    )
+    return response
+
+
+@bp.get("/datos")
+def profile():
+    return page("office/profile.html", "Mis datos", office=office_context(), user=current_user)
+
+
+@bp.get("/contratos")
+def contracts():
+    return page("office/contracts.html", "Mis contratos", office=office_context())
+
+
+@bp.get("/consumos")
+def consumption():
+    office = office_context()
+    periods = data.consumption(office.chosen_ids)
+    peak = max((invoice.consumption_m3 for invoice in periods), default=0)
+    return page("office/consumption.html", "Mis consumos", office=office, periods=periods,
+                peak=peak)
+
+
+@bp.get("/solicitudes")
+def requests():
+    return page("office/requests.html", "Mis solicitudes y reclamos", office=office_context())
+
+
+@bp.get("/pagos")
+def payments():
+    office = office_context()
+    ids = office.chosen_ids
+    unpaid = data.unpaid_invoices(ids)
+    day = today()
+    balances = [
+        (account, coupon)
+        for account in office.chosen
+        if (coupon := references.balance_reference(
+            account, [i for i in unpaid if i.account_id == account.id], day
+        ))
+    ]
+    return page(
+        "office/payments.html",
+        "Mis pagos",
+        office=office,
+        payments_page=data.payments_page(ids, number=int_arg("pagina", 1) or 1),
+        balances=balances,
+        in_process=data.payments_in_process(ids),
+    )
+
+
+@bp.get("/avisos")
+def notices():
+    return page("office/notices.html", "Avisos", office=office_context(),
+                notices=data.notices(current_user.id))

@@ -1,0 +1,52 @@
+"""How Mexican customers read money, dates and quantities: ``$3,639.00``, ``dd/mm/aaaa``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+LOCAL_TIME = ZoneInfo("America/Mexico_City")
+MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+          "septiembre", "octubre", "noviembre", "diciembre")
+
+
+def money(amount: Decimal | int | float | None) -> str:
+    """``$3,639.00``; negative amounts as ``-$12.50``."""
+    value = Decimal(amount or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def day(value: date | datetime | None) -> str:
+    """``dd/mm/aaaa`` (a datetime is shown in Mexico City time)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(LOCAL_TIME) if value.tzinfo else value
+    return value.strftime("%d/%m/%Y")
+
+
+def moment(value: datetime | None) -> str:
+    """``dd/mm/aaaa hh:mm`` in Mexico City time."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M")
+
+
+def month_name(value: date) -> str:
+    """``noviembre de 2026``."""
+    return f"{MONTHS[value.month - 1]} de {value.year}"
+
+
+def number(value: int | Decimal | None) -> str:
+    """Thousands with commas: ``12,345``."""
+    return f"{value or 0:,}"
+
+
+def init_app(app: Flask) -> None:
+    for name, function in (("money", money), ("day", day), ("moment", moment),
+                           ("month_name", month_name), ("number", number)):
+        app.add_template_filter(function, name)

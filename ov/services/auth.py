@@ -1,0 +1,266 @@
+"""Signing in, locking after repeated failures, and recovering access. No request objects:
+callers pass the client address and commit (mails go out with ``mail.deliver_soon`` after).
+
+Login never tells whether a username exists: an unknown username, a wrong password and a
+locked account give the same outcome after the same hashing work. The failure counter lives
+in the user's row and is increased by one ``UPDATE ... RETURNING`` statement, so parallel
+attempts each count once and exactly one of them sees the count that locks the account.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import case, select, update
+
+from ov.extensions import db
+from ov.models import Account, OutboxMail, User, UserAccount, username_key, utcnow
+from ov.services import audit, captcha, mail, passwords, tokens
+from ov.services.validation import USERNAME, mask_email
+
+RESET = "ov.password-reset"
+RESET_SPENT = "password-reset"
+
+
+@dataclass
+class LoginOutcome:
+    user: User | None = None
+    mails: list[OutboxMail] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+# --- who is who -----------------------------------------------------------------------------
+
+def valid_username(raw: str | None) -> bool:
+    return bool(raw) and USERNAME.fullmatch(raw.strip()) is not None
+
+
+def find_user(raw_username: str | None) -> User | None:
+    """The user with that username (any letter case); None for unknown or malformed input."""
+    if not valid_username(raw_username):
+        return None
+    return db.session.scalar(select(User).where(User.username_key == username_key(raw_username)))
+
+
+def session_stamp(user: User) -> str:
+    """What a session remembers of the password it was opened with: a new password (change,
+    reset, recovery) changes it, and the sessions holding the old stamp stop being valid."""
+    return tokens.fingerprint("session:" + user.password_hash)
+
+
+def stamp_matches(user: User, stamp: Any) -> bool:
+    return isinstance(stamp, str) and hmac.compare_digest(session_stamp(user), stamp)
+
+
+def holder_name(user_id: int) -> str | None:
+    """The holder of the user's first linked account (shown beside "Última conexión")."""
+    return db.session.scalar(
+        select(Account.holder_name)
+        .join(UserAccount, UserAccount.account_id == Account.id)
+        .where(UserAccount.user_id == user_id)
+        .order_by(UserAccount.id)
+        .limit(1)
+    )
+
+
+def audit_username(raw: str | None) -> dict[str, Any]:
+    """How a typed username enters the audit trail: its key only if it has the allowed form."""
+    if valid_username(raw):
+        return {"username_key": username_key(raw or "")}
+    return {"username_valid": False}
+
+
+# --- login ----------------------------------------------------------------------------------
+
+def _lock_duration(level: int) -> timedelta:
+    config = current_app.config
+    minutes = config["OV_LOGIN_LOCK_MINUTES"] * 2 ** max(level - 1, 0)
+    return timedelta(minutes=min(minutes, config["OV_LOGIN_LOCK_MAX_MINUTES"]))
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def count_failure(user_id: int, now: datetime) -> tuple[int, datetime | None]:
+    """Add one failure in a single statement; the new count and lock end."""
+    limit = current_app.config["OV_LOGIN_MAX_FAILURES"]
+    new_count = User.failed_logins + 1
+    # Each run of `limit` failures locks again, twice as long as the run before (capped).
+    whens = [(new_count == limit * level, now + _lock_duration(level)) for level in range(1, 9)]
+    whens.append((new_count % limit == 0, now + _lock_duration(64)))
+    row = db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_logins=new_count,
+            locked_until=case(*whens, else_=User.locked_until),
+        )
+        .returning(User.failed_logins, User.locked_until)
+        .execution_options(synchronize_session=False)
+    ).one()
+    return row.failed_logins, row.locked_until
+
+
+def authenticate(
+    raw_username: str, password: str, *, client_address: str | None,
+    now: datetime | None = None,
+) -> LoginOutcome:
+    """Check a login. On success the user's counters and login times are updated."""
+    now = now or utcnow()
+    user = find_user(raw_username)
+    if user is None:
+        passwords.verify_dummy(password)
+        audit.record("login_failed", client_address=client_address,
+                     reason="unknown", **audit_username(raw_username))
+        return LoginOutcome()
+    locked = is_locked(user, now)
+    if locked:
+        passwords.verify_dummy(password)  # the same work, and no answer about the password
+    if locked or not passwords.verify_password(user.password_hash, password):
+        count, locked_until = count_failure(user.id, now)
+        audit.record("login_failed", user_id=user.id, client_address=client_address,
+                     reason="locked" if locked else "password", failures=count)
+        outcome = LoginOutcome()
+        if count % current_app.config["OV_LOGIN_MAX_FAILURES"] == 0 and locked_until:
+            # Exactly one attempt sees each multiple: one event and one mail per lock.
+            audit.record("account_locked", user_id=user.id, client_address=client_address,
+                         failures=count, until=locked_until.isoformat())
+            outcome.mails.append(queue_locked_mail(user, locked_until, now))
+        return outcome
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.previous_login_at = user.last_login_at
+    user.last_login_at = now
+    audit.record("login_succeeded", user_id=user.id, client_address=client_address)
+    return LoginOutcome(user=user)
+
+
+def queue_locked_mail(user: User, until: datetime, now: datetime) -> OutboxMail:
+    return mail.queue(
+        user.email,
+        "Bloqueamos por un tiempo el acceso a tu Oficina Virtual",
+        "account_locked",
+        user=user,
+        when=mail.local_datetime(now),
+        until=mail.local_datetime(until),
+    )
+
+
+# --- recovery by email ----------------------------------------------------------------------
+
+def reset_max_age() -> int:
+    return int(current_app.config["OV_RESET_MAX_AGE_MINUTES"]) * 60
+
+
+def _reset_print(user: User) -> str:
+    return tokens.fingerprint("reset:" + user.password_hash + "\n" + user.email.casefold())
+
+
+def reset_token(user: User) -> str:
+    return tokens.make_token(RESET, {"u": user.id, "p": _reset_print(user)})
+
+
+def user_for_reset(token: str | None) -> User | None:
+    """The user a live, unspent reset token is for; None otherwise. The token dies when it
+    expires, is used, or the user's password or email changes."""
+    payload = tokens.read_token(RESET, token or "", reset_max_age())
+    if payload is None:
+        return None
+    user_id, fingerprint = payload.get("u"), payload.get("p")
+    if not isinstance(user_id, int) or not isinstance(fingerprint, str):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not hmac.compare_digest(_reset_print(user), fingerprint):
+        return None
+    return user
+
+
+def request_reset(email: str, *, client_address: str | None) -> list[OutboxMail]:
+    """Mail every user with this address their username and a reset link (none if unknown)."""
+    users = list(db.session.scalars(
+        select(User).where(User.email == email).order_by(User.id)
+    ))
+    mails = []
+    for user in users:
+        mails.append(mail.queue(
+            user.email,
+            "Recupera el acceso a tu Oficina Virtual",
+            "password_reset",
+            user=user,
+            reset_url=mail.external_url("auth.reset_link", token=reset_token(user)),
+            validity=mail.validity_text(reset_max_age()),
+        ))
+        audit.record("password_reset_requested", user_id=user.id, client_address=client_address)
+    if not users:
+        audit.record("password_reset_requested", client_address=client_address, known=False)
+    return mails
+
+
+def set_password(user: User, new_password: str, now: datetime | None = None) -> None:
+    """A new password: unlocks the account and (through the stamp) ends other sessions."""
+    now = now or utcnow()
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = now
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def complete_reset(
+    user: User, token: str, new_password: str, *, client_address: str | None
+) -> list[OutboxMail] | None:
+    """Use the token once and set the password; None if the token was already spent."""
+    if not captcha.spend(RESET_SPENT, token, utcnow() + timedelta(seconds=reset_max_age())):
+        return None
+    set_password(user, new_password)
+    audit.record("password_reset_completed", user_id=user.id, client_address=client_address)
+    return [queue_password_changed(user)]
+
+
+def queue_password_changed(user: User) -> OutboxMail:
+    return mail.queue(
+        user.email,
+        "Cambiaste tu contraseña de la Oficina Virtual",
+        "password_changed",
+        user=user,
+        when=mail.local_datetime(utcnow()),
+    )
+
+
+# --- recovery with the bill -----------------------------------------------------------------
+
+def recover_by_bill(
+    user: User, account: Account, new_password: str, new_email: str, *,
+    client_address: str | None,
+) -> list[OutboxMail]:
+    """Proof of the bill: new password and email. The old address is told, the new one is
+    asked to confirm itself."""
+    old_email = user.email
+    set_password(user, new_password)
+    mails = []
+    if new_email != old_email:
+        user.email = new_email
+        user.email_confirmed_at = None
+        mails.append(mail.queue(
+            old_email,
+            "Cambiaron el correo de tu Oficina Virtual",
+            "email_changed",
+            user=user,
+            when=mail.local_datetime(utcnow()),
+            new_email_masked=mask_email(new_email),
+        ))
+        mails.append(mail.queue_confirm_email(user))
+    mails.append(queue_password_changed(user))
+    audit.record("recovery_by_bill", user_id=user.id, client_address=client_address,
+                 account_id=account.id, email_changed=new_email != old_email)
+    return mails
+

@@ -1,0 +1,146 @@
+"""Server-side sessions: Flask-Session 0.8, with its SQLAlchemy backend made fit for us.
+
+The browser keeps only a random session id in an ``HttpOnly``, ``SameSite=Lax`` cookie
+(``Secure`` and named ``__Host-ov`` in production); the data lives in the ``web_session``
+table, or in Redis when ``OV_REDIS_URL`` is set.
+
+Why a subclass of Flask-Session's ``SqlAlchemySessionInterface``:
+
+* the stock backend defines a new ``db.Model`` class at every ``init_app`` (a second app in
+  the same process redefines the table, which raises under ``-W error``) and creates its
+  table outside the migrations. Here the model is defined once, below, and the table comes
+  from migration 0003;
+* the stock backend reads and writes through the request's ``db.session`` and commits it,
+  which would also commit whatever a view left pending. Here every storage call runs in a
+  short session of its own on ``db.engine``;
+* it stores naive ``datetime.utcnow()`` times; ours are aware UTC like every other column;
+* ``regenerate()`` upstream does nothing for an empty session; ours always discards the old
+  record and draws a new id (used at login, and at logout before the "you left" message).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from flask_session.defaults import Defaults
+from flask_session.redis import RedisSessionInterface
+from flask_session.sqlalchemy import SqlAlchemySessionInterface
+from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ov.extensions import db
+from ov.models.common import UTCDateTime, utcnow
+
+TABLE = "web_session"
+log = logging.getLogger(__name__)
+
+
+class SessionRecord(db.Model):
+    """One browser session: its id (as stored, with the key prefix), data and expiry."""
+
+    __tablename__ = TABLE
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expiry: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class _AlwaysRegenerate:
+    """``regenerate`` for every backend: drop the stored record, draw a new id."""
+
+    def regenerate(self, session: ServerSideSession) -> None:
+        self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+        session.sid = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
+        session.modified = True
+
+
+class DatabaseSessionInterface(_AlwaysRegenerate, SqlAlchemySessionInterface):
+    """Flask-Session's SQLAlchemy backend on our model, table and transactions."""
+
+    def __init__(self, app: Flask, **params: Any) -> None:
+        # Deliberately not SqlAlchemySessionInterface.__init__: it defines a model and
+        # creates a table. The generic initialiser sets the cookie and serializer options
+        # and registers the `flask session_cleanup` command (no TTL in SQL).
+        self.client = db
+        self.sql_session_model = SessionRecord
+        ServerSideSessionInterface.__init__(self, app, **params)
+
+    def _retrieve_session_data(self, store_id: str) -> dict | None:
+        try:
+            with Session(db.engine) as storage:
+                row = storage.execute(
+                    select(SessionRecord.data, SessionRecord.expiry).where(
+                        SessionRecord.session_id == store_id
+                    )
+                ).first()
+        except SQLAlchemyError as exc:
+            # The database is down: the visitor goes on without a session (public pages
+            # work; a form then gets the "page expired" answer), never a traceback.
+            log.error("session store unreachable on read: %s", type(exc).__name__)
+            return None
+        if row is None or row.expiry <= utcnow():
+            return None  # an expired row is left for session_cleanup
+        return self.serializer.decode(bytes(row.data))
+
+    def _delete_session(self, store_id: str) -> None:
+        with Session(db.engine) as storage, storage.begin():
+            storage.execute(delete(SessionRecord).where(SessionRecord.session_id == store_id))
+
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        data = self.serializer.encode(session)
+        expiry = utcnow() + session_lifetime
+        try:
+            with Session(db.engine) as storage, storage.begin():
+                record = storage.scalars(
+                    select(SessionRecord).where(SessionRecord.session_id == store_id)
+                ).first()
+                if record is None:
+                    storage.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
+                else:
+                    record.data, record.expiry = data, expiry
+        except SQLAlchemyError as exc:
+            # Not saved: the next form gets the "page expired" answer with its data kept.
+            # (Deleting, at logout, is never silenced: it must happen or fail loudly.)
+            log.error("session store unreachable on write: %s", type(exc).__name__)
+
+    def _delete_expired_sessions(self) -> None:
+        with Session(db.engine) as storage, storage.begin():
+            storage.execute(delete(SessionRecord).where(SessionRecord.expiry <= utcnow()))
+
+
+class RedisSessions(_AlwaysRegenerate, RedisSessionInterface):
+    """Flask-Session's Redis backend (Redis expires the keys itself)."""
+
+
+def init_app(app: Flask) -> None:
+    """Install the session interface the settings ask for."""
+    config = app.config
+    params = {
+        "key_prefix": config.get("SESSION_KEY_PREFIX", "ov:session:"),
+        "use_signer": False,
+        "permanent": True,
+        "sid_length": Defaults.SESSION_ID_LENGTH,
+        "serialization_format": "msgpack",
+    }
+    # How long the store keeps a session: the longest a signed-in session may last, and at
+    # least as long as a form's CSRF token (anonymous visitors on slow phones).
+    app.permanent_session_lifetime = max(
+        timedelta(hours=config["OV_SESSION_MAX_HOURS"]),
+        timedelta(seconds=config["WTF_CSRF_TIME_LIMIT"] or 0),
+    )
+    if config["OV_REDIS_URL"]:
+        import redis
+
+        client = redis.Redis.from_url(config["OV_REDIS_URL"])
+        app.session_interface = RedisSessions(app, client=client, **params)
+    else:
+        app.session_interface = DatabaseSessionInterface(app, **params)
+

@@ -1,0 +1,564 @@
+"""Signing in and out, sessions, throttling and recovery, as an HTTP client sees them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from ov.extensions import db
+from ov.models import AuditEvent, OutboxMail, User
+from ov.services import passwords
+from tests.support.factories import make_customer
+from tests.support.journeys import PASSWORD, SEED, hidden, sign_in, zone_id
+
+pytestmark = pytest.mark.usefixtures("clean_db")
+
+NEW_PASSWORD = "Rk4vW8nQz3"
+
+
+@pytest.fixture
+def customer(app):
+    with app.app_context():
+        user, _account = make_customer(password_hash=passwords.hash_password(PASSWORD))
+        db.session.commit()
+        return user.id
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def scrub(html: str) -> str:
+    """A page without its per-request tokens (CSRF, CAPTCHA)."""
+    return re.sub(r'name="(csrf_token|captcha_token)" value="[^"]*"', "", html)
+
+
+def user(app, user_id: int) -> User:
+    with app.app_context():
+        found = db.session.get(User, user_id)
+        db.session.expunge(found)
+        return found
+
+
+def outbox(app) -> list[OutboxMail]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def events(app, kind: str) -> list[AuditEvent]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def is_signed_in(client) -> bool:
+    return "Desconectar" in text(client.get("/"))
+
+
+# --- the login page -------------------------------------------------------------------------
+
+def test_the_login_page_says_what_the_guide_says(client):
+    html = text(client.get("/entrar?usuario=usuPDFactura1"))
+    for words in (
+        "Identifícate",
+        "Aquí podrás gestionar tus servicios de gas de manera rápida, fácil y cómoda.",
+        "Campos obligatorios",
+        "Entrar a la Oficina Virtual, Clientes residenciales y comerciales",
+        "(6-25 caracteres números y letras y sin guiones)",
+        "(8-12 caracteres números y letras y sin guiones)",
+        "No recuerdo mi usuario y/o contraseña",
+        "¿Aún no estás registrado? Regístrate aquí.",
+    ):
+        assert words in html
+    assert 'autocomplete="username"' in html and 'autocomplete="current-password"' in html
+    assert 'value="usuPDFactura1"' in html
+    assert 'href="/registro/paso-1"' in html and 'href="/recuperar"' in html
+    assert "Mostrar contraseña" not in html  # the toggle is added by script only
+
+
+def test_login_lands_on_the_office_and_the_header_changes(app, client, customer):
+    assert "Entrar</a>" in text(client.get("/"))
+    response = sign_in(client, "USUpdfactura1")  # letter case does not matter
+    assert response.status_code == 303
+    assert response.location == "/mi-oficina"
+    html = text(client.get("/"))
+    assert "Primera conexión" in html and "Miguel Granados Ylarrañaga" in html
+    assert 'href="/mi-oficina"' in html and "Desconectar" in html
+    assert "js/session.js" in html
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    assert events(app, "login_succeeded")[0].user_id == customer
+
+
+def test_the_header_shows_the_previous_connection_in_mexico_city_time(app, client, customer):
+    from datetime import UTC, datetime
+
+    with app.app_context():
+        found = db.session.get(User, customer)
+        found.last_login_at = datetime(2019, 2, 18, 18, 5, tzinfo=UTC)
+        db.session.commit()
+    sign_in(client, "usuPDFactura1")
+    assert "Última conexión: 18/02/2019 12:05" in text(client.get("/"))
+
+
+def test_htmx_login_loads_the_landing_page_whole(client, customer, htmx_headers):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    response = client.post("/entrar", headers=htmx_headers, data={
+        "csrf_token": token, "usuario": "usuPDFactura1", "contrasena": PASSWORD})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/mi-oficina"
+
+
+def test_missing_answers_are_a_422_with_an_error_summary(client):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    response = client.post("/entrar", data={"csrf_token": token, "usuario": "", "contrasena": ""})
+    html = text(response)
+    assert response.status_code == 422
+    assert "<title>Error: Identifícate" in html and "Escribe tu usuario." in html
+    assert 'class="error-summary"' in html
+
+
+def login_body(client, username: str, password: str = "Equivocada1"):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    return client.post("/entrar", data={"csrf_token": token, "usuario": username,
+                                        "contrasena": password})
+
+
+def test_unknown_user_and_wrong_password_answer_the_same(app, client, customer):
+    # The same username text in both, so the re-filled field is the same.
+    wrong = login_body(client, "usuPDFactura1")
+    with app.app_context():
+        db.session.get(User, customer).username = "otroUsuario1"
+        db.session.commit()
+    unknown = login_body(client, "usuPDFactura1")
+    assert wrong.status_code == unknown.status_code == 422
+    assert scrub(text(wrong)) == scrub(text(unknown))
+    assert "El usuario o la contraseña no son correctos" in text(wrong)
+
+
+def test_unknown_users_cost_a_hash_verification_too(app, client, monkeypatch):
+    calls = []
+    real = passwords.verify_dummy
+    monkeypatch.setattr(passwords, "verify_dummy", lambda pw: calls.append(pw) or real(pw))
+    login_body(client, "nadieExiste1")
+    assert calls == ["Equivocada1"]
+
+
+# --- next targets ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", [
+    "//evil.example", "/\\evil.example", "\\\\evil.example", "http:///evil.example",
+    "javascript:alert(1)", "/%0d%0aSet-Cookie:x", "/ok\r\nSet-Cookie: x", "/ok\x00",
+    "https://evil.example/mi-oficina", "http://localhost/mi-oficina", "mi-oficina",
+    "/%2F%2Fevil.example", "/\u2028x",
+])
+def test_next_never_leaves_the_site(client, customer, target):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    response = client.post("/entrar", data={"csrf_token": token, "usuario": "usuPDFactura1",
+                                            "contrasena": PASSWORD, "next": target})
+    assert response.status_code == 303
+    assert response.location == "/mi-oficina"
+
+
+def test_a_path_on_the_site_is_honoured(client, customer):
+    html = text(client.get("/entrar?next=/mi-oficina/facturas?pagina=2"))
+    assert 'value="/mi-oficina/facturas?pagina=2"' in html
+    assert "Para ver esa página, entra" in html
+    token = hidden(html, "csrf_token")
+    response = client.post("/entrar", data={"csrf_token": token, "usuario": "usuPDFactura1",
+                                            "contrasena": PASSWORD,
+                                            "next": "/mi-oficina/facturas?pagina=2"})
+    assert response.location == "/mi-oficina/facturas?pagina=2"
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+def session_cookie(app, client):
+    return client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+
+
+def test_the_cookie_is_httponly_lax_and_the_id_changes_at_login(app, client, customer):
+    response = client.get("/entrar")
+    header = response.headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    before = session_cookie(app, client).value
+    sign_in(client, "usuPDFactura1")
+    after = session_cookie(app, client).value
+    assert after != before
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], before)
+    assert not is_signed_in(client)  # the pre-login id is gone with its record
+
+
+def test_logout_is_post_only_and_kills_the_session_on_the_server(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    signed = session_cookie(app, client).value
+    assert client.get("/salir").status_code == 405
+    token = hidden(text(client.get("/")), "csrf_token")
+    response = client.post("/salir", data={"csrf_token": token})
+    assert response.status_code == 303 and response.location == "/entrar"
+    assert "Cerraste tu sesión" in text(client.get("/entrar"))
+    replay = app.test_client()
+    replay.set_cookie(app.config["SESSION_COOKIE_NAME"], signed)
+    assert not is_signed_in(replay)
+    assert len(events(app, "logout")) == 1
+
+
+def test_a_password_change_ends_the_other_sessions(app, client, customer):
+    other = app.test_client()
+    sign_in(client, "usuPDFactura1")
+    sign_in(other, "usuPDFactura1")
+    assert is_signed_in(client) and is_signed_in(other)
+    # The first browser resets the password through the emailed link.
+    request_reset(client)
+    link = reset_link(app)
+    client.get(link)
+    token = hidden(text(client.get("/recuperar/nueva-contrasena")), "csrf_token")
+    done = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert is_signed_in(client)  # the session that changed it keeps going
+    assert not is_signed_in(other)
+    assert "la contraseña de tu usuario cambió" in text(other.get("/entrar"))
+
+
+def test_private_pages_send_anonymous_visitors_to_login(client):
+    response = client.post("/mi-oficina/reenviar-confirmacion")
+    assert response.status_code == 400  # no CSRF token: refused before anything
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    response = client.post("/mi-oficina/reenviar-confirmacion", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.location.startswith("/entrar?next=")
+
+
+def age_session(client, **seconds):
+    with client.session_transaction() as stored:
+        for key, amount in seconds.items():
+            stored[key] -= amount
+
+
+def test_an_idle_session_ends_and_the_login_page_says_why(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    age_session(client, ov_seen=19 * 60)
+    assert is_signed_in(client)  # 19 minutes: still there, and renewed
+    age_session(client, ov_seen=20 * 60 + 1)
+    assert not is_signed_in(client)
+    html = text(client.get("/entrar"))
+    assert "Tu sesión se cerró por inactividad" in html
+
+
+def test_a_session_ends_after_twelve_hours_even_when_used(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    age_session(client, ov_started=12 * 3600 - 60)
+    assert is_signed_in(client)
+    age_session(client, ov_started=61)
+    assert not is_signed_in(client)
+    assert "más de 12 horas" in text(client.get("/entrar"))
+
+
+def test_a_timed_out_post_keeps_the_answers_for_after_the_login(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    token = hidden(text(client.get("/")), "csrf_token")
+    age_session(client, ov_seen=21 * 60)
+    response = client.post("/mi-oficina/reenviar-confirmacion", data={
+        "csrf_token": token, "next": "/mi-oficina/datos", "secreto": "x",
+        "conservar": "next"})
+    assert response.status_code == 303
+    assert response.location == "/entrar?next=/mi-oficina/reenviar-confirmacion"
+    assert "inactividad" in text(client.get(response.location))
+    again = login_and_follow(client, "/mi-oficina/reenviar-confirmacion")
+    assert again.status_code == 200
+    html = text(again)
+    assert 'action="/mi-oficina/reenviar-confirmacion"' in html
+    assert 'name="next" value="/mi-oficina/datos"' in html and "secreto" not in html
+
+
+def login_and_follow(client, next_url):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    return client.post("/entrar", data={"csrf_token": token, "usuario": "usuPDFactura1",
+                                        "contrasena": PASSWORD, "next": next_url})
+
+
+def test_kept_answers_are_offered_only_to_the_same_customer(app, client, customer):
+    with app.app_context():
+        make_customer(username="otroCliente22", email="otro@ejemplo.mx",
+                      password_hash=passwords.hash_password(PASSWORD), number="1234567")
+        db.session.commit()
+    sign_in(client, "usuPDFactura1")
+    token = hidden(text(client.get("/")), "csrf_token")
+    age_session(client, ov_seen=21 * 60)
+    client.post("/mi-oficina/reenviar-confirmacion", data={
+        "csrf_token": token, "next": "/mi-oficina/datos", "conservar": "next"})
+    response = sign_in(client, "otroCliente22")
+    assert response.status_code == 303  # straight to the office: nothing of the other one
+
+
+def test_keep_alive_renews_a_signed_in_session(client, customer):
+    sign_in(client, "usuPDFactura1")
+    age_session(client, ov_seen=19 * 60)
+    token = hidden(text(client.get("/")), "csrf_token")
+    age_session(client, ov_seen=19 * 60)
+    response = client.post("/sesion/seguir", data={"csrf_token": token},
+                           headers={"X-Sesion": "seguir"})
+    assert response.status_code == 204
+    age_session(client, ov_seen=2 * 60)
+    assert is_signed_in(client)
+
+
+def test_the_signed_in_page_carries_the_warning_dialog(client, customer):
+    assert 'id="aviso-sesion"' not in text(client.get("/"))
+    sign_in(client, "usuPDFactura1")
+    html = text(client.get("/"))
+    assert 'id="aviso-sesion"' in html and 'data-idle="1200"' in html
+    assert 'data-warn="120"' in html and "Seguir conectado" in html
+
+
+# --- throttling and locking -----------------------------------------------------------------
+
+def test_five_failures_lock_the_account_mail_the_owner_and_a_reset_unlocks(app, client, customer):
+    for _ in range(5):
+        assert login_body(client, "usuPDFactura1").status_code == 422
+    found = user(app, customer)
+    assert found.failed_logins == 5 and found.locked_until is not None
+    assert len(events(app, "account_locked")) == 1
+    mails = [m for m in outbox(app) if "Bloqueamos" in m.subject]
+    assert len(mails) == 1 and mails[0].to_address == "cliente@ejemplo.mx"
+    assert "http://127.0.0.1:5000/recuperar" in mails[0].body_text
+    locked = login_body(client, "usuPDFactura1", PASSWORD)  # the right password: still no
+    assert locked.status_code == 422
+    request_reset(client)
+    client.get(reset_link(app))
+    token = hidden(text(client.get("/recuperar/nueva-contrasena")), "csrf_token")
+    client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD})
+    found = user(app, customer)
+    assert found.failed_logins == 0 and found.locked_until is None
+    assert sign_in(client, "usuPDFactura1", NEW_PASSWORD).status_code == 303
+
+
+def test_a_lock_is_temporary_and_grows(app, customer):
+    from datetime import timedelta
+
+    from ov.models import utcnow
+    from ov.services import auth
+
+    with app.app_context():
+        start = utcnow()
+        _count, first = auth.count_failure(customer, start)
+        for _ in range(4):
+            count, first = auth.count_failure(customer, start)
+        assert count == 5 and first == start + timedelta(minutes=15)
+        for _ in range(5):
+            count, second = auth.count_failure(customer, start)
+        assert count == 10 and second == start + timedelta(minutes=30)
+        for _ in range(100):
+            count, last = auth.count_failure(customer, start)
+        assert last <= start + timedelta(minutes=240)
+        db.session.rollback()
+
+
+def test_twenty_parallel_wrong_logins_count_exactly_twenty(app, customer, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_LOGIN_ACCOUNT_LIMIT", "1000 per minute")
+    monkeypatch.setitem(app.config, "OV_LOGIN_IP_LIMIT", "1000 per minute")
+    clients = [app.test_client() for _ in range(20)]
+    tokens = [hidden(text(c.get("/entrar")), "csrf_token") for c in clients]
+    barrier = threading.Barrier(20)
+    statuses, errors = [], []
+
+    def attempt(c, token):
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(c.post("/entrar", data={
+                "csrf_token": token, "usuario": "usuPDFactura1",
+                "contrasena": "Equivocada1"}).status_code)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    pairs = zip(clients, tokens, strict=True)
+    threads = [threading.Thread(target=attempt, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and statuses == [422] * 20
+    assert user(app, customer).failed_logins == 20
+    assert len(events(app, "account_locked")) == 4  # at 5, 10, 15 and 20: once each
+
+
+def test_the_account_limit_applies_to_unknown_and_known_names_alike(app, client, customer,
+                                                                    monkeypatch):
+    monkeypatch.setitem(app.config, "OV_LOGIN_ACCOUNT_LIMIT", "3 per minute")
+    for name in ("usuPDFactura1", "nadieExiste99"):
+        codes = [login_body(client, name).status_code for _ in range(4)]
+        assert codes == [422, 422, 422, 429]
+
+
+@pytest.mark.redis
+def test_login_throttling_is_shared_by_two_workers_through_redis(tmp_path):
+    import redis
+
+    from ov import create_app
+    from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, settings_for
+
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    workers = []
+    for name in ("uno", "dos"):
+        settings = {**settings_for(tmp_path / name), "OV_LOGIN_ACCOUNT_LIMIT": "3 per minute"}
+        if not TEST_DATABASE_URL:
+            settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        workers.append(create_app(settings).test_client())
+    codes = []
+    for worker in workers * 2:
+        codes.append(login_body(worker, "nadieExiste99").status_code)
+    assert codes == [422, 422, 422, 429]
+
+
+# --- log lines and audit --------------------------------------------------------------------
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_typed_usernames_never_forge_log_lines_or_audit_rows(app, client, monkeypatch):
+    collect = Collect()
+    level = app.logger.level
+    app.logger.setLevel(logging.DEBUG)
+    app.logger.addHandler(collect)
+    try:
+        login_body(client, "evil\r\nINFO forged line")
+    finally:
+        app.logger.removeHandler(collect)
+        app.logger.setLevel(level)
+    assert collect.lines == ["login failed: {'username_valid': False}"]
+    (event,) = events(app, "login_failed")
+    assert event.details == {"reason": "unknown", "username_valid": False}
+    login_body(client, "Alguien123")
+    assert events(app, "login_failed")[1].details["username_key"] == "alguien123"
+
+
+# --- recovery by email ----------------------------------------------------------------------
+
+def request_reset(client, email="cliente@ejemplo.mx", headers=None):
+    token = hidden(text(client.get("/recuperar", headers=headers or {})), "csrf_token")
+    return client.post("/recuperar", data={"csrf_token": token, "correo": email},
+                       headers=headers or {})
+
+
+def reset_link(app) -> str:
+    body = [m for m in outbox(app) if m.subject.startswith("Recupera")][-1].body_text
+    url = re.search(r"http://127\.0\.0\.1:5000(/recuperar/enlace/\S+)", body).group(1)
+    return url
+
+
+def test_recovery_answers_the_same_for_known_and_unknown_addresses(app, client, customer):
+    known = request_reset(client)
+    unknown = request_reset(client, "nadie@ejemplo.mx")
+    assert known.status_code == unknown.status_code == 303
+    assert known.location == unknown.location == "/recuperar/enviado"
+    mails = outbox(app)
+    assert len(mails) == 1 and "Tu usuario es: usuPDFactura1" in mails[0].body_text
+    assert len(events(app, "password_reset_requested")) == 2
+
+
+def test_a_forged_host_builds_no_foreign_link(app, client, customer):
+    request_reset(client, headers={"Host": "atacante.example"})
+    body = outbox(app)[0].body_text
+    assert "atacante" not in body and "http://127.0.0.1:5000/recuperar/enlace/" in body
+
+
+def test_the_reset_link_moves_to_a_token_free_url_and_works_once(app, client, customer):
+    request_reset(client)
+    link = reset_link(app)
+    opened = client.get(link)
+    assert opened.status_code == 303 and opened.location == "/recuperar/nueva-contrasena"
+    page = client.get("/recuperar/nueva-contrasena")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "Tu usuario es <strong>usuPDFactura1</strong>" in text(page)
+    token = hidden(text(page), "csrf_token")
+    weak = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": "password", "contrasena2": "password"})
+    assert weak.status_code == 422 and "<title>Error: " in text(weak)
+    done = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD})
+    assert done.status_code == 303 and done.location == "/recuperar/listo"
+    assert "usuPDFactura1" in text(client.get("/recuperar/listo"))
+    again = app.test_client().get(link)
+    assert again.status_code == 400 and "ya no es válido" in text(again)
+    assert len(events(app, "password_reset_completed")) == 1
+    assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
+
+
+def test_a_reset_link_expires(app, client, customer, monkeypatch):
+    from itsdangerous.timed import TimestampSigner
+
+    request_reset(client)
+    link = reset_link(app)
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 61 * 60)
+    assert client.get(link).status_code == 400
+
+
+def test_a_reset_link_dies_when_the_email_changes(app, client, customer):
+    request_reset(client)
+    link = reset_link(app)
+    with app.app_context():
+        db.session.get(User, customer).email = "nuevo@ejemplo.mx"
+        db.session.commit()
+    assert client.get(link).status_code == 400
+
+
+def test_a_tampered_link_is_refused(client):
+    assert client.get("/recuperar/enlace/abc.def.ghi").status_code == 400
+    assert client.get("/recuperar/nueva-contrasena").status_code == 400
+
+
+# --- recovery with the bill -----------------------------------------------------------------
+
+def bill_form(client, app, **answers):
+    page = text(client.get("/recuperar/con-factura"))
+    form = {"csrf_token": hidden(page, "csrf_token"),
+            "captcha_token": hidden(page, "captcha_token"), "comentarios": "",
+            "zona": str(zone_id(app)), "cuenta": SEED["account"], "factura": SEED["invoice"]}
+    form.update(answers)
+    return form
+
+
+def test_recovery_by_bill_shows_the_username_and_sets_password_and_email(app, client, billing):
+    from tests.support.journeys import Registration
+
+    Registration(app.test_client(), app).complete()
+    response = client.post("/recuperar/con-factura", data=bill_form(client, app))
+    assert response.status_code == 303
+    page = client.get(response.location)
+    assert "Tu usuario es <strong>usuPDFactura1</strong>" in text(page)
+    token = hidden(text(page), "csrf_token")
+    done = client.post("/recuperar/con-factura/nuevos-datos", data={
+        "csrf_token": token, "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD,
+        "correo": "nuevo@ejemplo.mx", "correo2": "nuevo@ejemplo.mx"})
+    assert done.status_code == 303
+    mails = outbox(app)
+    notice = [m for m in mails if m.to_address == "correo@electronico.es"
+              and "Cambiaron el correo" in m.subject]
+    assert len(notice) == 1 and "n****@e******.mx" in notice[0].body_text
+    assert any(m.to_address == "nuevo@ejemplo.mx" for m in mails)
+    assert len(events(app, "recovery_by_bill")) == 1
+    assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
+
+
+def test_a_wrong_bill_gets_one_generic_error(app, client, billing):
+    response = client.post("/recuperar/con-factura",
+                           data=bill_form(client, app, factura="ZE00000000"))
+    assert response.status_code == 422
+    assert "Los datos no coinciden" in text(response)
+    assert client.get("/recuperar/con-factura/nuevos-datos").status_code == 303

@@ -1,0 +1,313 @@
+"""Mi oficina through HTTP: the pages, the access rule, the PDF and the query counts."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import date
+
+import pytest
+from sqlalchemy import event, select
+
+from ov.extensions import db
+from ov.models import AuditEvent, Invoice, Notice, UserAccount
+from ov.services import passwords, references
+from tests.support.factories import make_customer, make_invoices
+from tests.support.journeys import PASSWORD, sign_in
+
+pytestmark = pytest.mark.usefixtures("clean_db")
+
+PAGES = ["/mi-oficina", "/mi-oficina/datos", "/mi-oficina/contratos", "/mi-oficina/facturas",
+         "/mi-oficina/consumos", "/mi-oficina/solicitudes", "/mi-oficina/pagos",
+         "/mi-oficina/avisos"]
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def customer(app, invoices: int = 6, username: str = "usuPDFactura1",
+             number: str | None = None) -> dict:
+    with app.app_context():
+        user, account = make_customer(username=username, number=number,
+                                      email=f"{username.lower()}@ejemplo.mx",
+                                      password_hash=passwords.hash_password(PASSWORD))
+        made = make_invoices(account, invoices)
+        db.session.commit()
+        return {"user_id": user.id, "account_id": account.id,
+                "invoice_ids": [invoice.id for invoice in made]}
+
+
+@pytest.fixture
+def seed_customer(app):
+    return customer(app)
+
+
+@pytest.fixture
+def signed_in(app, client, seed_customer):
+    response = sign_in(client, "usuPDFactura1")
+    assert response.status_code == 303, text(response)[:400]
+    return client
+
+
+@contextmanager
+def counting_queries(app):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+# --- access -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", PAGES)
+def test_office_pages_need_a_signed_in_customer(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.location.startswith("/entrar")
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_office_pages_are_private_and_never_stored(signed_in, url):
+    response = signed_in.get(url)
+    assert response.status_code == 200, url
+    assert response.headers["Cache-Control"] == "no-store"
+    html = text(response)
+    assert 'aria-label="Mi oficina"' in html and "Avisos (" in html
+    for label in ("Mis datos", "Mis contratos", "Mis facturas", "Mis consumos",
+                  "Mis solicitudes y reclamos", "Mis pagos"):
+        assert label in html
+
+
+def test_another_customers_records_answer_404_and_are_audited(app, signed_in, seed_customer):
+    other = customer(app, invoices=3, username="otraPersona2", number="5550001")
+    for invoice_id in other["invoice_ids"]:
+        for suffix in ("", "/duplicado.pdf", "/cfdi.xml"):
+            response = signed_in.get(f"/mi-oficina/facturas/{invoice_id}{suffix}")
+            assert response.status_code == 404, (invoice_id, suffix)
+            assert "Página no encontrada" in text(response)
+    assert signed_in.get("/mi-oficina/facturas/999999").status_code == 404
+    with app.app_context():
+        denied = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "access_denied")
+        ).all()
+    assert len(denied) == 3 * len(other["invoice_ids"]) + 1
+    assert all(event.user_id == seed_customer["user_id"] for event in denied)
+    for invoice_id in seed_customer["invoice_ids"]:
+        assert signed_in.get(f"/mi-oficina/facturas/{invoice_id}").status_code == 200
+
+
+# --- home ---------------------------------------------------------------------------------------
+
+def test_home_shows_last_invoices_debt_and_how_to_pay(app, signed_in, seed_customer):
+    html = text(signed_in.get("/mi-oficina"))
+    with app.app_context():
+        invoices = db.session.scalars(
+            select(Invoice).where(Invoice.account_id == seed_customer["account_id"])
+            .order_by(Invoice.issue_date.desc())
+        ).all()
+        unpaid = sum(i.total for i in invoices if i.paid_at is None)
+    rows = re.findall(r"<tr><td><a href=\"/mi-oficina/facturas/(\d+)\"", html)
+    assert [int(r) for r in rows] == [i.id for i in invoices[:3]]
+    from ov.formatting import day, money
+
+    assert day(invoices[0].issue_date) in html and money(invoices[0].total) in html
+    assert f'<p class="debt__amount">{money(unpaid)}</p>' in html
+    for bank in ("Banamex", "BBVA Bancomer", "Banorte", "HSBC"):
+        assert bank in html
+    assert "impresora láser" in html
+    assert "Ver mis facturas anteriores" in html and "Ver mis pagos anteriores" in html
+    assert "No existen pagos emitidos" not in html  # this customer has paid before
+    assert "¿Dónde pagar?" in html and "Conoce tu factura" in html
+
+
+def test_home_says_when_there_are_no_payments(app, client):
+    customer(app, invoices=1)
+    sign_in(client, "usuPDFactura1")
+    html = text(client.get("/mi-oficina"))
+    assert "No existen pagos emitidos para el punto de suministro." in html
+
+
+def test_several_contracts_have_a_switcher_and_a_total(app, signed_in, seed_customer):
+    with app.app_context():
+        from ov.models import Account
+
+        first = db.session.get(Account, seed_customer["account_id"])
+        second = Account(zone_id=first.zone_id, number="1234567", check_digit=3,
+                         holder_name=first.holder_name, street="Guerrero", street_number="10",
+                         colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
+                         postal_code="88000", meter_serial="IT100200300", tariff_code="RES")
+        db.session.add(second)
+        db.session.flush()
+        db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
+        make_invoices(second, 2, unpaid_last=1)
+        db.session.commit()
+        from ov.services.office import unpaid_invoices
+
+        both = sum(i.total for i in unpaid_invoices([first.id, second.id]))
+        only_second = sum(i.total for i in unpaid_invoices([second.id]))
+        second_id = second.id
+    from ov.formatting import money
+
+    html = text(signed_in.get("/mi-oficina"))
+    assert 'name="contrato"' in html and "Todos mis contratos (2)" in html
+    assert money(both) in html
+    chosen = text(signed_in.get(f"/mi-oficina?contrato={second_id}"))
+    assert f'<p class="debt__amount">{money(only_second)}</p>' in chosen
+    # Another customer's account id in the switcher shows the customer's own contracts.
+    assert signed_in.get("/mi-oficina?contrato=999999").status_code == 200
+
+
+# --- invoices -------------------------------------------------------------------------------------
+
+def test_invoices_table_is_paginated_newest_first_and_filtered(app, client):
+    made = customer(app, invoices=30)
+    sign_in(client, "usuPDFactura1")
+    html = text(client.get("/mi-oficina/facturas"))
+    ids = [int(i) for i in re.findall(r'href="/mi-oficina/facturas/(\d+)"', html)]
+    assert ids == list(reversed(made["invoice_ids"]))[:12]
+    assert "página 1 de 3" in html and "pagina=2" in html
+    last = text(client.get("/mi-oficina/facturas?pagina=3"))
+    assert len(re.findall(r'href="/mi-oficina/facturas/\d+"', last)) == 6
+    year = date.today().year
+    filtered = text(client.get(f"/mi-oficina/facturas?anio={year}&estado=overdue"))
+    assert filtered.count('class="status status--overdue"') == 1
+    assert 'status--paid' not in filtered
+    for column in ("Fecha", "Número", "Periodo", "m³", "Importe", "Vence", "Estado", "Lectura"):
+        assert re.search(rf'<th scope="col"[^>]*>{column}</th>', html), column
+    assert "estimada" in html and "real" in html
+
+
+def test_the_invoices_tab_lazy_loads_its_table(signed_in, htmx_headers):
+    tab = text(signed_in.get("/mi-oficina/facturas", headers=htmx_headers))
+    assert 'hx-trigger="load"' in tab and "<table" not in tab
+    assert '<a href="/mi-oficina/facturas">Ver la tabla de facturas</a>' in tab
+    table = signed_in.get("/mi-oficina/facturas",
+                          headers={**htmx_headers, "HX-Target": "div#tabla-facturas"})
+    assert text(table).lstrip().startswith('<div id="tabla-facturas"')
+    assert "<table" in text(table) and "<title>" not in text(table)
+
+
+def test_an_invoice_as_accessible_html(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    html = text(signed_in.get(f"/mi-oficina/facturas/{newest}"))
+    with app.app_context():
+        invoice = db.session.get(Invoice, newest)
+        number, holder = invoice.number, invoice.account.holder_name
+    for part in (number, holder, "Francisco I. Madero", "AC197332157", "Lectura anterior",
+                 "Lectura actual", "Consumo", "Cargo fijo", "Gas natural", "Subtotal",
+                 "IVA 16 %", "Total", "Fecha límite de pago", "pendiente"):
+        assert part in html, part
+    assert '<caption id="factura-cargos-tabla">' in html and '<th scope="row">' in html
+    reference = re.search(r'id="referencia"[^>]*value="(\d+)"', html).group(1)
+    assert references.is_valid(reference)
+    assert "¿No estás de acuerdo con la lectura?" in html
+    assert "duplicado.pdf" in html
+
+
+def test_an_overdue_invoice_gets_a_current_coupon(app, signed_in, seed_customer):
+    overdue = seed_customer["invoice_ids"][-2]
+    html = text(signed_in.get(f"/mi-oficina/facturas/{overdue}"))
+    assert "vencida" in html and "cupón vigente" in html
+    due = re.search(r"antes del <strong>(\d\d)/(\d\d)/(\d{4})</strong>", html).groups()
+    assert date(int(due[2]), int(due[1]), int(due[0])) >= date.today()
+
+
+def test_a_paid_invoice_has_no_coupon(signed_in, seed_customer):
+    html = text(signed_in.get(f"/mi-oficina/facturas/{seed_customer['invoice_ids'][0]}"))
+    assert "pagada" in html and 'id="referencia"' not in html
+
+
+def test_the_duplicate_pdf(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    response = signed_in.get(f"/mi-oficina/facturas/{newest}/duplicado.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Cache-Control"] == "no-store"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert re.search(r'filename="[\w.-]+\.pdf"', disposition)
+    body = response.get_data()
+    assert body.startswith(b"%PDF") and len(body) <= 50 * 1024
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(BytesIO(body))
+    assert len(reader.pages) == 1
+    content = reader.pages[0].extract_text()
+    with app.app_context():
+        number = db.session.get(Invoice, newest).number
+    assert "DUPLICADO" in content and number in content
+
+
+def test_cfdi_download_only_when_the_billing_data_has_it(app, signed_in, seed_customer):
+    first = seed_customer["invoice_ids"][0]
+    assert signed_in.get(f"/mi-oficina/facturas/{first}/cfdi.xml").status_code == 404
+    assert "cfdi.xml" not in text(signed_in.get(f"/mi-oficina/facturas/{first}"))
+    with app.app_context():
+        db.session.get(Invoice, first).cfdi_xml = '<?xml version="1.0"?><cfdi:Comprobante/>'
+        db.session.commit()
+    response = signed_in.get(f"/mi-oficina/facturas/{first}/cfdi.xml")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert b"cfdi:Comprobante" in response.get_data()
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+# --- the other tabs ------------------------------------------------------------------------------
+
+def test_the_other_tabs_show_real_content(app, signed_in, seed_customer):
+    with app.app_context():
+        db.session.add(Notice(user_id=seed_customer["user_id"], title="Corte programado",
+                              body="El martes de 9:00 a 13:00."))
+        db.session.commit()
+    assert "usuPDFactura1" in text(signed_in.get("/mi-oficina/datos"))
+    contracts = text(signed_in.get("/mi-oficina/contratos"))
+    assert "8295249-7" in contracts and "AC197332157" in contracts and "Activo" in contracts
+    usage = text(signed_in.get("/mi-oficina/consumos"))
+    assert usage.count("<meter") == len(seed_customer["invoice_ids"])
+    assert "Atención al cliente" in text(signed_in.get("/mi-oficina/solicitudes"))
+    pay = text(signed_in.get("/mi-oficina/pagos"))
+    assert "48 a 72 horas" in pay and "OXXO" in pay and "aplicado" in pay
+    reference = re.search(r'id="referencia-saldo-\d+"[^>]*value="(\d+)"', pay).group(1)
+    assert references.is_valid(reference)
+    assert "Avisos (1" in text(signed_in.get("/mi-oficina"))
+    assert "Corte programado" in text(signed_in.get("/mi-oficina/avisos"))
+
+
+# --- constant queries ---------------------------------------------------------------------------
+
+QUERY_PAGES = ["/mi-oficina", "/mi-oficina/facturas", "/mi-oficina/pagos",
+               "/mi-oficina/consumos", "/mi-oficina/contratos", "/mi-oficina/datos"]
+
+
+def queries_per_page(app, client, invoices: int) -> dict[str, int]:
+    made = customer(app, invoices=invoices)
+    sign_in(client, "usuPDFactura1")
+    counts = {}
+    urls = QUERY_PAGES + [f"/mi-oficina/facturas/{made['invoice_ids'][-1]}"]
+    for url in urls:
+        client.get(url)  # warm: the first request may load things once
+        with counting_queries(app) as statements:
+            assert client.get(url).status_code == 200
+        counts[url.replace(str(made["invoice_ids"][-1]), "<id>")] = len(statements)
+    return counts
+
+
+def test_each_page_runs_the_same_number_of_queries_with_3_or_300_invoices(app):
+    few = queries_per_page(app, app.test_client(), 3)
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+    many = queries_per_page(app, app.test_client(), 300)
+    assert few == many, (few, many)
+    assert max(many.values()) <= 12, many
