@@ -76,8 +76,10 @@ def main() -> None:
         statements: list[str] = []
         event.listen(engine, "before_cursor_execute",
                      lambda *a: statements.append(a[2]))
-        print(f"| page | median | p95 | SQL statements |  ({args.requests} requests each)")
-        print("|---|---|---|---|")
+        print(f"| page | median | p95 | SQL statements | HTML (br) | tab swap (br) |"
+              f"  ({args.requests} requests each)")
+        print("|---|---|---|---|---|---|")
+        swap = {"HX-Request": "true", "HX-Request-Type": "partial", "Accept-Encoding": "br"}
         for url in pages:
             for _ in range(20):
                 client.get(url)
@@ -89,8 +91,11 @@ def main() -> None:
                 times.append((time.perf_counter() - start) * 1000)
             times.sort()
             p95 = times[int(len(times) * 0.95) - 1]
+            queries = len(statements)  # those of the last timed request
+            full = len(client.get(url, headers={"Accept-Encoding": "br"}).get_data())
+            fragment = len(client.get(url, headers=swap).get_data())
             print(f"| `{url}` | {statistics.median(times):.1f} ms | {p95:.1f} ms "
-                  f"| {len(statements)} |")
+                  f"| {queries} | {full:,} B | {fragment:,} B |")
 
 
 if __name__ == "__main__":

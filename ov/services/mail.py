@@ -57,6 +57,8 @@ REQUIRED_CONTEXT = {
     "confirm_email": ("user", "confirm_url"),
 }
 # Failures caused by one message (the connection is still good): the drain goes on.
+# OV_MAIL_BACKEND=file: our backend (one .eml file per message), not Flask-Mailman's .log.
+BACKENDS = {"file": "ov.mail_backends.EmailBackend"}
 MESSAGE_ERRORS = (
     smtplib.SMTPRecipientsRefused,
     smtplib.SMTPSenderRefused,
@@ -284,6 +286,12 @@ def _claim(session: Session, mail_id: int) -> OutboxMail | None:
     return session.scalars(query).first()
 
 
+def _connection():
+    """A connection of the configured backend (``file`` means ``.eml`` files)."""
+    name = current_app.extensions["mailman"].backend
+    return extensions.mail.get_connection(backend=BACKENDS.get(name, name))
+
+
 def _close(connection) -> None:
     try:
         connection.close()
@@ -305,7 +313,7 @@ def deliver(ids: list[int] | None = None, limit: int = DEFAULT_LIMIT) -> Deliver
         session.rollback()
         if not pending:
             return report
-        connection = extensions.mail.get_connection()
+        connection = _connection()
         transport_failures = 0
         try:
             for position, mail_id in enumerate(pending):
@@ -348,12 +356,7 @@ def deliver(ids: list[int] | None = None, limit: int = DEFAULT_LIMIT) -> Deliver
     return report
 
 
-def deliver_soon(mails: OutboxMail | Iterable[OutboxMail]) -> DeliveryReport:
-    """Try to send mails a view has just committed; never raises, never delays the commit.
-
-    Mails not committed (or not even flushed) are left for ``mail-drain``. If SMTP is down the
-    mails stay in the outbox and a log line says so.
-    """
+def _saved_ids(mails: OutboxMail | Iterable[OutboxMail]) -> list[int]:
     if isinstance(mails, OutboxMail):
         mails = [mails]
     ids = []
@@ -363,6 +366,10 @@ def deliver_soon(mails: OutboxMail | Iterable[OutboxMail]) -> DeliveryReport:
             current_app.logger.warning("deliver_soon got a mail that was never saved: skipped")
             continue
         ids.append(identity[0])
+    return ids
+
+
+def _deliver_quietly(ids: list[int]) -> DeliveryReport:
     if not ids:
         return DeliveryReport()
     try:
@@ -376,3 +383,36 @@ def deliver_soon(mails: OutboxMail | Iterable[OutboxMail]) -> DeliveryReport:
             report.failed + report.deferred,
         )
     return report
+
+
+def deliver_soon(mails: OutboxMail | Iterable[OutboxMail]) -> DeliveryReport:
+    """Try to send mails a view has just committed; never raises, never delays the commit.
+
+    Mails not committed (or not even flushed) are left for ``mail-drain``. If SMTP is down the
+    mails stay in the outbox and a log line says so.
+    """
+    return _deliver_quietly(_saved_ids(mails))
+
+
+def deliver_after_response(response, mails: OutboxMail | Iterable[OutboxMail]):
+    """Send committed mails once ``response`` has gone out, never while the client waits.
+
+    For answers that must not say by their timing whether a mail was sent (recovery by
+    email, a login that locks an account): the WSGI server calls the response's ``close()``
+    after writing it, and delivery runs then, in an app context of its own. Returns
+    ``response``. A mail that cannot be sent then stays in the outbox for ``mail-drain``.
+    """
+    ids = _saved_ids(mails)
+    if not ids:
+        return response
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def send() -> None:
+        with app.app_context():
+            try:
+                _deliver_quietly(ids)
+            finally:
+                db.session.remove()
+
+    response.call_on_close(send)
+    return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from ov.extensions import db
@@ -68,7 +69,7 @@ def test_the_journey_with_javascript(page, axe, app):
     page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"].lower())
     page.get_by_role("button", name="Continuar").click()
     page.wait_for_url("**/registro/paso-2")
-    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    expect(page.locator(".step-title")).to_be_focused()
     assert "paso 2" in page.title()
     axe(page)
 
@@ -76,7 +77,7 @@ def test_the_journey_with_javascript(page, axe, app):
     page.get_by_role("button", name="Continuar").click()
     summary = page.locator(".error-summary")
     summary.wait_for()
-    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    expect(page.locator(".error-summary")).to_be_focused()
     assert page.title().startswith("Error: ")
     assert page.url.endswith("/registro/paso-2")
     axe(page)
@@ -158,13 +159,13 @@ def test_the_journey_with_the_keyboard_alone(page, app):
     page.keyboard.type(SEED["invoice"])
     page.keyboard.press("Enter")
     page.wait_for_url("**/registro/paso-2")
-    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    expect(page.locator(".step-title")).to_be_focused()
     for value in ("usuTeclado01", PASSWORD, PASSWORD, "tec@ejemplo.mx", "tec@ejemplo.mx"):
         page.keyboard.press("Tab")
         page.keyboard.type(value)
     page.keyboard.press("Enter")
     page.wait_for_url("**/registro/paso-3")
-    page.wait_for_function("document.activeElement.classList.contains('step-title')")
+    expect(page.locator(".step-title")).to_be_focused()
     while focused(page) != "acepto":
         page.keyboard.press("Tab")
     page.keyboard.press("Space")

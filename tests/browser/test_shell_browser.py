@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.pages import ERROR_PAGES, page_urls
 from tests.support.weight import FIRST_VISIT_BUDGET
@@ -84,7 +85,7 @@ def test_htmx_swaps_a_fragment_sets_the_title_and_moves_focus(page):
     heading = page.locator("#contenido h1")
     heading.wait_for()
     assert "ccesibilidad" in heading.inner_text()
-    page.wait_for_function("document.activeElement && document.activeElement.tagName === 'H1'")
+    expect(page.locator("#contenido h1")).to_be_focused()
     expected = page.request.get("/accesibilidad").text().split("<title>")[1].split("</title>")[0]
     assert page.title() == expected
     assert page.locator("#contenido header, #contenido footer").count() == 0
