@@ -74,6 +74,8 @@ def client_redirect(url: str) -> Response:
 
 
 def add_vary(response: Response) -> Response:
-    """Every response may differ by ``HX-Request``: caches must keep them apart."""
+    """Every response may differ by ``HX-Request`` (and the kind of htmx request): caches
+    must keep them apart."""
     response.vary.add("HX-Request")
+    response.vary.add("HX-Request-Type")
     return response

@@ -94,15 +94,30 @@ def reset_schema(app: Flask) -> None:
         upgrade()
 
 
+_SESSION_APPS: list[Flask] = []
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp("instance")
     application = create_app(settings_for(instance))
+    _SESSION_APPS.append(application)
     reset_schema(application)
     yield application
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_other_apps_connections() -> Iterator[None]:
+    """Tests that build apps of their own leave pooled connections behind; close them when
+    the test ends, so no connection is garbage-collected open during a later test."""
+    yield
+    for other, engines in list(db._app_engines.items()):  # a WeakKeyDictionary of apps
+        if all(other is not kept for kept in _SESSION_APPS):
+            for engine in engines.values():
+                engine.dispose()
 
 
 @pytest.fixture

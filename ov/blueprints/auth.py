@@ -16,7 +16,6 @@ import time
 from flask import (
     Blueprint,
     current_app,
-    make_response,
     redirect,
     request,
     session,
@@ -35,10 +34,13 @@ from ov.services import auth as auth_service
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
 bp = Blueprint("auth", __name__)
+# Mails queued with mail.deliver_after_response leave once the request is over (app-wide).
+bp.teardown_app_request(mail.send_after_request)
 
+# One message for an unknown user, a wrong password and a locked account (issue 4).
 LOGIN_FAILED = (
-    "El usuario o la contraseña no son correctos. Revísalos e inténtalo de nuevo. Después de "
-    "varios intentos fallidos seguidos, por seguridad, el acceso se pausa durante unos minutos."
+    "Usuario o contraseña incorrectos. Revísalos e inténtalo de nuevo. Después de varios "
+    "intentos fallidos seguidos, por seguridad, el acceso se pausa durante unos minutos."
 )
 ENDED_NOTICES = {
     "idle": "Tu sesión se cerró por inactividad: pasaron {minutes} minutos sin que usaras la "
@@ -82,8 +84,32 @@ def _config(key: str):
 
 def _typed_key(field: str, prefix: str) -> str:
     """A rate-limit key for what was typed, without keeping the text itself."""
-    typed = (request.form.get(field) or "").strip().casefold()[:254]
-    return f"{prefix}:{tokens.fingerprint(typed)}"
+    return _key_for(prefix, request.form.get(field))
+
+
+def _key_for(prefix: str, typed: str | None) -> str:
+    # Case and surrounding spaces do not make another key; the text itself never enters it.
+    return f"{prefix}:{tokens.fingerprint((typed or '').strip().casefold()[:254])}"
+
+
+def _login_limit():
+    return _config("OV_LOGIN_ACCOUNT_LIMIT")
+
+
+def clear_login_throttle(username: str) -> None:
+    """A successful reset unlocks the account: forget the failed logins counted for its
+    username by Flask-Limiter too (the database counter is reset by ``set_password``)."""
+    from limits import parse_many
+
+    args = [_key_for("entrar", username), "auth.login"]
+    prefix = limiter._key_prefix  # Flask-Limiter keeps the configured prefix there
+    if prefix:
+        args.insert(0, prefix)
+    try:
+        for item in parse_many(_login_limit()):
+            limiter.limiter.clear(item, *args)
+    except Exception as exc:  # the store is down: the count simply runs out by itself
+        current_app.logger.warning("login throttle not cleared: %s", type(exc).__name__)
 
 
 def render_form(template: str, form, status: int = 200, form_errors=(), **context):
@@ -105,7 +131,7 @@ def _ended_notice(reason: str | None) -> str | None:
 @bp.route("/entrar", methods=["GET", "POST"])
 @limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed)
 @limiter.limit(
-    lambda: _config("OV_LOGIN_ACCOUNT_LIMIT"),
+    _login_limit,
     key_func=lambda: _typed_key("usuario", "entrar"),
     methods=["POST"],
     deduct_when=_failed,
@@ -134,10 +160,11 @@ def login():
         # Never the typed text: its key only when it has the allowed form (no CR/LF).
         current_app.logger.info("login failed: %s", auth_service.audit_username(
             form.usuario.data))
-        mail.deliver_soon(outcome.mails)
-        return render_form(
+        response = render_form(
             "auth/login.html", form, 422, form_errors=[("usuario", LOGIN_FAILED)], notice=None
         )
+        # The lock mail goes out after the answer: the attempt that locks takes no longer.
+        return mail.deliver_after_response(response, outcome.mails)
     user = outcome.user
     resume = auth_helpers.take_resume(user)
     auth_helpers.start_session(user)
@@ -175,22 +202,6 @@ def keep_alive():
 
 # --- recovery by email ----------------------------------------------------------------------
 
-def _deliver_after_response(response, mails):
-    """Send once the answer is out: a known address must not answer slower than an unknown."""
-    ids = [row.id for row in mails]
-    if not ids:
-        return response
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def send() -> None:
-        with app.app_context():
-            mail.deliver_soon(list(db.session.get(type(mails[0]), i) for i in ids))
-            db.session.remove()
-
-    response.call_on_close(send)
-    return response
-
-
 @bp.route("/recuperar", methods=["GET", "POST"])
 @limiter.limit(lambda: _config("OV_RECOVERY_IP_LIMIT"), methods=["POST"])
 @limiter.limit(
@@ -206,8 +217,8 @@ def recover():
         return render_form("auth/recover.html", form, 422)
     mails = auth_service.request_reset(form.correo.data, client_address=client_address())
     db.session.commit()
-    response = make_response(go("auth.recover_sent"))
-    return _deliver_after_response(response, mails)
+    # The same answer for a known and an unknown address; the mail goes out after it.
+    return mail.deliver_after_response(go("auth.recover_sent"), mails)
 
 
 @bp.get("/recuperar/enviado")
@@ -256,6 +267,7 @@ def reset():
 
 
 def _finished(user: User):
+    clear_login_throttle(user.username)
     if current_user.is_authenticated and current_user.id == user.id:
         auth_helpers.restamp(user)
     session[RECOVERED_KEY] = user.username
@@ -287,12 +299,17 @@ def recovered():
 # --- recovery with the bill -----------------------------------------------------------------
 
 def _bill_key() -> str:
-    raw = request.form.get("cuenta", "")
+    """Attempts on one contract, whatever address they come from. Built from the values the
+    form will use ("03" and "3" are the same zone), never from the raw text."""
     try:
-        number = clean_account_number(raw)
+        number = clean_account_number(request.form.get("cuenta", ""))
     except FieldError:
-        number = raw.strip()[:20]
-    return f"recuperar-factura:{request.form.get('zona', '')[:6]}:{number}"
+        number = "?"  # refused by the form anyway
+    try:
+        zone = str(int(request.form.get("zona", "")))
+    except ValueError:
+        zone = "?"
+    return _key_for("recuperar-factura", f"{zone}:{number}")
 
 
 @bp.route("/recuperar/con-factura", methods=["GET", "POST"])
@@ -356,8 +373,8 @@ def recover_bill_new():
         return go("auth.recover_bill")
     user, account = proof
     context = {"username": user.username, "masked_email": mask_email(user.email)}
-    if request.method == "GET":
-        return render_form("auth/recover_bill_new.html", NewAccessForm(), **context)
+    if request.method == "GET":  # reached through a redirect: htmx must show this URL
+        return render_form("auth/recover_bill_new.html", NewAccessForm(), push=True, **context)
     form = NewAccessForm(request.form)
     form.validate()
     check_new_password(form, user.username, form.correo.data or "")

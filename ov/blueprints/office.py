@@ -65,6 +65,13 @@ class Office:
     def chosen_ids(self) -> list[int]:
         return [account.id for account in self.chosen]
 
+    @property
+    def keep(self) -> dict[str, int]:
+        """The query that keeps one chosen contract from tab to tab (empty for all)."""
+        if len(self.accounts) > 1 and len(self.chosen) == 1:
+            return {"contrato": self.chosen[0].id}
+        return {}
+
 
 def today() -> date:
     return datetime.now(LOCAL_TIME).date()
@@ -86,11 +93,24 @@ def page(template: str, heading: str, **context) -> Response:
     )
 
 
-def int_arg(name: str, default: int | None = None) -> int | None:
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
+def int_arg(name: str, default: int | None = None, *, low: int = 1,
+            high: int = 100_000) -> int | None:
+    """A whole number from the query string, or ``default`` when absent, odd or out of range."""
+    raw = request.args.get(name, "")
+    if not (raw.isascii() and raw.isdigit()):
         return default
+    value = int(raw)
+    return value if low <= value <= high else default
+
+
+def coupon_for(invoice, day: date):
+    """The bill's coupon; None when paid, or when its amount is too large for a reference
+    (the page then sends the customer to a bank counter with the account number)."""
+    try:
+        return references.coupon_for(invoice.account, invoice, day)
+    except ValueError:
+        current_app.logger.warning("no payment reference for invoice %s", invoice.id)
+        return None
 
 
 def not_yours(kind: str, record_id: int):
@@ -124,23 +144,26 @@ def home():
 def invoices():
     office = office_context()
     ids = office.chosen_ids
-    year = int_arg("anio")
-    status = request.args.get("estado") or None
+    year = int_arg("anio", low=1900, high=2100)
+    state = request.args.get("estado") or None
     invoices_page = data.invoices_page(
-        ids, year=year, status=status, today=today(), number=int_arg("pagina", 1) or 1
+        ids, year=year, status=state, today=today(), number=int_arg("pagina", 1) or 1
     )
     context = {
         "office": office, "invoices_page": invoices_page, "years": data.invoice_years(ids),
-        "year": year, "status": status, "table_id": TABLE_ID,
+        "year": year, "state_filter": state, "table_id": TABLE_ID,
     }
     if is_partial() and request.headers.get("HX-Target", "").endswith(f"#{TABLE_ID}"):
         # The table alone: the lazy load of the tab, and the pages of the table.
-        return render("office/invoices.html", "table", title=False, today=today(),
-                      status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context)
-    return page("office/invoices.html", "Mis facturas", lazy=is_partial(), **context)
+        response = render("office/invoices.html", "table", title=False, today=today(),
+                          status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context)
+    else:
+        response = page("office/invoices.html", "Mis facturas", lazy=is_partial(), **context)
+    response.vary.add("HX-Target")
+    return response
 
 
-@bp.get("/facturas/<int:invoice_id>")
+@bp.get("/facturas/<int(max=2147483647):invoice_id>")
 def invoice(invoice_id: int):
     found = data.invoice(current_user.id, invoice_id)
     if found is None:
@@ -152,11 +175,11 @@ def invoice(invoice_id: int):
         office=office,
         invoice=found,
         account=found.account,
-        coupon=references.coupon_for(found.account, found, today()),
+        coupon=coupon_for(found, today()),
     )
 
 
-@bp.get("/facturas/<int:invoice_id>/duplicado.pdf")
+@bp.get("/facturas/<int(max=2147483647):invoice_id>/duplicado.pdf")
 def invoice_pdf(invoice_id: int):
     from ov.services import documents  # reportlab loads only when a PDF is asked for
 
@@ -164,7 +187,7 @@ def invoice_pdf(invoice_id: int):
     if found is None:
         not_yours("invoice_pdf", invoice_id)
     day = today()
-    coupon = references.coupon_for(found.account, found, day)
+    coupon = coupon_for(found, day)
     body = documents.invoice_pdf(found, found.account, found.account.zone, coupon, today=day)
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
@@ -173,7 +196,7 @@ def invoice_pdf(invoice_id: int):
     return response
 
 
-@bp.get("/facturas/<int:invoice_id>/cfdi.xml")
+@bp.get("/facturas/<int(max=2147483647):invoice_id>/cfdi.xml")
 def invoice_cfdi(invoice_id: int):
     found = data.invoice(current_user.id, invoice_id)
     if found is None:
@@ -217,13 +240,15 @@ def payments():
     ids = office.chosen_ids
     unpaid = data.unpaid_invoices(ids)
     day = today()
-    balances = [
-        (account, coupon)
-        for account in office.chosen
-        if (coupon := references.balance_reference(
-            account, [i for i in unpaid if i.account_id == account.id], day
-        ))
-    ]
+    balances = []
+    for account in office.chosen:
+        owed = [invoice for invoice in unpaid if invoice.account_id == account.id]
+        try:
+            coupon = references.balance_reference(account, owed, day)
+        except ValueError:  # too large for a reference: the invoices' page says what to do
+            coupon = None
+        if coupon:
+            balances.append((account, coupon))
     return page(
         "office/payments.html",
         "Mis pagos",

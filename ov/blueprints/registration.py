@@ -22,7 +22,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form
+from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zone_id
 from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.services import audit, captcha, mail, passwords, registration
@@ -52,6 +52,13 @@ HINTS = {
 STEP_ENDPOINTS = {1: "registration.step1", 2: "registration.step2", 3: "registration.step3"}
 
 
+@bp.after_request
+def private(response):
+    """The steps show a customer's contract, username and email: never store them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _failed(response) -> bool:
     return response.status_code >= 400
 
@@ -67,7 +74,7 @@ def _account_key() -> str:
         number = clean_account_number(raw)
     except FieldError:
         number = raw.strip()[:20]
-    return f"registro:{request.form.get('zona', '')[:6]}:{number}"
+    return f"registro:{zone_id(request.form.get('zona'))}:{number}"
 
 
 def lifetime() -> timedelta:
@@ -150,7 +157,7 @@ def step1():
     draft = current_draft()
     if draft is not None and draft.step > 3:  # a finished registration: start another
         draft = None
-    if request.method == "GET":
+    if request.method != "POST":
         saved = draft.data if draft else {}
         answers = saved.get("typed") or {
             "zona": saved.get("zone_id"),
@@ -241,7 +248,7 @@ def already_registered(account, owner):
 def step2(draft):
     saved = draft.data
     has_password = bool(saved.get("password_hash"))
-    if request.method == "GET":
+    if request.method != "POST":
         form = Step2Form(
             data={
                 "usuario": saved.get("username"),
@@ -273,14 +280,17 @@ def step2(draft):
     return render_step("registration/step2.html", form, 422, has_password=has_password)
 
 
-def check_step2(form: Step2Form, has_password: bool, only: str | None = None) -> None:
+def check_step2(
+    form: Step2Form, has_password: bool, only: str | None = None, availability: bool = True
+) -> None:
     """What the field rules alone cannot see: availability, the password policy, the pairs."""
 
     def wanted(name: str) -> bool:
         return only is None or only == name
 
     if (
-        wanted("usuario")
+        availability
+        and wanted("usuario")
         and not form.usuario.errors
         and form.usuario.data
         and not registration.username_available(form.usuario.data)
@@ -344,7 +354,10 @@ def validate_field(campo: str):
                 form.correo.validate(form)
             draft = current_draft()
             has_password = bool(draft and draft.data.get("password_hash"))
-            check_step2(form, has_password, only=campo)
+            # Whether a username is taken is said only to someone who proved a bill (step 2
+            # reached), or the form would let anyone list the portal's usernames.
+            proved = draft is not None and 2 <= draft.step <= 3
+            check_step2(form, has_password, only=campo, availability=proved)
     db.session.commit()
     return render(
         "registration/field.html",
@@ -363,7 +376,7 @@ def validate_field(campo: str):
 @needs_step(3)
 def step3(draft):
     saved = draft.data
-    if request.method == "GET":
+    if request.method != "POST":
         form = Step3Form(
             data={
                 "factura_electronica": saved.get("paperless", False),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from ov.services.validation import (
     FieldError,
@@ -36,17 +36,19 @@ class Form(FlaskForm):
         csrf = False  # CSRFProtect checks every POST before the view runs
 
 
-def _zone_id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def zone_id(value) -> int | None:
+    """A zone id as the select sends it: plain ASCII digits only (``03``, ``+3`` and ``٣``
+    are not ids), so one zone has one spelling for rate limits."""
+    text = "" if value is None else str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or text != str(int(text)):
         return None
+    return int(text)
 
 
 class Step1Form(Form):
     zona = SelectField(
         "Zona Geográfica",
-        coerce=_zone_id,
+        coerce=zone_id,
         validators=[InputRequired("Elige la zona geográfica de tu servicio.")],
         validate_choice=False,  # validate_zona says it in Spanish
     )
@@ -106,7 +108,8 @@ class Step3Form(Form):
     avisos = BooleanField("Quiero recibir avisos por correo electrónico")
     acepto = BooleanField(
         "He leído y acepto el Aviso legal",
+        # DataRequired: a posted "false" is present (InputRequired) but not an acceptance.
         validators=[
-            InputRequired("Para registrarte, marca que has leído y aceptas el Aviso legal.")
+            DataRequired("Para registrarte, marca que has leído y aceptas el Aviso legal.")
         ],
     )

@@ -1,5 +1,6 @@
 """Signing in, locking after repeated failures, and recovering access. No request objects:
-callers pass the client address and commit (mails go out with ``mail.deliver_soon`` after).
+callers pass the client address and commit (mails go out with ``mail.deliver_soon`` or
+``mail.deliver_after_response`` after).
 
 Login never tells whether a username exists: an unknown username, a wrong password and a
 locked account give the same outcome after the same hashing work. The failure counter lives
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 
 from ov.extensions import db
 from ov.models import Account, OutboxMail, User, UserAccount, username_key, utcnow
@@ -187,8 +188,9 @@ def user_for_reset(token: str | None) -> User | None:
 
 def request_reset(email: str, *, client_address: str | None) -> list[OutboxMail]:
     """Mail every user with this address their username and a reset link (none if unknown)."""
+    # The local part's letter case is the customer's habit, not another mailbox.
     users = list(db.session.scalars(
-        select(User).where(User.email == email).order_by(User.id)
+        select(User).where(func.lower(User.email) == email.lower()).order_by(User.id)
     ))
     mails = []
     for user in users:

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import re
 import smtplib
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from flask_mailman import EmailMultiAlternatives
 from jinja2 import TemplateNotFound
 from sqlalchemy import inspect, select, update
@@ -394,17 +396,44 @@ def deliver_soon(mails: OutboxMail | Iterable[OutboxMail]) -> DeliveryReport:
     return _deliver_quietly(_saved_ids(mails))
 
 
+_sender: ThreadPoolExecutor | None = None
+_sender_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """The process's mail-sending threads, made on first use (after a server's fork)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ov-mail")
+        return _sender
+
+
+AFTER_REQUEST = "ov_mail_after_request"
+
+
 def deliver_after_response(response, mails: OutboxMail | Iterable[OutboxMail]):
-    """Send committed mails once ``response`` has gone out, never while the client waits.
+    """Send committed mails in the background once this request is over; returns ``response``.
 
     For answers that must not say by their timing whether a mail was sent (recovery by
-    email, a login that locks an account): the WSGI server calls the response's ``close()``
-    after writing it, and delivery runs then, in an app context of its own. Returns
-    ``response``. A mail that cannot be sent then stays in the outbox for ``mail-drain``.
+    email, a login that locks an account): the request only notes the mail ids, and
+    ``send_after_request`` (a ``teardown_request`` hook: it runs after the session is saved)
+    hands them to a background thread. Neither this answer nor the next request on the same
+    keep-alive connection waits for the mail server, and nothing depends on when the WSGI
+    server calls ``close()``. A mail not sent then (SMTP down, process stopped) stays in the
+    outbox for ``mail-drain``.
     """
     ids = _saved_ids(mails)
+    if ids:
+        g.setdefault(AFTER_REQUEST, []).extend(ids)
+    return response
+
+
+def send_after_request(_error: BaseException | None = None) -> None:
+    """The teardown hook of ``deliver_after_response`` (registered by the auth blueprint)."""
+    ids = g.pop(AFTER_REQUEST, None)
     if not ids:
-        return response
+        return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def send() -> None:
@@ -414,5 +443,4 @@ def deliver_after_response(response, mails: OutboxMail | Iterable[OutboxMail]):
             finally:
                 db.session.remove()
 
-    response.call_on_close(send)
-    return response
+    _background().submit(send)

@@ -76,16 +76,6 @@ def last_invoices(account_ids: list[int], limit: int = 3) -> list[Invoice]:
     )
 
 
-def debt(account_ids: list[int]) -> Decimal:
-    """What is owed: the total of every unpaid invoice (one query)."""
-    owed = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.total), 0)).where(
-            Invoice.account_id.in_(account_ids), Invoice.paid_at.is_(None)
-        )
-    )
-    return Decimal(owed or 0)
-
-
 def unpaid_invoices(account_ids: list[int]) -> list[Invoice]:
     return list(
         db.session.scalars(

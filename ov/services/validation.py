@@ -64,9 +64,11 @@ def clean_account_number(value: str | None) -> str:
 
 def clean_invoice_number(value: str | None) -> str:
     """Exactly 10 characters as printed: capitals, digits, spaces, hyphens and dots."""
-    text = _plain(value).upper()
+    text = _plain(value)
     if not text:
         raise FieldError("Escribe el número de factura.")
+    # Check before upper-casing: "ı".upper() is "I" and "ſ".upper() is "S".
+    text = text.upper() if text.isascii() else text
     if not INVOICE_CHARACTERS.fullmatch(text):
         raise FieldError(
             "El número de factura solo lleva letras, números, espacios, guiones y puntos, "

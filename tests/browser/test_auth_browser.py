@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
 import re
+import time
+from email.policy import default as default_policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +15,7 @@ from ov.extensions import db
 from ov.models import OutboxMail
 from ov.services import passwords
 from tests.support.factories import make_customer
-from tests.support.journeys import PASSWORD
+from tests.support.journeys import PASSWORD, SEED
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
 
@@ -68,7 +72,7 @@ def test_a_wrong_password_shows_the_error_summary(page, customer, axe):
     page.get_by_role("button", name="Entrar", exact=True).click()
     summary = page.locator(".error-summary")
     summary.wait_for()
-    assert "no son correctos" in summary.inner_text()
+    assert "Usuario o contraseña incorrectos" in summary.inner_text()
     assert page.title().startswith("Error: ")
     page.problems.clear()  # the 422 answer is logged by Chromium as a failed resource
     axe(page)
@@ -152,4 +156,207 @@ def test_a_used_or_broken_reset_link_page_is_accessible(page, axe):
     assert response.status == 400
     assert "ya no es válido" in page.inner_text("h1")
     page.problems.clear()
+    axe(page)
+
+
+# --- the issue's "Done when": a newcomer registers, leaves, recovers and comes back ---------
+
+@pytest.fixture
+def eml_mail(app, tmp_path, monkeypatch):
+    """The default mail backend (``.eml`` files in a folder) on the running server."""
+    state = app.extensions["mailman"]
+    folder = tmp_path / "mail"
+    monkeypatch.setattr(state, "backend", "file")
+    monkeypatch.setattr(state, "file_path", str(folder))
+    return folder
+
+
+def reset_link_from_eml(folder: Path) -> str:
+    """The link of the reset mail, read from its .eml file as a mail program would."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+            if message["Subject"] == "Recupera el acceso a tu Oficina Virtual":
+                body = message.get_body(preferencelist=("plain",)).get_content()
+                found = re.search(r"http://127\.0\.0\.1:5000(/recuperar/enlace/\S+)", body)
+                assert found, body
+                return found.group(1)
+        time.sleep(0.05)  # delivered just after the answer went out
+    raise AssertionError(f"no reset mail in {folder}: {list(folder.glob('*'))}")
+
+
+def register_the_seed_contract(tab, username: str) -> None:
+    tab.goto("/registro/paso-1")
+    tab.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    tab.get_by_label("Número de cuenta").fill(SEED["account"])
+    tab.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    tab.get_by_role("button", name="Continuar").click()
+    tab.wait_for_url("**/registro/paso-2")
+    tab.get_by_label("Usuario").fill(username)
+    tab.get_by_label("Contraseña", exact=False).first.fill(PASSWORD)
+    tab.get_by_label("Repite la contraseña").fill(PASSWORD)
+    tab.get_by_label("Correo electrónico", exact=False).first.fill("correo@electronico.es")
+    tab.get_by_label("Repite el correo electrónico").fill("correo@electronico.es")
+    tab.get_by_role("button", name="Continuar").click()
+    tab.wait_for_url("**/registro/paso-3")
+    tab.get_by_label(re.compile("He leído y acepto")).check()
+    tab.get_by_role("button", name="Enviar").click()
+    tab.wait_for_url("**/registro/listo")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_newcomer_logs_out_recovers_by_email_and_logs_back_in(
+    request, app, billing, eml_mail, javascript, axe
+):
+    tab = request.getfixturevalue("page" if javascript else "page_nojs")
+    username = "usuPDFactura1"
+    register_the_seed_contract(tab, username)
+    tab.get_by_role("link", name="Entrar a la Oficina Virtual").click()
+    tab.wait_for_url(f"**/entrar?usuario={username}")
+    tab.fill("#contrasena", PASSWORD)
+    tab.get_by_role("button", name="Entrar", exact=True).click()
+    tab.wait_for_url(re.compile(r"/mi-oficina$"))
+    tab.get_by_role("button", name="Desconectar").click()
+    tab.wait_for_url(re.compile(r"/entrar$"))
+    assert "Cerraste tu sesión" in tab.inner_text("main")
+
+    tab.get_by_role("link", name="No recuerdo mi usuario y/o contraseña").click()
+    tab.wait_for_url(re.compile(r"/recuperar$"))
+    tab.get_by_label("Correo electrónico").fill("correo@electronico.es")
+    tab.get_by_role("button", name="Enviar").click()
+    tab.wait_for_url(re.compile(r"/recuperar/enviado$"))
+    tab.goto(reset_link_from_eml(eml_mail))
+    tab.wait_for_url(re.compile(r"/recuperar/nueva-contrasena$"))
+    assert username in tab.inner_text("main")
+    tab.fill("#contrasena", NEW_PASSWORD)
+    tab.fill("#contrasena2", NEW_PASSWORD)
+    tab.get_by_role("button", name="Guardar la contraseña").click()
+    tab.wait_for_url(re.compile(r"/recuperar/listo$"))
+    tab.get_by_role("link", name="Entrar a la Oficina Virtual").click()
+    tab.wait_for_url(f"**/entrar?usuario={username}")
+    tab.fill("#contrasena", NEW_PASSWORD)
+    tab.get_by_role("button", name="Entrar", exact=True).click()
+    tab.wait_for_url(re.compile(r"/mi-oficina$"))
+    assert tab.get_by_role("button", name="Desconectar").count() == 1
+    if javascript:
+        axe(tab)
+
+
+# --- axe on every error state -----------------------------------------------------------------
+
+def submit_login(tab, password):
+    tab.goto("/entrar")
+    tab.fill("#usuario", "usuPDFactura1")
+    tab.fill("#contrasena", password)
+    tab.get_by_role("button", name="Entrar", exact=True).click()
+
+
+def test_the_locked_and_throttled_login_states_are_accessible(page, app, customer, axe,
+                                                               monkeypatch):
+    monkeypatch.setitem(app.config, "OV_LOGIN_ACCOUNT_LIMIT", "6 per hour")
+    for _ in range(5):
+        submit_login(page, "Equivocada1")
+        page.locator(".error-summary").wait_for()
+    submit_login(page, PASSWORD)  # locked: the same message, even with the right password
+    page.locator(".error-summary").wait_for()
+    assert "Usuario o contraseña incorrectos" in page.inner_text(".error-summary")
+    axe(page)
+    submit_login(page, PASSWORD)  # and now the per-username throttle answers 429
+    page.get_by_role("heading", name="Demasiados intentos").wait_for()
+    axe(page)
+    page.problems.clear()  # Chromium logs the 422 and 429 answers as failed loads
+
+
+def test_an_expired_reset_link_page_is_accessible(page, app, customer, axe, monkeypatch):
+    from itsdangerous.timed import TimestampSigner
+
+    page.goto("/recuperar")
+    page.get_by_label("Correo electrónico").fill("cliente@ejemplo.mx")
+    page.get_by_role("button", name="Enviar").click()
+    page.wait_for_url(re.compile(r"/recuperar/enviado$"))
+    link = reset_link(app)
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 61 * 60)
+    response = page.goto(link)
+    assert response.status == 400 and "ya no es válido" in page.inner_text("h1")
+    page.problems.clear()
+    axe(page)
+
+
+def test_the_recovery_form_errors_are_accessible(page, customer, axe):
+    page.goto("/recuperar")
+    page.get_by_label("Correo electrónico").fill("no-es-un-correo")
+    page.get_by_role("button", name="Enviar").click()
+    page.locator(".error-summary").wait_for()
+    assert page.title().startswith("Error: ")
+    axe(page)
+    page.problems.clear()
+
+
+def test_the_recovery_by_bill_errors_are_accessible(page, app, billing, axe):
+    page.goto("/recuperar/con-factura")
+    axe(page)
+    page.get_by_role("button", name="Continuar").click()  # nothing typed
+    page.locator(".error-summary").wait_for()
+    assert page.title().startswith("Error: ")
+    axe(page)
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill("ZE00000000")
+    page.get_by_role("button", name="Continuar").click()  # a bill that does not match
+    page.get_by_text("Los datos no coinciden").wait_for()
+    axe(page)
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    page.get_by_role("button", name="Continuar").click()  # right, but nobody registered it
+    page.get_by_role("heading", name="Este contrato no tiene usuario").wait_for()
+    axe(page)
+    page.problems.clear()
+
+
+def test_the_new_data_form_after_the_bill_shows_its_errors_accessibly(page, app, billing, axe):
+    from tests.support.journeys import Registration
+
+    Registration(app.test_client(), app).complete()
+    page.goto("/recuperar/con-factura")
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url(re.compile(r"/recuperar/con-factura/nuevos-datos$"))
+    assert "usuPDFactura1" in page.inner_text("main")
+    axe(page)
+    page.get_by_role("button", name="Guardar").click()
+    page.locator(".error-summary").wait_for()
+    assert page.title().startswith("Error: ")
+    axe(page)
+    page.problems.clear()
+
+
+def test_the_weak_password_error_on_the_reset_form_is_accessible(page, app, customer, axe):
+    page.goto("/recuperar")
+    page.get_by_label("Correo electrónico").fill("cliente@ejemplo.mx")
+    page.get_by_role("button", name="Enviar").click()
+    page.wait_for_url(re.compile(r"/recuperar/enviado$"))
+    page.goto(reset_link(app))
+    page.wait_for_url(re.compile(r"/recuperar/nueva-contrasena$"))
+    page.fill("#contrasena", "password")
+    page.fill("#contrasena2", "password")
+    page.get_by_role("button", name="Guardar la contraseña").click()
+    page.locator(".error-summary").wait_for()
+    assert page.title().startswith("Error: ")
+    axe(page)
+    page.problems.clear()
+
+
+def test_the_session_ended_notice_is_accessible(page, app, customer, axe, monkeypatch):
+    from ov import auth_helpers
+
+    log_in(page)
+    page.wait_for_url(re.compile(r"/mi-oficina$"))
+    later = auth_helpers.now() + 21 * 60
+    monkeypatch.setattr(auth_helpers, "now", lambda: later)
+    page.goto("/mi-oficina")
+    page.wait_for_url(re.compile(r"/entrar\?next="))
+    assert "Tu sesión se cerró por inactividad" in page.inner_text("main")
     axe(page)

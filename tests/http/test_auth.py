@@ -140,7 +140,40 @@ def test_unknown_user_and_wrong_password_answer_the_same(app, client, customer):
     unknown = login_body(client, "usuPDFactura1")
     assert wrong.status_code == unknown.status_code == 422
     assert scrub(text(wrong)) == scrub(text(unknown))
-    assert "El usuario o la contraseña no son correctos" in text(wrong)
+    assert "Usuario o contraseña incorrectos." in text(wrong)
+    assert wrong.headers["Content-Type"] == unknown.headers["Content-Type"]
+
+
+def test_a_locked_account_answers_like_an_unknown_user_even_with_its_password(
+    app, client, customer, monkeypatch
+):
+    for _ in range(5):
+        login_body(client, "usuPDFactura1")
+    assert user(app, customer).locked_until is not None
+    calls = []
+    real = passwords.verify_password
+    monkeypatch.setattr(passwords, "verify_password",
+                        lambda *args: calls.append("real") or real(*args))
+    locked = login_body(client, "usuPDFactura1", PASSWORD)
+    with app.app_context():
+        db.session.get(User, customer).username = "otroUsuario1"
+        db.session.commit()
+    unknown = login_body(client, "usuPDFactura1", PASSWORD)
+    assert locked.status_code == unknown.status_code == 422
+    assert scrub(text(locked)) == scrub(text(unknown))
+    assert calls == []  # a locked account says nothing about the password either
+
+
+def test_a_wrong_password_costs_one_verification_and_no_dummy(app, client, customer,
+                                                               monkeypatch):
+    calls = []
+    real_verify, real_dummy = passwords.verify_password, passwords.verify_dummy
+    monkeypatch.setattr(passwords, "verify_password",
+                        lambda *args: calls.append("real") or real_verify(*args))
+    monkeypatch.setattr(passwords, "verify_dummy",
+                        lambda pw: calls.append("dummy") or real_dummy(pw))
+    login_body(client, "usuPDFactura1")
+    assert calls == ["real"]  # and an unknown user costs exactly one dummy (test below)
 
 
 def test_unknown_users_cost_a_hash_verification_too(app, client, monkeypatch):
@@ -153,18 +186,42 @@ def test_unknown_users_cost_a_hash_verification_too(app, client, monkeypatch):
 
 # --- next targets ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("target", [
+BAD_NEXT = [
     "//evil.example", "/\\evil.example", "\\\\evil.example", "http:///evil.example",
-    "javascript:alert(1)", "/%0d%0aSet-Cookie:x", "/ok\r\nSet-Cookie: x", "/ok\x00",
-    "https://evil.example/mi-oficina", "http://localhost/mi-oficina", "mi-oficina",
-    "/%2F%2Fevil.example", "/\u2028x",
-])
+    "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)",
+    "/%0d%0aSet-Cookie:x", "/ok\r\nSet-Cookie: x", "/ok\x00", "/\t/evil.example",
+    "/\n/evil.example", "\x00//evil.example", "https://evil.example/mi-oficina",
+    "http://localhost/mi-oficina", "http:/evil.example", "mi-oficina", "/%2F%2Fevil.example",
+    "/%5Cevil.example", "/%09/evil.example", "/\u2028x", "/\u200e/evil.example",
+    "//evil.example/%2e%2e", "///evil.example", "/" + "a" * 2100,
+]
+
+
+@pytest.mark.parametrize("target", BAD_NEXT)
 def test_next_never_leaves_the_site(client, customer, target):
     token = hidden(text(client.get("/entrar")), "csrf_token")
     response = client.post("/entrar", data={"csrf_token": token, "usuario": "usuPDFactura1",
                                             "contrasena": PASSWORD, "next": target})
     assert response.status_code == 303
     assert response.location == "/mi-oficina"
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "javascript:x"])
+def test_next_never_leaves_the_site_for_htmx_or_a_signed_in_visitor(
+    client, customer, htmx_headers, target
+):
+    token = hidden(text(client.get("/entrar")), "csrf_token")
+    response = client.post("/entrar", headers=htmx_headers, data={
+        "csrf_token": token, "usuario": "usuPDFactura1", "contrasena": PASSWORD,
+        "next": target})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/mi-oficina"
+    again = client.get("/entrar", query_string={"next": target})  # already signed in
+    assert again.status_code == 303 and again.location == "/mi-oficina"
+
+
+def test_a_next_value_is_escaped_on_the_login_page(client):
+    html = text(client.get("/entrar", query_string={"next": '/x"><script>alert(1)</script>'}))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
 
 
 def test_a_path_on_the_site_is_honoured(client, customer):
@@ -196,6 +253,28 @@ def test_the_cookie_is_httponly_lax_and_the_id_changes_at_login(app, client, cus
     assert not is_signed_in(client)  # the pre-login id is gone with its record
 
 
+def test_a_session_id_chosen_by_someone_else_is_never_adopted(app, client, customer):
+    name = app.config["SESSION_COOKIE_NAME"]
+    client.set_cookie(name, "idElegidoPorElAtacante1234567890")
+    client.get("/entrar")
+    assert session_cookie(app, client).value != "idElegidoPorElAtacante1234567890"
+    client.set_cookie(name, "idElegidoPorElAtacante1234567890")
+    sign_in(client, "usuPDFactura1")
+    assert session_cookie(app, client).value != "idElegidoPorElAtacante1234567890"
+    stranger = app.test_client()
+    stranger.set_cookie(name, "idElegidoPorElAtacante1234567890")
+    assert not is_signed_in(stranger)
+
+
+def test_logout_without_the_csrf_token_is_refused_and_ends_nothing(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    for data in ({}, {"csrf_token": "falso"}):
+        response = client.post("/salir", data=data)
+        assert response.status_code == 400
+        assert is_signed_in(client)
+    assert events(app, "logout") == []
+
+
 def test_logout_is_post_only_and_kills_the_session_on_the_server(app, client, customer):
     sign_in(client, "usuPDFactura1")
     signed = session_cookie(app, client).value
@@ -207,7 +286,9 @@ def test_logout_is_post_only_and_kills_the_session_on_the_server(app, client, cu
     replay = app.test_client()
     replay.set_cookie(app.config["SESSION_COOKIE_NAME"], signed)
     assert not is_signed_in(replay)
-    assert len(events(app, "logout")) == 1
+    assert replay.get("/mi-oficina").status_code == 302  # the copied cookie opens nothing
+    (event,) = events(app, "logout")
+    assert event.user_id == customer and event.client_address == "127.0.0.1"
 
 
 def test_a_password_change_ends_the_other_sessions(app, client, customer):
@@ -226,6 +307,14 @@ def test_a_password_change_ends_the_other_sessions(app, client, customer):
     assert is_signed_in(client)  # the session that changed it keeps going
     assert not is_signed_in(other)
     assert "la contraseña de tu usuario cambió" in text(other.get("/entrar"))
+
+
+def test_mi_oficina_needs_a_login_and_is_never_stored(client, customer):
+    response = client.get("/mi-oficina")
+    assert response.status_code == 302 and response.location == "/entrar?next=/mi-oficina"
+    sign_in(client, "usuPDFactura1")
+    page = client.get("/mi-oficina")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
 
 
 def test_private_pages_send_anonymous_visitors_to_login(client):
@@ -342,6 +431,38 @@ def test_five_failures_lock_the_account_mail_the_owner_and_a_reset_unlocks(app, 
     assert sign_in(client, "usuPDFactura1", NEW_PASSWORD).status_code == 303
 
 
+def test_a_lock_ends_by_itself_and_the_owner_then_gets_in(app, client, customer,
+                                                          monkeypatch):
+    from datetime import timedelta
+
+    from ov.models import utcnow
+    from ov.services import auth
+
+    start = utcnow()
+    clock = [start]
+    monkeypatch.setattr(auth, "utcnow", lambda: clock[0])  # the lock's frozen clock
+    for _ in range(5):
+        login_body(client, "usuPDFactura1")
+    assert user(app, customer).locked_until == start + timedelta(minutes=15)
+    clock[0] = start + timedelta(minutes=14, seconds=59)
+    assert login_body(client, "usuPDFactura1", PASSWORD).status_code == 422
+    clock[0] = start + timedelta(minutes=15, seconds=1)
+    assert login_body(client, "usuPDFactura1", PASSWORD).status_code == 303
+    found = user(app, customer)
+    assert found.failed_logins == 0 and found.locked_until is None
+
+
+def test_a_reset_also_lifts_the_per_username_throttle(app, client, customer, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_LOGIN_ACCOUNT_LIMIT", "3 per hour")
+    for _ in range(3):
+        login_body(client, "usuPDFactura1")
+    assert login_body(client, "USUPDFACTURA1", PASSWORD).status_code == 429
+    reset_password(app, client)
+    assert sign_in(client, "usuPDFactura1", NEW_PASSWORD).status_code == 303
+    other = login_body(app.test_client(), "nadieExiste99")  # other names keep their counts
+    assert other.status_code == 422
+
+
 def test_a_lock_is_temporary_and_grows(app, customer):
     from datetime import timedelta
 
@@ -404,19 +525,33 @@ def test_login_throttling_is_shared_by_two_workers_through_redis(tmp_path):
     import redis
 
     from ov import create_app
-    from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, settings_for
+    from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, reset_schema, settings_for
 
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-    workers = []
+    apps = []
     for name in ("uno", "dos"):
         settings = {**settings_for(tmp_path / name), "OV_LOGIN_ACCOUNT_LIMIT": "3 per minute"}
         if not TEST_DATABASE_URL:
             settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-        workers.append(create_app(settings).test_client())
+        apps.append(create_app(settings))
+    if not TEST_DATABASE_URL:
+        reset_schema(apps[0])
+    workers = [application.test_client() for application in apps]
     codes = []
     for worker in workers * 2:
         codes.append(login_body(worker, "nadieExiste99").status_code)
     assert codes == [422, 422, 422, 429]
+    # The known user's count is shared too, and the other worker's login is refused.
+    with apps[0].app_context():
+        make_customer(password_hash=passwords.hash_password(PASSWORD))
+        db.session.commit()
+    codes = [login_body(worker, "usuPDFactura1").status_code for worker in workers * 2]
+    assert codes == [422, 422, 422, 429]
+    assert login_body(workers[1], "usuPDFactura1", PASSWORD).status_code == 429
+    for application in apps:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 # --- log lines and audit --------------------------------------------------------------------
@@ -461,14 +596,92 @@ def reset_link(app) -> str:
     return url
 
 
-def test_recovery_answers_the_same_for_known_and_unknown_addresses(app, client, customer):
-    known = request_reset(client)
-    unknown = request_reset(client, "nadie@ejemplo.mx")
+def reset_password(app, client, password=NEW_PASSWORD):
+    """The whole recovery by email, from asking for the link to the new password."""
+    request_reset(client)
+    assert client.get(reset_link(app)).status_code == 303
+    token = hidden(text(client.get("/recuperar/nueva-contrasena")), "csrf_token")
+    done = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": password, "contrasena2": password})
+    assert done.status_code == 303, text(done)
+    return done
+
+
+def visible_headers(response) -> dict:
+    return {k: v for k, v in response.headers.items() if k not in {"Set-Cookie", "Date"}}
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_recovery_answers_the_same_for_known_and_unknown_addresses(app, client, customer,
+                                                                   htmx_headers, htmx):
+    headers = htmx_headers if htmx else {}
+    known = request_reset(client, headers=headers)
+    unknown = request_reset(client, "nadie@ejemplo.mx", headers=headers)
     assert known.status_code == unknown.status_code == 303
     assert known.location == unknown.location == "/recuperar/enviado"
+    assert known.get_data() == unknown.get_data()
+    assert visible_headers(known) == visible_headers(unknown)
+    sent = client.get("/recuperar/enviado", headers=headers)
+    assert "Si ese correo está registrado" in text(sent)
     mails = outbox(app)
     assert len(mails) == 1 and "Tu usuario es: usuPDFactura1" in mails[0].body_text
     assert len(events(app, "password_reset_requested")) == 2
+
+
+def test_the_address_is_found_whatever_its_letter_case(app, client, customer):
+    request_reset(client, " Cliente@EJEMPLO.mx ")
+    assert [m.to_address for m in outbox(app)] == ["cliente@ejemplo.mx"]
+
+
+def test_recovery_mail_goes_out_after_the_answer_in_a_real_request(app, customer, live_server,
+                                                                   monkeypatch):
+    """Over real HTTP: the answer does not wait for the mail server (slowed down here), the
+    mail is delivered once the answer is out, and known and unknown addresses answer in
+    about the same time."""
+    import statistics
+    import time
+
+    import requests
+    from flask_mailman.backends import locmem
+
+    monkeypatch.setitem(app.config, "OV_RECOVERY_EMAIL_LIMIT", "100 per hour")
+    monkeypatch.setitem(app.config, "OV_RECOVERY_IP_LIMIT", "100 per hour")
+    slow_send = locmem.EmailBackend.send_messages
+
+    def slow(self, messages):
+        time.sleep(0.6)
+        return slow_send(self, messages)
+
+    monkeypatch.setattr(locmem.EmailBackend, "send_messages", slow)
+    def all_sent(timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while any(m.sent_at is None for m in outbox(app)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    browser = requests.Session()
+    timings = {"cliente@ejemplo.mx": [], "nadie@ejemplo.mx": []}
+    for _ in range(3):
+        for address, spent in timings.items():
+            # On SQLite a mail being handed over holds the write lock (ov.services.mail):
+            # each answer is timed on its own, not behind the previous one's mail.
+            assert all_sent(10)
+            token = hidden(browser.get(live_server + "/recuperar").text, "csrf_token")
+            started = time.perf_counter()  # the answer and the page it leads to
+            answer = browser.post(live_server + "/recuperar",
+                                  data={"csrf_token": token, "correo": address})
+            spent.append(time.perf_counter() - started)
+            assert answer.history[0].status_code == 303
+            assert answer.url == live_server + "/recuperar/enviado"
+    known = statistics.median(timings["cliente@ejemplo.mx"])
+    unknown = statistics.median(timings["nadie@ejemplo.mx"])
+    assert known < 0.4, timings  # the 0.6 s of the mail server are not in the answer
+    assert abs(known - unknown) < 0.15, timings
+    assert all_sent(10)
+    mails = outbox(app)
+    assert len(mails) == 3 and all(m.sent_at is not None for m in mails)
 
 
 def test_a_forged_host_builds_no_foreign_link(app, client, customer):
@@ -499,14 +712,81 @@ def test_the_reset_link_moves_to_a_token_free_url_and_works_once(app, client, cu
     assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
 
 
-def test_a_reset_link_expires(app, client, customer, monkeypatch):
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The clock signed links read (itsdangerous), frozen; tests move it by hand."""
+    import time
+
     from itsdangerous.timed import TimestampSigner
+
+    clock = [int(time.time())]
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: clock[0])
+    return clock
+
+
+def test_a_reset_link_expires_after_sixty_minutes(app, client, customer, frozen_clock):
+    start = frozen_clock[0]
+    request_reset(client)
+    link = reset_link(app)
+    frozen_clock[0] = start + 60 * 60  # exactly 60 minutes: still good
+    assert app.test_client().get(link).status_code == 303
+    frozen_clock[0] = start + 60 * 60 + 1
+    expired = app.test_client().get(link)
+    assert expired.status_code == 400 and "ya no es válido" in text(expired)
+
+
+def test_a_reset_form_left_open_past_the_expiry_refuses_to_save(app, client, customer,
+                                                                frozen_clock):
+    start = frozen_clock[0]
+    request_reset(client)
+    client.get(reset_link(app))
+    frozen_clock[0] = start + 59 * 60
+    token = hidden(text(client.get("/recuperar/nueva-contrasena")), "csrf_token")
+    frozen_clock[0] = start + 61 * 60
+    late = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": token, "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD})
+    assert late.status_code == 400
+    assert passwords.verify_password(user(app, customer).password_hash, PASSWORD)
+
+
+def test_a_reset_link_dies_when_the_password_changes(app, client, customer):
+    from ov.services import auth
 
     request_reset(client)
     link = reset_link(app)
-    real = TimestampSigner.get_timestamp
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 61 * 60)
+    with app.app_context():
+        auth.set_password(db.session.get(User, customer), "Mn3bV7cX2z")
+        db.session.commit()
     assert client.get(link).status_code == 400
+
+
+def test_two_tabs_cannot_use_one_link_twice(app, client, customer):
+    request_reset(client)
+    link = reset_link(app)
+    second = app.test_client()
+    for tab in (client, second):
+        assert tab.get(link).status_code == 303
+    forms = [hidden(text(tab.get("/recuperar/nueva-contrasena")), "csrf_token")
+             for tab in (client, second)]
+    first = client.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": forms[0], "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD})
+    late = second.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": forms[1], "contrasena": "Mn3bV7cX2z", "contrasena2": "Mn3bV7cX2z"})
+    assert first.status_code == 303 and late.status_code == 400
+    assert passwords.verify_password(user(app, customer).password_hash, NEW_PASSWORD)
+
+
+def test_the_token_leaves_the_url_before_any_page_is_shown(app, client, customer):
+    request_reset(client)
+    link = reset_link(app)
+    opened = client.get(link)
+    assert opened.status_code == 303
+    body = opened.get_data()
+    assert b"<link" not in body and b"<script" not in body and b"<img" not in body
+    assert opened.headers["Cache-Control"] == "no-store"
+    assert opened.headers["Referrer-Policy"] in {"same-origin", "no-referrer"}
+    page = text(client.get(opened.location))
+    assert link.rsplit("/", 1)[1] not in page
 
 
 def test_a_reset_link_dies_when_the_email_changes(app, client, customer):
@@ -556,9 +836,120 @@ def test_recovery_by_bill_shows_the_username_and_sets_password_and_email(app, cl
     assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
 
 
+def registered_and_signed_in(app):
+    from tests.support.journeys import Registration
+
+    Registration(app.test_client(), app).complete()
+    elsewhere = app.test_client()
+    assert sign_in(elsewhere, "usuPDFactura1").status_code == 303
+    return elsewhere
+
+
+def test_recovery_by_bill_unlocks_and_ends_the_other_sessions(app, client, billing):
+    elsewhere = registered_and_signed_in(app)
+    for _ in range(5):
+        login_body(client, "usuPDFactura1")
+    response = client.post("/recuperar/con-factura", data=bill_form(client, app))
+    page = text(client.get(response.location))
+    client.post("/recuperar/con-factura/nuevos-datos", data={
+        "csrf_token": hidden(page, "csrf_token"), "contrasena": NEW_PASSWORD,
+        "contrasena2": NEW_PASSWORD, "correo": "correo@electronico.es",
+        "correo2": "correo@electronico.es"})
+    assert not is_signed_in(elsewhere)
+    assert sign_in(client, "usuPDFactura1", NEW_PASSWORD).status_code == 303
+    assert not any("Cambiaron el correo" in m.subject for m in outbox(app))  # same address
+
+
+def test_recovery_by_bill_needs_the_captcha(app, client, billing):
+    registered_and_signed_in(app)
+    for answers in ({"captcha_token": ""}, {"comentarios": "soy un robot"},
+                    {"captcha_token": "falso.token.x"}):
+        response = client.post("/recuperar/con-factura",
+                               data=bill_form(client, app, **answers))
+        assert response.status_code == 422
+        assert "<title>Error: " in text(response)
+    form = bill_form(client, app)
+    assert client.post("/recuperar/con-factura", data=form).status_code == 303
+    replay = app.test_client()
+    assert replay.post("/recuperar/con-factura", data=form).status_code in {400, 422}
+
+
+def test_recovery_by_bill_counts_attempts_per_contract_whatever_the_spelling(app, billing,
+                                                                           monkeypatch):
+    monkeypatch.setitem(app.config, "OV_RECOVERY_BILL_IP_LIMIT", "100 per hour")
+    zone = zone_id(app)
+    spellings = [str(zone), f"0{zone}", f" {zone}", f"00{zone}", f"+{zone}", f"000{zone}"]
+    codes = []
+    for spelling in spellings:
+        tab = app.test_client()
+        codes.append(tab.post("/recuperar/con-factura", data=bill_form(
+            tab, app, zona=spelling, factura="ZE00000000")).status_code)
+    assert codes == [422] * 5 + [429]
+    tab = app.test_client()  # the right bill too, now: the contract waits
+    assert tab.post("/recuperar/con-factura", data=bill_form(tab, app)).status_code == 429
+
+
+def test_an_unregistered_contract_says_so_only_after_the_proof(app, client, billing):
+    response = client.post("/recuperar/con-factura", data=bill_form(client, app))
+    assert response.status_code == 404
+    assert "nadie ha registrado todavía este contrato" in text(response)
+
+
 def test_a_wrong_bill_gets_one_generic_error(app, client, billing):
     response = client.post("/recuperar/con-factura",
                            data=bill_form(client, app, factura="ZE00000000"))
     assert response.status_code == 422
     assert "Los datos no coinciden" in text(response)
     assert client.get("/recuperar/con-factura/nuevos-datos").status_code == 303
+
+
+# --- audit: every event, with time, user, address and no secrets -----------------------------
+
+def test_each_security_event_is_audited_without_secrets(app, client, customer):
+    import json
+    from datetime import timedelta
+
+    login_body(client, "usuPDFactura1", "Equivocada1")
+    login_body(client, "nadieExiste99", "Equivocada2")
+    sign_in(client, "usuPDFactura1")
+    client.post("/salir", data={"csrf_token": hidden(text(client.get("/")), "csrf_token")})
+    request_reset(client)
+    request_reset(client, "nadie@ejemplo.mx")
+    link = reset_link(app)
+    reset_password(app, client)
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+        kinds = [row.kind for row in rows]
+        for row in rows:
+            assert row.at.utcoffset() == timedelta(0)  # UTC
+            assert row.client_address == "127.0.0.1"
+            assert row.user_id in (None, customer)
+            stored = json.dumps(row.details)
+            for secret in (PASSWORD, NEW_PASSWORD, "Equivocada1", "Equivocada2",
+                           link.rsplit("/", 1)[1][:40], "cliente@ejemplo.mx",
+                           "nadie@ejemplo.mx", "nadieExiste99"):
+                assert secret not in stored, (row.kind, stored)
+    assert kinds == ["login_failed", "login_failed", "login_succeeded", "logout",
+                     "password_reset_requested", "password_reset_requested",
+                     "password_reset_requested", "password_reset_completed"]
+    assert [r.user_id for r in rows[:4]] == [customer, None, customer, customer]
+
+
+# --- email confirmation: the notice in Mi oficina and "Reenviar el correo" -------------------
+
+def test_an_unconfirmed_email_shows_a_notice_with_a_rate_limited_resend(app, client, customer):
+    sign_in(client, "usuPDFactura1")
+    html = text(client.get("/mi-oficina"))
+    assert "Confirma tu correo electrónico" in html and "Reenviar el correo" in html
+    token = hidden(html, "csrf_token")
+    codes = [client.post("/mi-oficina/reenviar-confirmacion",
+                         data={"csrf_token": token, "next": "/mi-oficina"}).status_code
+             for _ in range(4)]
+    assert codes == [303, 303, 303, 429]
+    mails = [m for m in outbox(app) if m.subject == "Confirma tu correo electrónico"]
+    assert len(mails) == 3
+    link = re.search(r"http://127\.0\.0\.1:5000(/confirmar-correo/\S+)", mails[-1].body_text)
+    page = client.get(link.group(1))
+    client.post(link.group(1), data={"csrf_token": hidden(text(page), "csrf_token")})
+    assert "Reenviar el correo" not in text(client.get("/mi-oficina"))
+    assert len(events(app, "email_confirmation_resent")) == 3

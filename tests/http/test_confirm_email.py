@@ -101,7 +101,11 @@ def test_a_tampered_token_is_refused(app, client, user_id):
     # Change a character well inside the signature (the last one may only carry padding bits).
     flipped = token[:-10] + ("A" if token[-10] != "A" else "B") + token[-9:]
     assert_invalid(client.get(f"/confirmar-correo/{flipped}"))
-    assert_invalid(client.get("/confirmar-correo/nada"))
+    refused = client.get("/confirmar-correo/nada")
+    assert_invalid(refused)
+    # The way to a new link: the "Reenviar el correo" button in Mi oficina, after signing in.
+    assert "«Reenviar el correo»" in refused.get_data(as_text=True)
+    assert 'href="/entrar?next=/mi-oficina"' in refused.get_data(as_text=True)
     assert_invalid(client.get("/confirmar-correo/" + "x" * 2000))
     csrf = csrf_from(client.get(f"/confirmar-correo/{token}").get_data(as_text=True))
     assert_invalid(client.post(f"/confirmar-correo/{flipped}", data={"csrf_token": csrf}))

@@ -285,19 +285,27 @@ def test_the_other_tabs_show_real_content(app, signed_in, seed_customer):
 # --- constant queries ---------------------------------------------------------------------------
 
 QUERY_PAGES = ["/mi-oficina", "/mi-oficina/facturas", "/mi-oficina/pagos",
-               "/mi-oficina/consumos", "/mi-oficina/contratos", "/mi-oficina/datos"]
+               "/mi-oficina/consumos", "/mi-oficina/contratos", "/mi-oficina/datos",
+               "/mi-oficina/solicitudes", "/mi-oficina/avisos"]
+TABLE = {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "div#tabla-facturas"}
 
 
 def queries_per_page(app, client, invoices: int) -> dict[str, int]:
     made = customer(app, invoices=invoices)
     sign_in(client, "usuPDFactura1")
     counts = {}
-    urls = QUERY_PAGES + [f"/mi-oficina/facturas/{made['invoice_ids'][-1]}"]
-    for url in urls:
-        client.get(url)  # warm: the first request may load things once
+    newest = made["invoice_ids"][-1]
+    requests = [(url, {}) for url in QUERY_PAGES] + [
+        (f"/mi-oficina/facturas/{newest}", {}),
+        (f"/mi-oficina/facturas/{newest}/duplicado.pdf", {}),
+        ("/mi-oficina/facturas?pagina=2", TABLE),
+    ]
+    for url, headers in requests:
+        client.get(url, headers=headers)  # warm: the first request may load things once
         with counting_queries(app) as statements:
-            assert client.get(url).status_code == 200
-        counts[url.replace(str(made["invoice_ids"][-1]), "<id>")] = len(statements)
+            assert client.get(url, headers=headers).status_code == 200
+        label = url.replace(str(newest), "<id>") + (" (table)" if headers else "")
+        counts[label] = len(statements)
     return counts
 
 
@@ -311,3 +319,51 @@ def test_each_page_runs_the_same_number_of_queries_with_3_or_300_invoices(app):
     many = queries_per_page(app, app.test_client(), 300)
     assert few == many, (few, many)
     assert max(many.values()) <= 12, many
+
+
+def test_filters_answer_200_and_keep_their_choice(signed_in):
+    for state in ("paid", "pending", "overdue", "nada"):
+        response = signed_in.get(f"/mi-oficina/facturas?estado={state}")
+        assert response.status_code == 200, state
+    html = text(signed_in.get("/mi-oficina/facturas?estado=overdue"))
+    assert '<option value="overdue" selected>' in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/mi-oficina/facturas?anio=99999999999999999999",
+        "/mi-oficina/facturas?pagina=-1&anio=abc&contrato=x",
+        "/mi-oficina/facturas?pagina=99999999999999999999999",
+        "/mi-oficina/pagos?pagina=0",
+        "/mi-oficina?contrato=99999999999999999999",
+    ],
+)
+def test_odd_query_strings_never_break_a_page(signed_in, url):
+    assert signed_in.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("suffix", ["", "/duplicado.pdf", "/cfdi.xml"])
+def test_huge_invoice_ids_are_simply_not_found(signed_in, suffix):
+    response = signed_in.get(f"/mi-oficina/facturas/99999999999999999999999{suffix}")
+    assert response.status_code == 404
+
+
+def test_the_chosen_contract_goes_along_to_the_other_tabs(app, signed_in, seed_customer):
+    with app.app_context():
+        from ov.models import Account
+
+        first = db.session.get(Account, seed_customer["account_id"])
+        second = Account(zone_id=first.zone_id, number="7654321", check_digit=1,
+                         holder_name=first.holder_name, street="Hidalgo", street_number="5",
+                         colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
+                         postal_code="88000", meter_serial="IT900", tariff_code="RES")
+        db.session.add(second)
+        db.session.flush()
+        db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
+        db.session.commit()
+        second_id = second.id
+    html = text(signed_in.get(f"/mi-oficina?contrato={second_id}"))
+    assert f'href="/mi-oficina/facturas?contrato={second_id}"' in html
+    assert f'href="/mi-oficina/pagos?contrato={second_id}"' in html
+    assert 'href="/mi-oficina/facturas"' not in html.split('class="tabs"')[1].split("</nav>")[0]

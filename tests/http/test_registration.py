@@ -386,14 +386,57 @@ def test_inline_validation_never_says_required_before_submit(reg, htmx_headers):
         assert "field-error" not in html
 
 
-def test_inline_validation_checks_availability(app, reg, htmx_headers):
+def test_inline_validation_checks_availability_once_a_bill_is_proved(app, reg, htmx_headers):
     reg.complete()
     other = Registration(app.test_client(), app)
-    token = other.token("/registro/paso-1")
-    html = text(other.client.post("/registro/validar/usuario",
-                                  data={"csrf_token": token, "usuario": "USUPDFACTURA1"},
-                                  headers=htmx_headers))
-    assert "Ese usuario ya existe" in html
+
+    def ask() -> str:
+        token = other.token("/registro/paso-1")
+        return text(other.client.post("/registro/validar/usuario",
+                                      data={"csrf_token": token, "usuario": "USUPDFACTURA1"},
+                                      headers=htmx_headers))
+
+    # Without a proved bill nobody learns which usernames exist.
+    assert "Ese usuario ya existe" not in ask()
+    with app.app_context():  # free the contract so the second person can prove it
+        db.session.execute(UserAccount.__table__.delete())
+        db.session.commit()
+    assert other.step1().status_code == 303
+    assert "Ese usuario ya existe" in ask()
+
+
+def test_a_posted_false_is_not_an_acceptance(app, reg):
+    reg.step1()
+    reg.step2()
+    response = reg.step3(acepto="false")
+    assert response.status_code == 422
+    assert count(app, User) == 0
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [lambda z: f"0{z}", lambda z: f"+{z}", lambda z: f" {z}", lambda z: f"{z}.0",
+     lambda z: "".join(chr(0x0660 + int(d)) for d in z)],
+    ids=["leading-zero", "plus", "space", "decimal", "arabic-indic"],
+)
+def test_a_zone_has_one_spelling(app, reg, spell):
+    """Other spellings of the right zone id are refused, so the per-contract attempt limit
+    cannot be dodged by writing the zone differently."""
+    response = reg.step1(zona=spell(str(zone_id(app))))
+    assert response.status_code == 422
+    assert "Elige la zona" in field_error(text(response), "zona")
+
+
+def test_head_requests_answer_like_get(reg):
+    assert reg.client.head("/registro/paso-1").status_code == 200
+    reg.step1()
+    assert reg.client.head("/registro/paso-2").status_code == 200
+
+
+def test_registration_pages_are_never_stored(reg):
+    assert reg.client.get("/registro/paso-1").headers["Cache-Control"] == "no-store"
+    reg.step1()
+    assert reg.client.get("/registro/paso-2").headers["Cache-Control"] == "no-store"
 
 
 def test_unknown_inline_field_is_404(reg, htmx_headers):

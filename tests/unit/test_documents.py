@@ -7,14 +7,9 @@ with poppler's ``pdftoppm`` at 200 dpi and decoded with ZBar's ``zbarimg``.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -27,38 +22,10 @@ from ov.formatting import day, money
 from ov.models import Account, Invoice, InvoiceStatus, Zone
 from ov.services import documents, references
 from ov.services.demo_data import SEED_ACCOUNT_NUMBER, SEED_HOLDER, SEED_INVOICE_NUMBER
+from tests.support.barcodes import ZBAR_NOTHING_FOUND, scan
 
-CI = os.environ.get("CI", "").lower() == "true"
 MAX_BYTES = 50 * 1024
 START_C = 105  # the Code128 start symbol of set C (two digits per symbol)
-ZBAR_NOTHING_FOUND = 4
-
-
-def tool(name: str) -> str:
-    """The path of a command-line tool; under CI=true a missing one fails the test."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = (
-        f"`{name}` is not installed: the barcode tests need it. "
-        "Install Debian's packages: `apt-get install zbar-tools poppler-utils`."
-    )
-    if CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def scan(pdf: bytes, folder: Path) -> subprocess.CompletedProcess[str]:
-    """Rasterise the page at 200 dpi and run zbarimg on it (exit 4: no barcode found)."""
-    pdftoppm, zbarimg = tool("pdftoppm"), tool("zbarimg")
-    source = folder / "duplicado.pdf"
-    source.write_bytes(pdf)
-    subprocess.run([pdftoppm, "-r", "200", "-png", str(source), str(folder / "page")],
-                   check=True, capture_output=True, timeout=60)
-    pages = sorted(folder.glob("page*.png"))
-    assert len(pages) == 1
-    return subprocess.run([zbarimg, "--raw", "-q", str(pages[0])], capture_output=True,
-                          text=True, timeout=60)
 
 
 def text_of(pdf: bytes) -> str:
@@ -142,17 +109,6 @@ def test_the_duplicate_is_small_deterministic_and_uses_only_standard_fonts(seed)
     names = {fonts[key].get_object()["/BaseFont"] for key in fonts}
     assert names <= {"/Helvetica", "/Helvetica-Bold"}
     assert all("/FontFile" not in fonts[key].get_object() for key in fonts)
-
-
-def test_the_duplicate_is_generated_within_its_time_budget(seed):
-    bill = seed.bills[0]
-    coupon = references.coupon_for(seed.account, bill, seed.today)
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        documents.invoice_pdf(bill, seed.account, seed.zone, coupon, today=seed.today)
-        best = min(best, time.perf_counter() - started)
-    assert best <= 0.050
 
 
 def test_the_coupon_barcode_scans_as_the_payment_reference(seed, tmp_path):

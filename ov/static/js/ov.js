@@ -24,14 +24,22 @@
     var ctx = event.detail && event.detail.ctx;
     var target = ctx && ctx.target;
     if (typeof target === "string") { target = document.querySelector(target); }
+    if (target && !target.isConnected && target.id) {
+      target = document.getElementById(target.id);  /* an outerHTML swap: its successor */
+    }
     return target && target.isConnected ? target : null;
   }
 
   /* A swapped-in <dialog> opens as a modal; closing it returns focus to what opened it. */
   function openDialog(dialog) {
     var opener = lastOpener;
+    var source = opener && opener.getAttribute("data-dialog");
     dialog.addEventListener("close", function () {
-      if (opener && opener.isConnected) { opener.focus(); }
+      /* A swap may have replaced the opener meanwhile (inline validation): find it again. */
+      if (opener && !opener.isConnected && source) {
+        opener = document.querySelector('[data-dialog="' + source + '"]');
+      }
+      if (opener) { opener.focus(); }
     }, { once: true });
     dialog.showModal();
   }
@@ -40,6 +48,10 @@
      then an element marked data-focus, then the heading. Inline validation swaps one
      field (class "field") or its message, and leaves the focus where the customer is. */
   document.addEventListener("htmx:after:swap", function (event) {
+    var source = event.detail && event.detail.ctx && event.detail.ctx.sourceElement;
+    if (source && source.getAttribute && source.getAttribute("hx-trigger") === "load") {
+      return;  /* a lazy part arriving by itself: the customer did not ask, stay put */
+    }
     var target = targetOf(event);
     if (!target || target.closest(".field")) { return; }
     var dialog = target.querySelector("dialog:not([open])");
@@ -48,7 +60,9 @@
     if (!spot) { return; }
     if (!spot.hasAttribute("tabindex")) { spot.setAttribute("tabindex", "-1"); }
     spot.focus();
-    announce(spot.textContent.replace(/\s+/g, " ").trim());
+    if (spot.getAttribute("role") !== "alert") {  /* an alert is announced already */
+      announce(spot.textContent.replace(/\s+/g, " ").trim());
+    }
   });
 
   /* Buttons and links marked data-dialog="URL" open that URL's dialog fragment in place;
