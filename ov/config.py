@@ -188,7 +188,9 @@ def defaults(instance_path: str) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_KEY_PREFIX": "ov:session:",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* headers: they tell a prober how many tries are left, and put a
+        # Retry-After on every answer; the 429 page sets its own Retry-After.
+        "RATELIMIT_HEADERS_ENABLED": False,
         "SEND_FILE_MAX_AGE_DEFAULT": 0,
     }
 

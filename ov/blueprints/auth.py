@@ -25,6 +25,7 @@ from flask_login import current_user
 
 from ov import auth_helpers
 from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
+from ov.blueprints.registration import check_bill
 from ov.blueprints.registration_forms import Step1Form
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
@@ -60,10 +61,6 @@ RESET_KEY = "ov_reset"
 BILL_KEY = "ov_bill"
 RECOVERED_KEY = "ov_recovered"
 BILL_PROOF_SECONDS = 15 * 60
-NO_MATCH = (
-    "Los datos no coinciden con ninguna factura de esa zona. Revisa la zona geográfica, el "
-    "número de cuenta y el número de factura tal como aparecen en tu factura."
-)
 
 
 def client_address() -> str | None:
@@ -324,34 +321,18 @@ def recover_bill():
         return render_form("auth/recover_bill.html", Step1Form(zones), widget=captcha.widget(),
                            captcha_error=None, unavailable=False)
     form = Step1Form(zones, request.form)
-    status, form_errors, captcha_error = 422, [], None
-    if form.validate():
-        checked = captcha.verify(request.form, client_address())
-        if not checked.ok:
-            audit.record("captcha_failed", client_address=client_address(), code=checked.code)
-            captcha_error = checked.message
-            form_errors = [(captcha.ERROR_TARGET, checked.message)]
-            status = 503 if checked.unavailable else 422
-        else:
-            account = registration.prove_ownership(
-                form.zona.data, form.cuenta.data, form.factura.data
-            )
-            owner = registration.owner_of(account.id) if account else None
-            if account is None:
-                audit.record("recovery_proof_failed", client_address=client_address(),
-                             zone_id=form.zona.data)
-                form_errors = [("", NO_MATCH)]
-            elif owner is None:
-                db.session.commit()
-                return render("auth/recover_bill_unregistered.html", "content", status=404)
-            else:
-                session[BILL_KEY] = {"a": account.id, "u": owner.id, "t": time.time()}
-                db.session.commit()
-                return go("auth.recover_bill_new")
+    proof = check_bill(form, "recovery_proof_failed")
+    if proof.account is not None:
+        owner = registration.owner_of(proof.account.id)
+        db.session.commit()
+        if owner is None:
+            return render("auth/recover_bill_unregistered.html", "content", status=404)
+        session[BILL_KEY] = {"a": proof.account.id, "u": owner.id, "t": time.time()}
+        return go("auth.recover_bill_new")
     db.session.commit()
     return render_form(
-        "auth/recover_bill.html", form, status, form_errors, widget=captcha.widget(),
-        captcha_error=captcha_error, unavailable=status == 503,
+        "auth/recover_bill.html", form, proof.status, proof.errors, widget=captcha.widget(),
+        captcha_error=proof.captcha_error, unavailable=proof.status == 503,
     )
 
 
