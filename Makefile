@@ -5,7 +5,7 @@ PORT   ?= 5000
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app ov
 
-.PHONY: run test lint system browser demo-100k clean
+.PHONY: run test lint test-tools demo-100k clean
 
 # Python's venv module, and pip inside the virtual environment.
 $(BIN)/python:
@@ -32,10 +32,10 @@ run: $(VENV)/.installed-run
 	@echo ""
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-browser:
-	@sh scripts/ensure-chromium.sh
+test-tools:
+	@sh scripts/ensure-test-tools.sh
 
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test test-tools
 	$(BIN)/ruff check ov tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
