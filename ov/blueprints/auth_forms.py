@@ -5,8 +5,7 @@ from __future__ import annotations
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired
 
-from ov.blueprints.registration_forms import Cleaned, Form
-from ov.services.validation import clean_email
+from ov.blueprints.registration_forms import Form, email_field
 
 
 class LoginForm(Form):
@@ -25,12 +24,7 @@ class LoginForm(Form):
 
 
 class RecoverForm(Form):
-    correo = StringField(
-        "Correo electrónico",
-        validators=[Cleaned(clean_email)],
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
-                   "spellcheck": "false"},
-    )
+    correo = email_field("Correo electrónico")
 
 
 class NewPasswordForm(Form):
@@ -43,15 +37,5 @@ class NewPasswordForm(Form):
 
 
 class NewAccessForm(NewPasswordForm):
-    correo = StringField(
-        "Correo electrónico",
-        validators=[Cleaned(clean_email)],
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
-                   "spellcheck": "false"},
-    )
-    correo2 = StringField(
-        "Repite el correo electrónico",
-        validators=[Cleaned(clean_email)],
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
-                   "spellcheck": "false"},
-    )
+    correo = email_field("Correo electrónico")
+    correo2 = email_field("Repite el correo electrónico")

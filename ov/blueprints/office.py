@@ -113,6 +113,14 @@ def coupon_for(invoice, day: date):
         return None
 
 
+def own_invoice(invoice_id: int, what: str):
+    """One of the user's invoices; another customer's (or none) is a 404 left in the audit."""
+    found = data.invoice(current_user.id, invoice_id)
+    if found is None:
+        not_yours(what, invoice_id)
+    return found
+
+
 def not_yours(kind: str, record_id: int):
     """Another customer's record (or none at all): the same 404, and a note in the audit."""
     audit.record("access_denied", user_id=current_user.id, client_address=request.remote_addr,
@@ -165,9 +173,7 @@ def invoices():
 
 @bp.get("/facturas/<int(max=2147483647):invoice_id>")
 def invoice(invoice_id: int):
-    found = data.invoice(current_user.id, invoice_id)
-    if found is None:
-        not_yours("invoice", invoice_id)
+    found = own_invoice(invoice_id, "invoice")
     office = office_context()
     return page(
         "office/invoice.html",
@@ -183,9 +189,7 @@ def invoice(invoice_id: int):
 def invoice_pdf(invoice_id: int):
     from ov.services import documents  # reportlab loads only when a PDF is asked for
 
-    found = data.invoice(current_user.id, invoice_id)
-    if found is None:
-        not_yours("invoice_pdf", invoice_id)
+    found = own_invoice(invoice_id, "invoice_pdf")
     day = today()
     coupon = coupon_for(found, day)
     body = documents.invoice_pdf(found, found.account, found.account.zone, coupon, today=day)
@@ -198,9 +202,7 @@ def invoice_pdf(invoice_id: int):
 
 @bp.get("/facturas/<int(max=2147483647):invoice_id>/cfdi.xml")
 def invoice_cfdi(invoice_id: int):
-    found = data.invoice(current_user.id, invoice_id)
-    if found is None:
-        not_yours("invoice_cfdi", invoice_id)
+    found = own_invoice(invoice_id, "invoice_cfdi")
     if not found.cfdi_xml:
         abort(404)
     response = Response(found.cfdi_xml, mimetype="application/xml")

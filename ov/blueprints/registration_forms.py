@@ -31,6 +31,16 @@ class Cleaned:
             raise ValidationError(str(error)) from None
 
 
+def email_field(label: str) -> StringField:
+    """An email question; made per form so each form keeps its own field order."""
+    return StringField(
+        label,
+        validators=[Cleaned(clean_email)],
+        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
+                   "spellcheck": "false"},
+    )
+
+
 class Form(FlaskForm):
     class Meta:
         csrf = False  # CSRFProtect checks every POST before the view runs
@@ -88,18 +98,8 @@ class Step2Form(Form):
     contrasena2 = PasswordField(
         "Repite la contraseña", render_kw={"autocomplete": "new-password", "maxlength": 64}
     )
-    correo = StringField(
-        "Correo electrónico",
-        validators=[Cleaned(clean_email)],
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
-                   "spellcheck": "false"},
-    )
-    correo2 = StringField(
-        "Repite el correo electrónico",
-        validators=[Cleaned(clean_email)],
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
-                   "spellcheck": "false"},
-    )
+    correo = email_field("Correo electrónico")
+    correo2 = email_field("Repite el correo electrónico")
     # The password rules need the username and email as context: checked in the view.
 
 

@@ -50,6 +50,21 @@ def signed_in(app, client, seed_customer):
     return client
 
 
+def second_contract(seed_customer: dict, number: str):
+    """Link another account of the same holder to the customer (inside an app context)."""
+    from ov.models import Account
+
+    first = db.session.get(Account, seed_customer["account_id"])
+    second = Account(zone_id=first.zone_id, number=number, check_digit=1,
+                     holder_name=first.holder_name, street="Hidalgo", street_number="5",
+                     colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
+                     postal_code="88000", meter_serial=f"IT{number}", tariff_code="RES")
+    db.session.add(second)
+    db.session.flush()
+    db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
+    return first, second
+
+
 @contextmanager
 def counting_queries(app):
     statements: list[str] = []
@@ -138,16 +153,7 @@ def test_home_says_when_there_are_no_payments(app, client):
 
 def test_several_contracts_have_a_switcher_and_a_total(app, signed_in, seed_customer):
     with app.app_context():
-        from ov.models import Account
-
-        first = db.session.get(Account, seed_customer["account_id"])
-        second = Account(zone_id=first.zone_id, number="1234567", check_digit=3,
-                         holder_name=first.holder_name, street="Guerrero", street_number="10",
-                         colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
-                         postal_code="88000", meter_serial="IT100200300", tariff_code="RES")
-        db.session.add(second)
-        db.session.flush()
-        db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
+        first, second = second_contract(seed_customer, "1234567")
         make_invoices(second, 2, unpaid_last=1)
         db.session.commit()
         from ov.services.office import unpaid_invoices
@@ -351,16 +357,7 @@ def test_huge_invoice_ids_are_simply_not_found(signed_in, suffix):
 
 def test_the_chosen_contract_goes_along_to_the_other_tabs(app, signed_in, seed_customer):
     with app.app_context():
-        from ov.models import Account
-
-        first = db.session.get(Account, seed_customer["account_id"])
-        second = Account(zone_id=first.zone_id, number="7654321", check_digit=1,
-                         holder_name=first.holder_name, street="Hidalgo", street_number="5",
-                         colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
-                         postal_code="88000", meter_serial="IT900", tariff_code="RES")
-        db.session.add(second)
-        db.session.flush()
-        db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
+        _, second = second_contract(seed_customer, "7654321")
         db.session.commit()
         second_id = second.id
     html = text(signed_in.get(f"/mi-oficina?contrato={second_id}"))
