@@ -192,7 +192,11 @@ def connection_info() -> dict:
 def init_app(app: Flask) -> None:
     login.init_app(app)
     login.login_view = "auth.login"
-    login.session_protection = "basic"
+    # No Flask-Login session protection: we keep no "remember me" cookie and ask for no
+    # fresh logins, and ids are regenerated at login and logout. Its "basic" mode would only
+    # mark every anonymous session as not fresh, a write that makes a background request
+    # (an inline check) save the whole session over what a form posted at the same moment.
+    login.session_protection = None
     login.user_loader(load_user)
     login.unauthorized_handler(unauthorized)
     app.before_request(enforce_session_limits)

@@ -15,7 +15,11 @@ Why a subclass of Flask-Session's ``SqlAlchemySessionInterface``:
   short session of its own on ``db.engine``;
 * it stores naive ``datetime.utcnow()`` times; ours are aware UTC like every other column;
 * ``regenerate()`` upstream does nothing for an empty session; ours always discards the old
-  record and draws a new id (used at login, and at logout before the "you left" message).
+  record and draws a new id (used at login, and at logout before the "you left" message);
+* upstream, a request that saves writes its whole session back even when another request
+  has deleted that session meanwhile, so a page still loading when "Desconectar" is pressed
+  would bring the signed-out session back to life. Ours only updates a session that was read
+  from the store; if its record has gone, it stays gone.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
@@ -51,16 +55,39 @@ class SessionRecord(db.Model):
     expiry: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class _AlwaysRegenerate:
-    """``regenerate`` for every backend: drop the stored record, draw a new id."""
+class StoredSession(ServerSideSession):
+    """A server-side session that knows whether it was read from the store, and whether its
+    record was found gone when saving."""
 
-    def regenerate(self, session: ServerSideSession) -> None:
+    stored = False
+    gone = False
+
+
+class _OurSessions:
+    """What both backends do differently from upstream: regenerate, and never resurrect."""
+
+    session_class = StoredSession
+
+    def open_session(self, app: Flask, request: Request) -> StoredSession:
+        session = super().open_session(app, request)  # type: ignore[misc]
+        # Upstream draws a new id when the cookie's session is not in the store.
+        session.stored = session.sid == request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+        return session
+
+    def regenerate(self, session: StoredSession) -> None:
+        """Drop the stored record and draw a new id."""
         self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
         session.sid = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
+        session.stored = False
         session.modified = True
 
+    def should_set_cookie(self, app: Flask, session: StoredSession) -> bool:
+        # A session that was not saved (its record had gone) gets no cookie either: that
+        # cookie could overwrite the new one the sign-out just sent.
+        return not session.gone and super().should_set_cookie(app, session)  # type: ignore[misc]
 
-class DatabaseSessionInterface(_AlwaysRegenerate, SqlAlchemySessionInterface):
+
+class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
     """Flask-Session's SQLAlchemy backend on our model, table and transactions."""
 
     def __init__(self, app: Flask, **params: Any) -> None:
@@ -102,6 +129,9 @@ class DatabaseSessionInterface(_AlwaysRegenerate, SqlAlchemySessionInterface):
                 record = storage.scalars(
                     select(SessionRecord).where(SessionRecord.session_id == store_id)
                 ).first()
+                if record is None and getattr(session, "stored", False):
+                    session.gone = True  # deleted by another request (signed out)
+                    return
                 if record is None:
                     storage.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
                 else:
@@ -116,8 +146,20 @@ class DatabaseSessionInterface(_AlwaysRegenerate, SqlAlchemySessionInterface):
             storage.execute(delete(SessionRecord).where(SessionRecord.expiry <= utcnow()))
 
 
-class RedisSessions(_AlwaysRegenerate, RedisSessionInterface):
+class RedisSessions(_OurSessions, RedisSessionInterface):
     """Flask-Session's Redis backend (Redis expires the keys itself)."""
+
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: StoredSession, store_id: str
+    ) -> None:
+        # XX: a session read from the store is only updated, never created again.
+        saved = self.client.set(
+            name=store_id,
+            value=self.serializer.encode(session),
+            ex=int(session_lifetime.total_seconds()),
+            xx=session.stored,
+        )
+        session.gone = not saved
 
 
 def init_app(app: Flask) -> None:

@@ -405,6 +405,41 @@ def test_inline_validation_checks_availability_once_a_bill_is_proved(app, reg, h
     assert "Ese usuario ya existe" in ask()
 
 
+def test_an_inline_check_racing_a_submission_does_not_undo_it(app, reg, htmx_headers,
+                                                              monkeypatch):
+    """The browser checks the invoice field when it loses focus, i.e. as "Siguiente" is
+    pressed: the check may read the session before step 1 saves the draft and end after it.
+    Held up exactly there, it must not write its stale copy over the draft."""
+    from ov.blueprints import registration as views
+
+    form = reg.step1_form()
+    checking, submitted = threading.Event(), threading.Event()
+    real_form = views.Step1Form
+
+    def held_up(*args, **kwargs):  # runs after the check's session was read
+        checking.set()
+        assert submitted.wait(10)
+        return real_form(*args, **kwargs)
+
+    monkeypatch.setattr(views, "Step1Form", held_up)
+    checker = app.test_client()
+    checker.set_cookie("ov", reg.client.get_cookie("ov").value)
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(checker.post(
+        "/registro/validar/factura", data={"csrf_token": form["csrf_token"],
+                                           "factura": SEED["invoice"]},
+        headers=htmx_headers)))
+    thread.start()
+    assert checking.wait(10)
+    monkeypatch.setattr(views, "Step1Form", real_form)
+    assert reg.client.post("/registro/paso-1", data=form).status_code == 303
+    submitted.set()
+    thread.join(10)
+    assert answers[0].status_code == 200
+    assert "Set-Cookie" not in answers[0].headers
+    assert reg.client.get("/registro/paso-2").status_code == 200
+
+
 def test_a_posted_false_is_not_an_acceptance(app, reg):
     reg.step1()
     reg.step2()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import session
+from flask import request, session
 from sqlalchemy import func, inspect, select, update
 
 from ov import create_app
@@ -59,6 +59,30 @@ def test_a_session_lives_in_the_table_and_regenerate_drops_the_old_row(sql_app):
     assert rows(app) == 0
 
 
+def save_after_signout(app, cookie: str) -> None:
+    """A request that read the session, whose record another request (the sign-out) deletes
+    before this one saves its change."""
+    with app.test_request_context(headers={"Cookie": f"ov={cookie}"}):
+        interface = app.session_interface
+        opened = interface.open_session(app, request)
+        assert opened.stored and "csrf_token" in opened
+        interface._delete_session(interface._get_store_id(opened.sid))
+        opened["ov_seen"] = 1.0
+        response = app.response_class()
+        interface.save_session(app, opened, response)
+        assert "Set-Cookie" not in response.headers
+
+
+def test_a_session_deleted_meanwhile_is_not_brought_back(sql_app):
+    app = sql_app
+    client = app.test_client()
+    client.get("/entrar")
+    save_after_signout(app, client.get_cookie("ov").value)
+    assert rows(app) == 0
+    client.get("/entrar")  # a new visitor still gets a new session
+    assert rows(app) == 1
+
+
 def test_an_expired_row_is_not_a_session_and_the_cleanup_deletes_it(sql_app):
     app = sql_app
     client = app.test_client()
@@ -106,4 +130,8 @@ def test_with_redis_the_session_is_a_key_that_logout_deletes(tmp_path):
     assert store.exists(f"ov:session:{sid}")
     token = hidden(client.get("/entrar").get_data(as_text=True), "csrf_token")
     client.post("/salir", data={"csrf_token": token})
+    assert not store.exists(f"ov:session:{sid}")
+    client.get("/entrar")
+    sid = client.get_cookie("ov").value
+    save_after_signout(app, sid)
     assert not store.exists(f"ov:session:{sid}")
