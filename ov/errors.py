@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, abort, current_app, request, url_for
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -68,6 +69,13 @@ EXPIRED = ErrorText(
 # A form lists, in this hidden field, the names of its answers that may be sent back after
 # its page expired (never passwords, tokens or CAPTCHA answers). Unlisted fields are dropped.
 KEEPABLE_FIELD = "conservar"
+#: Every answer any form may list there. A new form's keepable fields are added here.
+KEEPABLE_NAMES = frozenset({
+    "zona", "cuenta", "factura",  # step 1, recovery by bill
+    "usuario", "correo", "correo2",  # step 2, login, recovery
+    "factura_electronica", "avisos",  # step 3
+    "next",  # login
+})
 # Flask-WTF's reasons that mean "the form is old", as opposed to a broken or forged request.
 # "Do not match" is a form from before the session changed (a login in another tab).
 EXPIRED_REASONS = (
@@ -88,9 +96,11 @@ def _same_origin() -> bool:
 
 
 def _answers_to_keep() -> list[tuple[str, str]]:
-    """The answers the expired form marked as keepable, to send again with a fresh token."""
-    keepable = set(request.form.get(KEEPABLE_FIELD, "").split(","))
-    keepable.discard("")
+    """The answers the expired form marked as keepable, to send again with a fresh token.
+
+    The form's list is only a request: nothing outside ``KEEPABLE_NAMES`` is ever kept, so a
+    crafted list cannot make the page (or the session, after a timeout) hold a password."""
+    keepable = set(request.form.get(KEEPABLE_FIELD, "").split(",")) & KEEPABLE_NAMES
     return [
         (name, value)
         for name, value in request.form.items(multi=True)
@@ -105,10 +115,21 @@ PLAIN_PAGE = (
 )
 
 
+def _ensure_url_builder() -> None:
+    """A request with a malformed ``Host`` header has no URL builder, and the error page needs
+    one for its links; bind one to a placeholder host (the links are paths: it never shows)."""
+    ctx = request_ctx._get_current_object()
+    if ctx.url_adapter is None:
+        ctx.url_adapter = current_app.url_map.bind(
+            "localhost", script_name=request.script_root or "/", url_scheme=request.scheme
+        )
+
+
 def error_response(code: int, text: ErrorText | None = None, **context):
     """The Spanish page for ``code``; for htmx, a fragment that replaces the main content
     (an error must not land inside the small element a request targeted, like one field)."""
     text = text or ERRORS.get(code) or ERRORS[500 if code >= 500 else 400]
+    _ensure_url_builder()
     try:
         response = render(
             "errors/error.html", "content", status=code, code=code, error=text, **context
@@ -125,6 +146,8 @@ def error_response(code: int, text: ErrorText | None = None, **context):
 
 
 def handle_http(exc: HTTPException):
+    if exc.response is not None:  # answered already (a rate limit with its own reply)
+        return exc.response
     code = exc.code or 500
     response = error_response(code)
     if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
@@ -136,9 +159,13 @@ def handle_csrf(exc: CSRFError):
     """An expired form from our own page may be sent again; anything else is a bad request."""
     if exc.description not in EXPIRED_REASONS or request.method != "POST" or not _same_origin():
         return error_response(400)
-    retry = url_for(request.endpoint, **(request.view_args or {}), **request.args) if (
+    # The same address the form was sent to: its path built from the route (never from the
+    # raw path, which could read as another host), and its query string as it came.
+    retry = url_for(request.endpoint, **(request.view_args or {})) if (
         request.endpoint
-    ) else request.path
+    ) else "/"
+    if request.query_string:
+        retry += "?" + request.query_string.decode()
     response = error_response(400, EXPIRED, retry_action=retry, answers=_answers_to_keep())
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -157,6 +184,15 @@ def handle_unexpected(exc: Exception):
     db.session.rollback()
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500)
+
+
+def refuse_undecodable_query() -> None:
+    """A query string that is not UTF-8 (raw bytes; percent-escapes are fine) is a bad
+    request, answered before any view or hook reads it."""
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        abort(400)
 
 
 def init_app(app: Flask) -> None:

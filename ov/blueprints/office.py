@@ -97,7 +97,7 @@ def int_arg(name: str, default: int | None = None, *, low: int = 1,
             high: int = 100_000) -> int | None:
     """A whole number from the query string, or ``default`` when absent, odd or out of range."""
     raw = request.args.get(name, "")
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return default
     value = int(raw)
     return value if low <= value <= high else default

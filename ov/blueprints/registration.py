@@ -355,8 +355,19 @@ STEP2_FIELDS = {"usuario", "contrasena", "contrasena2", "correo", "correo2"}
 PASSWORD_FIELDS = {"contrasena", "contrasena2"}
 
 
+def _leave_the_field(_limit):
+    """Too many inline checks: leave the field as it is (the step checks it when sent) rather
+    than let the error page replace the whole form."""
+    response = current_app.response_class(status=429)
+    response.headers["HX-Reswap"] = "none"
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 @bp.post("/validar/<campo>")
-@limiter.limit(lambda: current_app.config["OV_INLINE_VALIDATION_LIMIT"])
+@limiter.limit(
+    lambda: current_app.config["OV_INLINE_VALIDATION_LIMIT"], on_breach=_leave_the_field
+)
 def validate_field(campo: str):
     """One field's fragment: format and availability only, never "required" before submit."""
     if campo in STEP1_FIELDS:

@@ -194,3 +194,23 @@ def test_the_error_answers_of_step1_are_accessible(page, axe, app):
     page.get_by_role("button", name="Continuar").click()
     expect(page.locator("h1")).to_have_text("Este contrato ya está registrado")
     axe(page)
+
+
+def test_a_rate_limited_inline_check_leaves_the_form_alone(page, app, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_INLINE_VALIDATION_LIMIT", "1 per minute")
+    page.goto("/registro/paso-1")
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    account = page.get_by_label("Número de cuenta")
+    account.fill("40989917-7")
+    account.press("Tab")
+    expect(page.locator("#cuenta-error")).to_contain_text("escribe solo 40989917")
+    with page.expect_response("**/registro/validar/cuenta") as limited:
+        account.fill(SEED["account"])
+        account.press("Tab")
+    assert limited.value.status == 429
+    page.wait_for_timeout(300)  # let htmx finish with the answer
+    expect(page.locator("h1")).to_have_text("Registrarse en la Oficina Virtual")
+    expect(account).to_have_value(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    page.get_by_role("button", name="Continuar").click()
+    expect(page).to_have_url(re.compile("/registro/paso-2$"))

@@ -357,15 +357,18 @@ def test_a_timed_out_post_keeps_the_answers_for_after_the_login(app, client, cus
     age_session(client, ov_seen=21 * 60)
     response = client.post("/mi-oficina/reenviar-confirmacion", data={
         "csrf_token": token, "next": "/mi-oficina/datos", "secreto": "x",
-        "conservar": "next"})
+        "contrasena": PASSWORD, "conservar": "next,secreto,contrasena"})
     assert response.status_code == 303
     assert response.location == "/entrar?next=/mi-oficina/reenviar-confirmacion"
+    with client.session_transaction() as stored:  # nor kept in the session meanwhile
+        assert stored["ov_resume"]["answers"] == [["next", "/mi-oficina/datos"]]
     assert "inactividad" in text(client.get(response.location))
     again = login_and_follow(client, "/mi-oficina/reenviar-confirmacion")
     assert again.status_code == 200
     html = text(again)
     assert 'action="/mi-oficina/reenviar-confirmacion"' in html
     assert 'name="next" value="/mi-oficina/datos"' in html and "secreto" not in html
+    assert PASSWORD not in html  # whatever the form listed, a password is never kept
 
 
 def login_and_follow(client, next_url):

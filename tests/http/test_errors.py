@@ -18,10 +18,10 @@ trouble = Blueprint("trouble", __name__)
 @trouble.route("/_prueba/formulario", methods=["GET", "POST"])
 def form():
     if request.method == "POST":
-        return "recibido: " + request.form.get("nombre", "")
+        return "recibido: " + request.form.get("usuario", "")
     return render_template_string(
         '<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}">'
-        '<input name="nombre"></form>'
+        '<input name="usuario"></form>'
     )
 
 
@@ -124,7 +124,7 @@ def test_errors_as_fragments_for_htmx(tclient, htmx_headers):
 
 def test_oversized_body_is_refused(tclient, faulty):
     limit = faulty.config["MAX_CONTENT_LENGTH"]
-    response = tclient.post("/_prueba/formulario", data={"nombre": "x" * (limit + 1)})
+    response = tclient.post("/_prueba/formulario", data={"usuario": "x" * (limit + 1)})
     spanish_page(response, 413, "Envío demasiado grande")
 
 
@@ -145,7 +145,7 @@ def fresh_token(tclient) -> str:
 def test_invalid_utf8_in_a_form_is_replaced_not_a_crash(tclient):
     response = tclient.post(
         "/_prueba/formulario",
-        data=f"nombre=Mar%ffa&csrf_token={fresh_token(tclient)}".encode(),
+        data=f"usuario=Mar%ffa&csrf_token={fresh_token(tclient)}".encode(),
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200
@@ -156,7 +156,7 @@ def test_a_forged_or_broken_token_is_a_plain_bad_request(tclient):
     fresh_token(tclient)
     response = tclient.post(
         "/_prueba/formulario",
-        data={"csrf_token": "inventado", "nombre": "Ana", "conservar": "nombre"},
+        data={"csrf_token": "inventado", "usuario": "Ana", "conservar": "usuario"},
         headers={"Sec-Fetch-Site": "same-origin"},
     )
     html = spanish_page(response, 400, "Solicitud incorrecta")
@@ -178,20 +178,22 @@ def test_expired_form_offers_to_send_the_answers_again(tclient, monkeypatch):
         "/_prueba/formulario?paso=2",
         data={
             "csrf_token": token,
-            "nombre": "Ana López",
+            "usuario": "Ana López",
             "contrasena": "Secreta123",
-            "conservar": "nombre",
+            "csrf_extra": "x",
+            "conservar": "usuario,contrasena,csrf_extra",
         },
         headers={"Sec-Fetch-Site": "same-origin"},
     )
     html = spanish_page(response, 400, "La página caducó")
     assert response.headers["Cache-Control"] == "no-store"
     assert 'value="Ana López"' in html
-    assert "Secreta123" not in html  # only the fields the form marked as keepable
+    # Only answers the portal allows to be kept, whatever the (editable) form listed.
+    assert "Secreta123" not in html and "csrf_extra" not in html
     assert 'action="/_prueba/formulario?paso=2"' in html
     new_token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     retry = tclient.post(
-        "/_prueba/formulario", data={"csrf_token": new_token, "nombre": "Ana López"}
+        "/_prueba/formulario", data={"csrf_token": new_token, "usuario": "Ana López"}
     )
     assert retry.get_data(as_text=True) == "recibido: Ana López"
 
@@ -201,7 +203,7 @@ def test_a_cross_site_post_gets_no_resubmit_form(tclient, monkeypatch):
     expire_tokens(monkeypatch)
     response = tclient.post(
         "/_prueba/formulario",
-        data={"csrf_token": token, "nombre": "atacante", "conservar": "nombre"},
+        data={"csrf_token": token, "usuario": "atacante", "conservar": "usuario"},
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     html = spanish_page(response, 400, "Solicitud incorrecta")
@@ -212,3 +214,38 @@ def test_an_error_in_a_fragment_replaces_the_main_content(tclient, htmx_headers)
     response = tclient.get("/_prueba/403", headers={**htmx_headers, "HX-Target": "div#campo-x"})
     assert response.headers["HX-Retarget"] == "#contenido"
     assert response.headers["HX-Reswap"] == "innerHTML"
+
+
+@pytest.mark.parametrize("query", ["endpoint=x", "campo=1&_external=1", "_anchor=z&x=%C3%B1"])
+def test_an_expired_form_keeps_its_address_whatever_its_query(tclient, monkeypatch, query):
+    """The retry goes to the path the route builds, with the query string as it came: query
+    keys are never taken as arguments for building the address (no crash, no other host)."""
+    token = fresh_token(tclient)
+    expire_tokens(monkeypatch)
+    response = tclient.post(
+        f"/_prueba/formulario?{query}", data={"csrf_token": token, "usuario": "Ana"},
+        headers={"Sec-Fetch-Site": "same-origin", "Host": "otro.example"},
+    )
+    html = spanish_page(response, 400, "La página caducó")
+    action = f"/_prueba/formulario?{query}".replace("&", "&amp;")
+    assert f'action="{action}"' in html and "otro.example" not in html
+
+
+@pytest.mark.parametrize("url", ["/entrar", "/ayuda/factura", "/mi-oficina/facturas",
+                                 "/registro/paso-1"])
+@pytest.mark.parametrize("partial", [False, True], ids=["page", "fragment"])
+def test_raw_bytes_in_the_query_string_are_a_bad_request(client, htmx_headers, url, partial,
+                                                        caplog):
+    response = client.get(url, environ_overrides={"QUERY_STRING": "x=\xff"},
+                          headers=htmx_headers if partial else {})
+    assert response.status_code == 400
+    assert "Solicitud incorrecta" in response.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
+
+
+@pytest.mark.parametrize("host", ["a..b", "x" * 260])
+def test_a_malformed_host_gets_the_styled_page_and_logs_nothing(client, host, caplog):
+    response = client.get("/entrar", headers={"Host": host})
+    html = spanish_page(response, 400, "Solicitud incorrecta")
+    assert "/static/css/ov.css" in html and 'href="/"' in html
+    assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]

@@ -343,7 +343,11 @@ def test_filters_answer_200_and_keep_their_choice(signed_in):
         "/mi-oficina/facturas?pagina=99999999999999999999999",
         "/mi-oficina/pagos?pagina=0",
         "/mi-oficina?contrato=99999999999999999999",
+        "/mi-oficina/facturas?pagina=" + "9" * 5000,  # beyond int()'s 4,300-digit limit
+        "/mi-oficina/facturas?anio=" + "9" * 5000,
+        "/mi-oficina/pagos?pagina=" + "9" * 5000,
     ],
+    ids=lambda url: url[:60],
 )
 def test_odd_query_strings_never_break_a_page(signed_in, url):
     assert signed_in.get(url).status_code == 200

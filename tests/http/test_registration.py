@@ -474,6 +474,20 @@ def test_registration_pages_are_never_stored(reg):
     assert reg.client.get("/registro/paso-2").headers["Cache-Control"] == "no-store"
 
 
+def test_too_many_inline_checks_leave_the_field_as_it_is(app, reg, htmx_headers,
+                                                         monkeypatch):
+    """A 429 must not replace the form with the error page: the field stays as typed and the
+    step checks it when sent."""
+    monkeypatch.setitem(app.config, "OV_INLINE_VALIDATION_LIMIT", "2 per minute")
+    token = reg.token("/registro/paso-1")
+    answers = [reg.client.post("/registro/validar/cuenta", data={"csrf_token": token,
+                               "cuenta": "8295249"}, headers=htmx_headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["HX-Reswap"] == "none" and "HX-Retarget" not in answers[2].headers
+    assert answers[2].headers["Retry-After"] == "60" and answers[2].get_data() == b""
+    assert reg.step1().status_code == 303  # the step itself is not held back
+
+
 def test_unknown_inline_field_is_404(reg, htmx_headers):
     token = reg.token("/registro/paso-1")
     response = reg.client.post("/registro/validar/zona_secreta", data={"csrf_token": token},
