@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from markupsafe import escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ov import config as settings
@@ -14,12 +15,25 @@ from ov.extensions import csrf, db, limiter, mail, migrate
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+class Portal(Flask):
+    """Flask, with its redirects' small page (shown if a browser does not follow) in Spanish."""
+
+    def redirect(self, location: str, code: int = 302):  # type: ignore[override]
+        response = super().redirect(location, code)
+        target = escape(location)
+        response.set_data(
+            '<!doctype html>\n<html lang="es-MX">\n<title>Redirigiendo</title>\n'
+            f'<p>Continúa en <a href="{target}">{target}</a>.</p>\n'
+        )
+        return response
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then OV_* variables, then tests'."""
     instance_path = os.environ.get("OV_INSTANCE_PATH") or None
     if test_config and test_config.get("INSTANCE_PATH"):
         instance_path = test_config["INSTANCE_PATH"]
-    app = Flask(
+    app = Portal(
         __name__, instance_path=instance_path, instance_relative_config=True, static_folder=None
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

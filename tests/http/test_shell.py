@@ -154,3 +154,16 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["database"] == "ok"
+
+
+def test_a_redirect_says_where_to_go_in_spanish(client):
+    """Its page only shows when a browser does not follow the redirect by itself."""
+    from tests.support.journeys import hidden
+
+    token = hidden(client.get("/registro/paso-1").get_data(as_text=True), "csrf_token")
+    response = client.post("/registro/paso-1", data={"accion": "instructivo",
+                                                     "csrf_token": token})
+    assert response.status_code == 303
+    html = response.get_data(as_text=True)
+    assert 'lang="es-MX"' in html and "Continúa en" in html and "Redirecting" not in html
+    assert 'href="/ayuda/factura?desde=registro"' in html
