@@ -9,7 +9,8 @@ For other blueprints:
 
 A session remembers when it started (``ov_started``), when it was last used (``ov_seen``)
 and a stamp of the password it was opened with (``ov_stamp``). Before each request a
-signed-in session older than ``OV_SESSION_MAX_HOURS``, idle for ``OV_SESSION_IDLE_MINUTES``,
+signed-in session older than ``OV_SESSION_MAX_HOURS``, idle for ``OV_SESSION_IDLE_MINUTES``
+(``ov_seen`` moves in steps of ``SEEN_STEP`` seconds),
 or whose stamp no longer matches (the password changed) is ended on the server.
 """
 
@@ -33,6 +34,10 @@ STAMP, STARTED, SEEN = "ov_stamp", "ov_started", "ov_seen"
 ENDED = "ov_ended"  # why the last session ended, for the login page to say
 RESUME = "ov_resume"  # answers of a form sent after the session had ended
 MAX_NEXT = 2000
+#: How stale ``ov_seen`` may get before a request writes it again. Not every request saves
+#: the session, then: fewer writes, and a burst of requests (a page and its lazy parts) does
+#: not write the same session over itself. The idle limit may come up to this much early.
+SEEN_STEP = 15
 
 
 def now() -> float:
@@ -110,7 +115,8 @@ def enforce_session_limits():
     moment = now()
     reason = _expired_reason(moment)
     if reason is None:
-        session[SEEN] = moment
+        if moment - session[SEEN] >= SEEN_STEP:
+            session[SEEN] = moment
         return None
     user_id = session.get("_user_id")
     answers = _answers_to_keep() if request.method == "POST" else []

@@ -129,8 +129,8 @@ def error_response(code: int, text: ErrorText | None = None, **context):
     """The Spanish page for ``code``; for htmx, a fragment that replaces the main content
     (an error must not land inside the small element a request targeted, like one field)."""
     text = text or ERRORS.get(code) or ERRORS[500 if code >= 500 else 400]
-    _ensure_url_builder()
     try:
+        _ensure_url_builder()
         response = render(
             "errors/error.html", "content", status=code, code=code, error=text, **context
         )

@@ -33,7 +33,7 @@ from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
-from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, LargeBinary, String, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -70,7 +70,8 @@ class _OurSessions:
 
     def open_session(self, app: Flask, request: Request) -> StoredSession:
         session = super().open_session(app, request)  # type: ignore[misc]
-        # Upstream draws a new id when the cookie's session is not in the store.
+        # Upstream draws a new id when the cookie's session is not in the store. (The cookie
+        # holds the bare id: ``use_signer`` stays off, see init_app.)
         session.stored = session.sid == request.cookies.get(app.config["SESSION_COOKIE_NAME"])
         return session
 
@@ -120,22 +121,23 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
             storage.execute(delete(SessionRecord).where(SessionRecord.session_id == store_id))
 
     def _upsert_session(
-        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+        self, session_lifetime: timedelta, session: StoredSession, store_id: str
     ) -> None:
         data = self.serializer.encode(session)
         expiry = utcnow() + session_lifetime
         try:
             with Session(db.engine) as storage, storage.begin():
-                record = storage.scalars(
-                    select(SessionRecord).where(SessionRecord.session_id == store_id)
-                ).first()
-                if record is None and getattr(session, "stored", False):
-                    session.gone = True  # deleted by another request (signed out)
-                    return
-                if record is None:
+                if session.stored:
+                    # One UPDATE: a record another request deleted (a sign-out), before or
+                    # while this one ran, matches no row and stays deleted.
+                    changed = storage.execute(
+                        update(SessionRecord)
+                        .where(SessionRecord.session_id == store_id)
+                        .values(data=data, expiry=expiry)
+                    ).rowcount
+                    session.gone = changed == 0
+                else:  # a new, random id
                     storage.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
-                else:
-                    record.data, record.expiry = data, expiry
         except SQLAlchemyError as exc:
             # Not saved: the next form gets the "page expired" answer with its data kept.
             # (Deleting, at logout, is never silenced: it must happen or fail loudly.)
@@ -167,7 +169,7 @@ def init_app(app: Flask) -> None:
     config = app.config
     params = {
         "key_prefix": config.get("SESSION_KEY_PREFIX", "ov:session:"),
-        "use_signer": False,
+        "use_signer": False,  # the id is random; _OurSessions.open_session relies on this
         "permanent": True,
         "sid_length": Defaults.SESSION_ID_LENGTH,
         "serialization_format": "msgpack",

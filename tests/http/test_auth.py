@@ -342,6 +342,23 @@ def test_an_idle_session_ends_and_the_login_page_says_why(app, client, customer)
     assert "Tu sesión se cerró por inactividad" in html
 
 
+def test_a_burst_of_requests_does_not_rewrite_the_session(app, client, customer):
+    """A page and its lazy parts arrive together: only a session last seen more than
+    SEEN_STEP seconds ago is written again, so they cannot write stale copies over it."""
+    from ov.auth_helpers import SEEN_STEP
+
+    sign_in(client, "usuPDFactura1")
+    client.get("/mi-oficina")
+    for url in ("/mi-oficina", "/mi-oficina/facturas", "/mi-oficina/pagos"):
+        assert "Set-Cookie" not in client.get(url).headers, url
+    age_session(client, ov_seen=SEEN_STEP)
+    with client.session_transaction() as stored:
+        before = stored["ov_seen"]
+    assert "Set-Cookie" in client.get("/mi-oficina").headers
+    with client.session_transaction() as stored:
+        assert stored["ov_seen"] >= before + SEEN_STEP
+
+
 def test_a_session_ends_after_twelve_hours_even_when_used(app, client, customer):
     sign_in(client, "usuPDFactura1")
     age_session(client, ov_started=12 * 3600 - 60)
