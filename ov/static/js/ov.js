@@ -49,7 +49,7 @@
      field (class "field") or its message, and leaves the focus where the customer is. */
   document.addEventListener("htmx:after:swap", function (event) {
     var source = event.detail && event.detail.ctx && event.detail.ctx.sourceElement;
-    if (source && source.getAttribute && source.getAttribute("hx-trigger") === "load") {
+    if (source && source.getAttribute && source.getAttribute("data-hx-trigger") === "load") {
       return;  /* a lazy part arriving by itself: the customer did not ask, stay put */
     }
     var target = targetOf(event);
