@@ -154,7 +154,8 @@ def login():
     )
     db.session.commit()
     if not outcome.ok:
-        # Never the typed text: its key only when it has the allowed form (no CR/LF).
+        # Never the typed text (it may be a password): a keyed hash when it has the allowed
+        # form (no CR/LF).
         current_app.logger.info("login failed: %s", auth_service.audit_username(
             form.usuario.data))
         response = render_form(

@@ -72,9 +72,11 @@ def holder_name(user_id: int) -> str | None:
 
 
 def audit_username(raw: str | None) -> dict[str, Any]:
-    """How a typed username enters the audit trail: its key only if it has the allowed form."""
+    """How a typed username that matches no user enters the audit trail and the log: never
+    readable (customers type passwords into that field too), but as a hash keyed by the
+    secret key, so attempts with the same text (in any letter case) can be correlated."""
     if valid_username(raw):
-        return {"username_key": username_key(raw or "")}
+        return {"username_hash": tokens.fingerprint("audit-username:" + username_key(raw or ""))}
     return {"username_valid": False}
 
 
