@@ -6,6 +6,15 @@ For other blueprints:
   brings them back afterwards), and the response is ``Cache-Control: no-store``. Every
   response to a signed-in customer is ``no-store`` anyway (the header shows their name).
 * ``safe_next(value)``: a ``next`` target that stays on this site, else the default.
+* ``trust_device(user)``: the response gives this browser a device cookie for ``user``
+  (after a sign-in and a completed reset by email); ``device_nonce(user_id)`` reads it back.
+
+Device cookies follow OWASP's "slow down online guessing with device cookies": a browser
+where the customer signed in before keeps a signed cookie (the user's id and a random nonce,
+no personal data) in ``ov_device`` (``__Host-ov_device``, ``Secure``, in production),
+``HttpOnly`` and ``SameSite=Lax`` like the session cookie, for ``OV_LOGIN_DEVICE_DAYS``. A
+login for that user from that browser is not refused by the lock or the limits that unknown
+browsers run into: it is counted against the nonce's own allowance instead.
 
 A session remembers when it started (``ov_started``), when it was last used (``ov_seen``)
 and a stamp of the password it was opened with (``ov_stamp``). Before each request a
@@ -29,9 +38,11 @@ from ov.extensions import db, login
 from ov.htmx import client_redirect
 from ov.models import User
 from ov.services import auth as auth_service
+from ov.services import tokens
 
 STAMP, STARTED, SEEN = "ov_stamp", "ov_started", "ov_seen"
 ENDED = "ov_ended"  # why the last session ended, for the login page to say
+DEVICE_COOKIE = "ov_device"
 RESUME = "ov_resume"  # answers of a form sent after the session had ended
 MAX_NEXT = 2000
 #: How stale ``ov_seen`` may get before a request writes it again. Not every request saves
@@ -76,6 +87,46 @@ def start_session(user: User) -> None:
     session[STAMP] = auth_service.session_stamp(user)
     session[STARTED] = moment
     session[SEEN] = moment
+    trust_device(user)
+
+
+# --- device cookies -------------------------------------------------------------------------
+
+def _production() -> bool:
+    return current_app.config["OV_ENV"] == "production"
+
+
+def device_cookie_name() -> str:
+    # Like the session cookie: a __Host- cookie (Secure, Path=/, no Domain) in production.
+    return "__Host-" + DEVICE_COOKIE if _production() else DEVICE_COOKIE
+
+
+def device_max_age() -> int:
+    return int(current_app.config["OV_LOGIN_DEVICE_DAYS"]) * 24 * 3600
+
+
+def trust_device(user: User) -> None:
+    """Give this browser a new device cookie for ``user`` (a new nonce: a fresh allowance)."""
+    g.ov_device_token = tokens.device_token(user.id)
+
+
+def device_nonce(user_id: int) -> str | None:
+    """The nonce of this browser's device cookie when it is genuine, unexpired and made for
+    ``user_id``; None otherwise (no cookie, forged, tampered with, another user's)."""
+    found = tokens.read_device_token(request.cookies.get(device_cookie_name()), device_max_age())
+    if found is None or found[0] != user_id:
+        return None
+    return found[1]
+
+
+def send_device_cookie(response):
+    token = g.pop("ov_device_token", None)
+    if token is not None:
+        response.set_cookie(
+            device_cookie_name(), token, max_age=device_max_age(), path="/",
+            secure=_production(), httponly=True, samesite="Lax",
+        )
+    return response
 
 
 def restamp(user: User) -> None:
@@ -207,5 +258,6 @@ def init_app(app: Flask) -> None:
     login.unauthorized_handler(unauthorized)
     app.before_request(enforce_session_limits)
     app.after_request(no_store_when_private)
+    app.after_request(send_device_cookie)
     app.add_template_global(connection_info)
     app.add_template_global(idle_seconds, "session_idle_seconds")

@@ -65,6 +65,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "LOGIN_MAX_FAILURES": ("OV_LOGIN_MAX_FAILURES", int),
     "LOGIN_LOCK_MINUTES": ("OV_LOGIN_LOCK_MINUTES", int),
     "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
+    "LOGIN_DEVICE_DAYS": ("OV_LOGIN_DEVICE_DAYS", int),
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
@@ -147,9 +148,16 @@ def defaults(instance_path: str) -> dict:
         "OV_LOGIN_MAX_FAILURES": 5,
         "OV_LOGIN_LOCK_MINUTES": 15,
         "OV_LOGIN_LOCK_MAX_MINUTES": 240,
-        # Failed logins counted per client address and per username (Flask-Limiter).
+        # Failed logins from unknown browsers, counted per client address and per typed
+        # username (Flask-Limiter). A browser with a device cookie for the typed user is
+        # exempt from both (and from the lock above): it has its own allowance instead.
         "OV_LOGIN_IP_LIMIT": "50 per 15 minutes",
         "OV_LOGIN_ACCOUNT_LIMIT": "10 per 15 minutes",
+        # A browser where the customer signed in, or finished a reset by email, keeps a
+        # signed device cookie this many days (renewed at each sign-in), and may fail this
+        # often on its own, whatever unknown browsers do to the account.
+        "OV_LOGIN_DEVICE_DAYS": 365,
+        "OV_LOGIN_DEVICE_LIMIT": "5 per 15 minutes",
         # Recovery: how long a reset link lives, and how often it may be asked for.
         "OV_RESET_MAX_AGE_MINUTES": 60,
         "OV_RECOVERY_IP_LIMIT": "10 per hour",

@@ -16,6 +16,7 @@ import time
 from flask import (
     Blueprint,
     current_app,
+    g,
     redirect,
     request,
     session,
@@ -93,6 +94,27 @@ def _login_limit():
     return _config("OV_LOGIN_ACCOUNT_LIMIT")
 
 
+def _login_device() -> str | None:
+    """The nonce of this browser's device cookie when it is valid for the user the typed
+    username names (once per request: three limits and the view ask)."""
+    if "ov_login_device" not in g:
+        user = auth_service.find_user(request.form.get("usuario"))
+        g.ov_login_device = auth_helpers.device_nonce(user.id) if user else None
+    return g.ov_login_device
+
+
+def _known_device() -> bool:
+    return _login_device() is not None
+
+
+def _unknown_device() -> bool:
+    return _login_device() is None
+
+
+def _device_key() -> str:
+    return _key_for("entrar-dispositivo", _login_device())
+
+
 def clear_login_throttle(username: str) -> None:
     """A successful reset unlocks the account: forget the failed logins counted for its
     username by Flask-Limiter too (the database counter is reset by ``set_password``)."""
@@ -125,14 +147,22 @@ def _ended_notice(reason: str | None) -> str | None:
     )
 
 
+# Failed logins are limited per address and per typed username only for unknown browsers;
+# a browser holding a device cookie for the typed user has its own allowance instead. So an
+# attacker spends the unknown browsers' allowance, never the owner's, and the customers
+# behind one carrier (CGNAT) address who signed in there before are not refused either.
 @bp.route("/entrar", methods=["GET", "POST"])
-@limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed,
+               exempt_when=_known_device)
 @limiter.limit(
     _login_limit,
     key_func=lambda: _typed_key("usuario", "entrar"),
     methods=["POST"],
     deduct_when=_failed,
+    exempt_when=_known_device,
 )
+@limiter.limit(lambda: _config("OV_LOGIN_DEVICE_LIMIT"), key_func=_device_key, methods=["POST"],
+               deduct_when=_failed, exempt_when=_unknown_device)
 def login():
     next_url = request.values.get("next", "")
     if request.method == "GET":
@@ -150,11 +180,13 @@ def login():
     if not form.validate():
         return render_form("auth/login.html", form, 422, notice=None)
     outcome = auth_service.authenticate(
-        form.usuario.data, form.contrasena.data, client_address=client_address()
+        form.usuario.data, form.contrasena.data, client_address=client_address(),
+        trusted_device=_known_device(),
     )
     db.session.commit()
     if not outcome.ok:
-        # Never the typed text: its key only when it has the allowed form (no CR/LF).
+        # Never the typed text (it may be a password): a keyed hash when it has the allowed
+        # form (no CR/LF).
         current_app.logger.info("login failed: %s", auth_service.audit_username(
             form.usuario.data))
         response = render_form(
@@ -260,6 +292,7 @@ def reset():
         return _invalid_link()
     db.session.commit()
     mail.deliver_soon(mails)
+    auth_helpers.trust_device(user)  # the mailbox proved it: this browser gets back in
     return _finished(user)
 
 

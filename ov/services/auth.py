@@ -6,6 +6,11 @@ Login never tells whether a username exists: an unknown username, a wrong passwo
 locked account give the same outcome after the same hashing work. The failure counter lives
 in the user's row and is increased by one ``UPDATE ... RETURNING`` statement, so parallel
 attempts each count once and exactly one of them sees the count that locks the account.
+
+That counter and its lock are for unknown browsers only. A browser the caller vouches for
+(``trusted_device``: it holds a device cookie for this user, see ``ov.auth_helpers``) is
+neither refused by the lock nor counted in it: its failures count against its own allowance,
+kept by the caller's rate limit, so nobody elsewhere can keep the owner out.
 """
 
 from __future__ import annotations
@@ -72,9 +77,11 @@ def holder_name(user_id: int) -> str | None:
 
 
 def audit_username(raw: str | None) -> dict[str, Any]:
-    """How a typed username enters the audit trail: its key only if it has the allowed form."""
+    """How a typed username that matches no user enters the audit trail and the log: never
+    readable (customers type passwords into that field too), but as a hash keyed by the
+    secret key, so attempts with the same text (in any letter case) can be correlated."""
     if valid_username(raw):
-        return {"username_key": username_key(raw or "")}
+        return {"username_hash": tokens.fingerprint("audit-username:" + username_key(raw or ""))}
     return {"username_valid": False}
 
 
@@ -112,9 +119,14 @@ def count_failure(user_id: int, now: datetime) -> tuple[int, datetime | None]:
 
 def authenticate(
     raw_username: str, password: str, *, client_address: str | None,
-    now: datetime | None = None,
+    trusted_device: bool = False, now: datetime | None = None,
 ) -> LoginOutcome:
-    """Check a login. On success the user's counters and login times are updated."""
+    """Check a login. On success the user's counters and login times are updated.
+
+    ``trusted_device``: the attempt comes from a browser holding a genuine device cookie for
+    the user this username names. The lock does not refuse it and its failures do not count
+    towards the lock; its success does not lift a lock other browsers earned either.
+    """
     now = now or utcnow()
     user = find_user(raw_username)
     if user is None:
@@ -123,9 +135,14 @@ def authenticate(
                      reason="unknown", **audit_username(raw_username))
         return LoginOutcome()
     locked = is_locked(user, now)
-    if locked:
+    refused = locked and not trusted_device
+    if refused:
         passwords.verify_dummy(password)  # the same work, and no answer about the password
-    if locked or not passwords.verify_password(user.password_hash, password):
+    if refused or not passwords.verify_password(user.password_hash, password):
+        if trusted_device:
+            audit.record("login_failed", user_id=user.id, client_address=client_address,
+                         reason="password", device=True)
+            return LoginOutcome()
         count, locked_until = count_failure(user.id, now)
         audit.record("login_failed", user_id=user.id, client_address=client_address,
                      reason="locked" if locked else "password", failures=count)
@@ -138,11 +155,13 @@ def authenticate(
         return outcome
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    if not locked:
+        user.failed_logins = 0
+        user.locked_until = None
     user.previous_login_at = user.last_login_at
     user.last_login_at = now
-    audit.record("login_succeeded", user_id=user.id, client_address=client_address)
+    audit.record("login_succeeded", user_id=user.id, client_address=client_address,
+                 **({"device": True} if trusted_device else {}))
     return LoginOutcome(user=user)
 
 

@@ -8,12 +8,16 @@ fingerprints, never an email address or other personal data in clear.
 A token "dies" when what it vouches for changes: the confirmation token holds a fingerprint of
 the email it was sent to, so changing the email invalidates it. A reset token can do the same
 with ``fingerprint(user.password_hash)``.
+
+Device tokens (the value of the device cookie, see ``ov.auth_helpers``) are made the same way
+under their own purpose: a user id and a random nonce, nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from typing import Any
 
 from flask import current_app
@@ -23,6 +27,7 @@ from ov.extensions import db
 from ov.models import User
 
 EMAIL_CONFIRMATION = "ov.email-confirmation"
+LOGIN_DEVICE = "ov.login-device"
 # A real token is ~100 characters; refuse absurd input before doing any work on it.
 MAX_TOKEN_LENGTH = 512
 
@@ -82,3 +87,22 @@ def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
     if user is None or not hmac.compare_digest(fingerprint(user.email), email_print):
         return None
     return user
+
+
+# --- device cookies (a browser where a customer signed in before) ---------------------------
+
+def device_token(user_id: int) -> str:
+    """A new device token for ``user_id``: the id and a random nonce that names this browser
+    (its own allowance of failed logins is counted under the nonce)."""
+    return make_token(LOGIN_DEVICE, {"u": user_id, "n": secrets.token_urlsafe(16)})
+
+
+def read_device_token(token: str | None, max_age: int) -> tuple[int, str] | None:
+    """``(user_id, nonce)`` of a genuine device token younger than ``max_age`` s, else None."""
+    payload = read_token(LOGIN_DEVICE, token or "", max_age)
+    if payload is None:
+        return None
+    user_id, nonce = payload.get("u"), payload.get("n")
+    if not isinstance(user_id, int) or not isinstance(nonce, str) or not nonce:
+        return None
+    return user_id, nonce

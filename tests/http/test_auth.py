@@ -599,7 +599,7 @@ def test_typed_usernames_never_forge_log_lines_or_audit_rows(app, client, monkey
     (event,) = events(app, "login_failed")
     assert event.details == {"reason": "unknown", "username_valid": False}
     login_body(client, "Alguien123")
-    assert events(app, "login_failed")[1].details["username_key"] == "alguien123"
+    assert "alguien123" not in str(events(app, "login_failed")[1].details).casefold()
 
 
 # --- recovery by email ----------------------------------------------------------------------
