@@ -66,6 +66,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "LOGIN_LOCK_MINUTES": ("OV_LOGIN_LOCK_MINUTES", int),
     "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
+    "PROOF_RECENT_INVOICES": ("OV_PROOF_RECENT_INVOICES", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -130,6 +131,8 @@ def defaults(instance_path: str) -> dict:
         "OV_PASSWORD_POLICY": "seed",
         # Registration: drafts live this long after the last step; attempts are limited.
         "OV_REGISTRATION_DRAFT_MINUTES": 30,
+        # The proof of the bill: how many of a contract's newest invoices prove it.
+        "OV_PROOF_RECENT_INVOICES": 2,
         "OV_REGISTRATION_IP_LIMIT": "20 per hour",
         "OV_REGISTRATION_ACCOUNT_LIMIT": "5 per hour",
         "OV_INLINE_VALIDATION_LIMIT": "120 per minute",
@@ -264,6 +267,11 @@ def validate(config: dict, instance_path: str) -> None:
     if not 1 <= int(config["OV_COUPON_VALID_DAYS"]) <= 30:
         raise ConfigError(
             f"OV_COUPON_VALID_DAYS={config['OV_COUPON_VALID_DAYS']!r}: usa de 1 a 30 días"
+        )
+    if not 1 <= int(config["OV_PROOF_RECENT_INVOICES"]) <= 24:
+        raise ConfigError(
+            f"OV_PROOF_RECENT_INVOICES={config['OV_PROOF_RECENT_INVOICES']!r}: usa de 1 a 24 "
+            "facturas (las más recientes del contrato)"
         )
     if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
         raise ConfigError(

@@ -25,7 +25,6 @@ from flask_login import current_user
 
 from ov import auth_helpers
 from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
-from ov.blueprints.registration import check_bill
 from ov.blueprints.registration_forms import Step1Form
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
@@ -321,7 +320,7 @@ def recover_bill():
         return render_form("auth/recover_bill.html", Step1Form(zones), widget=captcha.widget(),
                            captcha_error=None, unavailable=False)
     form = Step1Form(zones, request.form)
-    proof = check_bill(form, "recovery_proof_failed")
+    proof = form.prove(request.form, client_address(), "recovery")
     if proof.account is not None:
         owner = registration.owner_of(proof.account.id)
         db.session.commit()

@@ -85,6 +85,12 @@ def clean_invoice_number(value: str | None) -> str:
     return text
 
 
+def same_invoice_number(typed: str, numbers: list[str]) -> bool:
+    """Whether a cleaned invoice number is one of ``numbers`` (as the billing system keeps
+    them)."""
+    return typed in numbers
+
+
 def clean_username(value: str | None) -> str:
     """6 to 25 letters and digits (ASCII), nothing else."""
     text = _plain(value)
