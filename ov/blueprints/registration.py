@@ -36,8 +36,11 @@ HINTS = {
         "Entre 1 y 8 números, sin puntos ni guiones y sin el número que va después del "
         'guion. Si tu factura dice <span class="nowrap">40989917-7</span>, escribe 40989917.'
     ),
-    "factura": "10 caracteres, con sus mayúsculas, espacios, guiones y puntos, tal como "
-    "aparece en tu factura.",
+    "factura": Markup(
+        "10 caracteres, tal como aparecen en tu factura junto a «No.»: con o sin los espacios "
+        'que separan los grupos, y con sus guiones y puntos. Por ejemplo, '
+        '<span class="nowrap">DE 4043 2503</span> o DE40432503.'
+    ),
     "usuario": "Crea un usuario a tu elección, de 6 a 25 caracteres: números y letras, sin "
     "caracteres especiales.",
     "contrasena": "Crea una contraseña a tu elección, de 8 a 12 caracteres: números y letras, "

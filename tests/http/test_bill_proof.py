@@ -126,3 +126,27 @@ def test_the_proof_costs_one_invoice_query_whatever_the_answer(app):
     counts = {number: queries_for(app, number) for number in (newest, old, older[-1],
                                                               "ZE00000000")}
     assert set(counts.values()) == {1}, counts
+
+
+# --- the invoice number as the bill prints it ------------------------------------------------
+
+@pytest.mark.parametrize("typed", ["ZE 4038 9382", "ZE40389382", "ze 4038 9382"])
+def test_step1_accepts_the_seed_number_as_printed_and_without_spaces(app, typed):
+    response = register(app, typed)
+    assert (response.status_code, response.location) == (303, "/registro/paso-2")
+
+
+def test_recovery_accepts_the_number_as_printed_too(app):
+    assert recover(app, "ZE 4038 9382").status_code == 404  # proved; nobody registered it
+
+
+def test_the_instructivo_shows_the_number_grouped_as_bills_print_it(client):
+    import re
+
+    html = text(client.get("/ayuda/factura"))
+    assert "No. DE 4043 2503" in html  # the sample bill's description
+    assert "con o sin esos espacios" in html
+    image = re.search(r'src="(/static/img/factura-ejemplo\.svg[^"]*)"', html).group(1)
+    assert ">No. DE 4043 2503</text>" in text(client.get(image))
+    hint = text(client.get("/registro/paso-1"))
+    assert "con o sin los espacios" in hint
