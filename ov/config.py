@@ -67,6 +67,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
     "PROOF_RECENT_INVOICES": ("OV_PROOF_RECENT_INVOICES", int),
+    "UNDO_LINK_DAYS": ("OV_UNDO_LINK_DAYS", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -160,6 +161,8 @@ def defaults(instance_path: str) -> dict:
         "OV_RECOVERY_BILL_IP_LIMIT": "20 per hour",
         "OV_RECOVERY_BILL_ACCOUNT_LIMIT": "5 per hour",
         "OV_CONFIRM_RESEND_LIMIT": "3 per hour",
+        # How long the old address may undo a change of access (recovery by bill, new email).
+        "OV_UNDO_LINK_DAYS": 7,
         # The version of the Aviso legal a customer accepts when registering.
         "OV_LEGAL_VERSION": "1.0",
         # Cheap argon2 parameters, for the test suite only: never in a deployment.
@@ -273,6 +276,8 @@ def validate(config: dict, instance_path: str) -> None:
             f"OV_PROOF_RECENT_INVOICES={config['OV_PROOF_RECENT_INVOICES']!r}: usa de 1 a 24 "
             "facturas (las más recientes del contrato)"
         )
+    if not 1 <= int(config["OV_UNDO_LINK_DAYS"]) <= 30:
+        raise ConfigError(f"OV_UNDO_LINK_DAYS={config['OV_UNDO_LINK_DAYS']!r}: usa de 1 a 30 días")
     if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
         raise ConfigError(
             f"OV_COUPON_LATE_FEE={config['OV_COUPON_LATE_FEE']}: el cargo no puede ser negativo"
