@@ -62,9 +62,10 @@ def ask_for_email(user: User, new_email: str, *, now: datetime | None = None) ->
 
 def queue_confirm_pending(user: User) -> OutboxMail:
     """The link that makes the pending address the user's email (sent to that address)."""
+    if not user.pending_email:
+        raise ValueError("the user has no pending address to confirm")
     if user.id is None:
         db.session.flush()
-    assert user.pending_email, "no pending address to confirm"
     url = mail.external_url(
         "account.confirm_email",
         token=tokens.email_confirmation_token(user, user.pending_email),

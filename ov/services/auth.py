@@ -255,7 +255,7 @@ def recover_by_bill(
     confirm = account_changes.ask_for_email(user, new_email)
     mails = [mail.queue(
         user.email,
-        "Cambiaron la contraseña de tu Oficina Virtual con tu factura",
+        "Cambiaron la contraseña de tu Oficina Virtual con una factura",
         "recovered_by_bill",
         user=user,
         account=account,
