@@ -94,8 +94,9 @@ def read_email_confirmation(
 
 
 def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
-    """The user whose current email the token vouches for, or None (see above)."""
+    """The user whose current email (not a pending one) the token vouches for, or None."""
     found = read_email_confirmation(token, max_age)
-    if found is None or found[1] != found[0].email:
+    user, email_print = (found[0], fingerprint(found[1])) if found else (None, "")
+    if user is None or not hmac.compare_digest(fingerprint(user.email), email_print):
         return None
-    return found[0]
+    return user
