@@ -67,6 +67,8 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
     "LOGIN_DEVICE_DAYS": ("OV_LOGIN_DEVICE_DAYS", int),
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
+    "PROOF_RECENT_INVOICES": ("OV_PROOF_RECENT_INVOICES", int),
+    "UNDO_LINK_DAYS": ("OV_UNDO_LINK_DAYS", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -131,6 +133,8 @@ def defaults(instance_path: str) -> dict:
         "OV_PASSWORD_POLICY": "seed",
         # Registration: drafts live this long after the last step; attempts are limited.
         "OV_REGISTRATION_DRAFT_MINUTES": 30,
+        # The proof of the bill: how many of a contract's newest invoices prove it.
+        "OV_PROOF_RECENT_INVOICES": 2,
         "OV_REGISTRATION_IP_LIMIT": "20 per hour",
         "OV_REGISTRATION_ACCOUNT_LIMIT": "5 per hour",
         "OV_INLINE_VALIDATION_LIMIT": "120 per minute",
@@ -165,6 +169,8 @@ def defaults(instance_path: str) -> dict:
         "OV_RECOVERY_BILL_IP_LIMIT": "20 per hour",
         "OV_RECOVERY_BILL_ACCOUNT_LIMIT": "5 per hour",
         "OV_CONFIRM_RESEND_LIMIT": "3 per hour",
+        # How long the old address may undo a change of access (recovery by bill, new email).
+        "OV_UNDO_LINK_DAYS": 7,
         # The version of the Aviso legal a customer accepts when registering.
         "OV_LEGAL_VERSION": "1.0",
         # Cheap argon2 parameters, for the test suite only: never in a deployment.
@@ -273,6 +279,13 @@ def validate(config: dict, instance_path: str) -> None:
         raise ConfigError(
             f"OV_COUPON_VALID_DAYS={config['OV_COUPON_VALID_DAYS']!r}: usa de 1 a 30 días"
         )
+    if not 1 <= int(config["OV_PROOF_RECENT_INVOICES"]) <= 24:
+        raise ConfigError(
+            f"OV_PROOF_RECENT_INVOICES={config['OV_PROOF_RECENT_INVOICES']!r}: usa de 1 a 24 "
+            "facturas (las más recientes del contrato)"
+        )
+    if not 1 <= int(config["OV_UNDO_LINK_DAYS"]) <= 30:
+        raise ConfigError(f"OV_UNDO_LINK_DAYS={config['OV_UNDO_LINK_DAYS']!r}: usa de 1 a 30 días")
     if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
         raise ConfigError(
             f"OV_COUPON_LATE_FEE={config['OV_COUPON_LATE_FEE']}: el cargo no puede ser negativo"

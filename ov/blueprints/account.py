@@ -1,12 +1,14 @@
-"""The customer's account outside "Mi oficina": confirming the email address.
+"""The customer's account outside "Mi oficina": confirming an email address (the current one
+after registration, or a new one waiting to replace it), and undoing a change of access from
+the link mailed to the old address (/deshacer-cambio/<token>).
 
-The link in the mail opens a page with a button; only the POST confirms. Mail scanners and
-link previews fetch links with GET, and they must not confirm an address for the customer.
+Each link opens a page with a button; only the POST acts. Mail scanners and link previews
+fetch links with GET, and they must not confirm an address or undo anything for the customer.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import update
 
@@ -14,8 +16,10 @@ from ov.auth_helpers import private, safe_next
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import User, utcnow
-from ov.services import audit, mail, tokens
+from ov.services import account_changes, audit, mail, tokens
+from ov.services import auth as auth_service
 from ov.services.mail import validity_text
+from ov.services.validation import mask_email
 
 bp = Blueprint("account", __name__)
 
@@ -39,19 +43,25 @@ def _invalid_link() -> Response:
 
 @bp.route("/confirmar-correo/<token>", methods=["GET", "POST"])
 def confirm_email(token: str):
-    user = tokens.confirm_email_token(token)
-    if user is None:
+    found = tokens.read_email_confirmation(token)
+    if found is None:
         return _invalid_link()
+    user, address = found
+    pending = address != user.email
     if request.method == "POST":
-        # Conditional update: two clicks at once confirm (and audit) only once.
-        confirmed = db.session.execute(
-            update(User)
-            .where(User.id == user.id, User.email_confirmed_at.is_(None))
-            .values(email_confirmed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if confirmed.rowcount:
-            audit.record("email_confirmed", user_id=user.id, client_address=request.remote_addr)
+        if pending:
+            account_changes.confirm_pending(user, address, client_address=request.remote_addr)
+        else:
+            # Conditional update: two clicks at once confirm (and audit) only once.
+            confirmed = db.session.execute(
+                update(User)
+                .where(User.id == user.id, User.email_confirmed_at.is_(None))
+                .values(email_confirmed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if confirmed.rowcount:
+                audit.record("email_confirmed", user_id=user.id,
+                             client_address=request.remote_addr)
         db.session.commit()
         return redirect(url_for("account.email_confirmed"), code=303)
     return _private(
@@ -59,8 +69,10 @@ def confirm_email(token: str):
             "account/confirm_email.html",
             "content",
             token=token,
-            email=user.email,
-            already_confirmed=user.email_confirmed_at is not None,
+            email=address,
+            pending=pending,
+            current_masked=mask_email(user.email),
+            already_confirmed=not pending and user.email_confirmed_at is not None,
         )
     )
 
@@ -79,13 +91,58 @@ def email_confirmed():
 def resend_confirmation():
     """ "Reenviar el correo": a new confirmation link, back to the page it was asked from."""
     user = current_user
-    if user.email_confirmed_at is None:
+    if user.pending_email:
+        sent = account_changes.queue_confirm_pending(user)
+    elif user.email_confirmed_at is None:
         sent = mail.queue_confirm_email(user)
+    else:
+        sent = None
+        flash("Tu correo electrónico ya está confirmado.")
+    if sent is not None:
         audit.record("email_confirmation_resent", user_id=user.id,
                      client_address=request.remote_addr)
         db.session.commit()
         mail.deliver_soon([sent])
-        flash(f"Te enviamos un correo nuevo a {user.email}. Abre su enlace para confirmar.")
-    else:
-        flash("Tu correo electrónico ya está confirmado.")
+        flash(f"Te enviamos un correo nuevo a {sent.to_address}. Abre su enlace para confirmar.")
     return client_redirect(safe_next(request.form.get("next")))
+
+
+# --- undoing a change of access -------------------------------------------------------------
+
+UNDONE_KEY = "ov_undone"
+
+
+def _invalid_undo_link() -> Response:
+    return _private(render("account/undo_invalid.html", "content", status=400,
+                           validity=account_changes.undo_validity()))
+
+
+@bp.route("/deshacer-cambio/<token>", methods=["GET", "POST"])
+def undo_change(token: str):
+    change = account_changes.change_for(token)
+    if change is None:
+        return _invalid_undo_link()
+    if request.method == "POST":
+        user = account_changes.undo(change, client_address=request.remote_addr)
+        if user is None:  # spent by a second tab a moment ago
+            db.session.rollback()
+            return _invalid_undo_link()
+        session[UNDONE_KEY] = {"u": user.username, "t": auth_service.reset_token(user)}
+        db.session.commit()
+        return redirect(url_for("account.change_undone"), code=303)
+    return _private(render(
+        "account/undo_change.html", "content", token=token, username=change.user.username,
+        when=mail.local_datetime(change.created_at), validity=account_changes.undo_validity(),
+        pending=change.user.pending_email is not None,
+    ))
+
+
+@bp.get("/cambio-deshecho")
+def change_undone():
+    """What the undo did, and the way to a new password (the reset form, its own token)."""
+    undone = session.get(UNDONE_KEY)
+    if not isinstance(undone, dict):
+        return redirect(url_for("help.home"), code=303)
+    return _private(render("account/change_undone.html", "content", push=True,
+                           username=undone.get("u"), reset_token=undone.get("t"),
+                           validity=validity_text(auth_service.reset_max_age())))

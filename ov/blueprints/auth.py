@@ -6,7 +6,8 @@
              username and a single-use link (/recuperar/enlace/<token>) that leads, through a
              token-free URL, to the new-password form
 /recuperar/con-factura   by the bill (zone, account, invoice, CAPTCHA): shows the username and
-             sets a new password and email
+             sets a new password; a new email waits for its own confirmation, and the old
+             address is told at once with a link that undoes it all (ov.services.account_changes)
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from flask_login import current_user
 
 from ov import auth_helpers
 from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
-from ov.blueprints.registration import check_bill
 from ov.blueprints.registration_forms import Step1Form
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import Account, User
-from ov.services import audit, captcha, mail, passwords, registration, tokens
+from ov.services import account_changes, audit, captcha, mail, passwords, registration, tokens
 from ov.services import auth as auth_service
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
@@ -61,6 +61,7 @@ HINTS = {
 RESET_KEY = "ov_reset"
 BILL_KEY = "ov_bill"
 RECOVERED_KEY = "ov_recovered"
+BILL_DONE_KEY = "ov_bill_done"
 BILL_PROOF_SECONDS = 15 * 60
 
 
@@ -296,12 +297,12 @@ def reset():
     return _finished(user)
 
 
-def _finished(user: User):
+def _finished(user: User, then: str = "auth.recovered"):
     clear_login_throttle(user.username)
     if current_user.is_authenticated and current_user.id == user.id:
         auth_helpers.restamp(user)
     session[RECOVERED_KEY] = user.username
-    return go("auth.recovered")
+    return go(then)
 
 
 def check_new_password(form, username: str, email: str) -> None:
@@ -354,7 +355,7 @@ def recover_bill():
         return render_form("auth/recover_bill.html", Step1Form(zones), widget=captcha.widget(),
                            captcha_error=None, unavailable=False)
     form = Step1Form(zones, request.form)
-    proof = check_bill(form, "recovery_proof_failed")
+    proof = form.prove(request.form, client_address(), "recovery")
     if proof.account is not None:
         owner = registration.owner_of(proof.account.id)
         db.session.commit()
@@ -402,7 +403,19 @@ def recover_bill_new():
         user, account, form.contrasena.data, form.correo.data, client_address=client_address()
     )
     session.pop(BILL_KEY, None)
+    session[BILL_DONE_KEY] = {"pending": user.pending_email, "current": mask_email(user.email)}
     db.session.commit()
-    mail.deliver_soon(mails)
-    return _finished(user)
+    mail.deliver_soon(mails)  # the old address hears of it now, not after a queue run
+    return _finished(user, then="auth.recover_bill_done")
+
+
+@bp.get("/recuperar/con-factura/listo")
+def recover_bill_done():
+    """What happened, plainly: the new password works, the new email waits for its link."""
+    username, done = session.get(RECOVERED_KEY), session.get(BILL_DONE_KEY)
+    if not isinstance(username, str) or not isinstance(done, dict):
+        return go("auth.recover_bill")
+    return render("auth/recover_bill_done.html", "content", push=True, username=username,
+                  pending=done.get("pending"), current=done.get("current"),
+                  validity=account_changes.undo_validity())
 

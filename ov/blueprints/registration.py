@@ -7,7 +7,6 @@ step comes back as a fragment, and its GET view pushes its own URL into the hist
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
 
@@ -26,24 +25,22 @@ from markupsafe import Markup
 from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zone_id
 from ov.extensions import db, limiter
 from ov.htmx import render
-from ov.models import Account
 from ov.services import audit, captcha, mail, passwords, registration
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
 bp = Blueprint("registration", __name__, url_prefix="/registro")
 
 DRAFT_KEY = "registro"
-NO_MATCH = (
-    "Los datos no coinciden con ninguna factura de esa zona. Revisa la zona geográfica, el "
-    "número de cuenta y el número de factura tal como aparecen en tu factura."
-)
 HINTS = {
     "cuenta": Markup(
         "Entre 1 y 8 números, sin puntos ni guiones y sin el número que va después del "
         'guion. Si tu factura dice <span class="nowrap">40989917-7</span>, escribe 40989917.'
     ),
-    "factura": "10 caracteres, con sus mayúsculas, espacios, guiones y puntos, tal como "
-    "aparece en tu factura.",
+    "factura": Markup(
+        "10 caracteres, tal como aparecen en tu factura junto a «No.»: con o sin los espacios "
+        'que separan los grupos, y con sus guiones y puntos. Por ejemplo, '
+        '<span class="nowrap">DE 4043 2503</span> o DE40432503.'
+    ),
     "usuario": "Crea un usuario a tu elección, de 6 a 25 caracteres: números y letras, sin "
     "caracteres especiales.",
     "contrasena": "Crea una contraseña a tu elección, de 8 a 12 caracteres: números y letras, "
@@ -181,7 +178,7 @@ def step1():
         db.session.commit()
         return go("help.invoice_help", desde="registro")
 
-    proof = check_bill(form, "registration_proof_failed")
+    proof = form.prove(request.form, client_address(), "registration")
     if proof.account is not None:
         account = proof.account
         owner = registration.owner_of(account.id)
@@ -206,40 +203,6 @@ def step1():
         widget=captcha.widget(), captcha_error=proof.captcha_error,
         unavailable=proof.status == 503,
     )
-
-
-@dataclass
-class BillCheck:
-    """The outcome of step 1's proof: the account, or what to say and with which status."""
-
-    account: Account | None = None
-    status: int = 422
-    errors: list = field(default_factory=list)
-    captcha_error: str | None = None
-
-
-def check_bill(form: Step1Form, failure_event: str) -> BillCheck:
-    """Step 1's proof, shared with recovery by bill: field rules, the CAPTCHA, then the bill.
-
-    A mismatch gets one generic message that does not say which field was wrong.
-    """
-    result = BillCheck()
-    if not form.validate():
-        return result
-    checked = captcha.verify(request.form, client_address())
-    if not checked.ok:
-        audit.record("captcha_failed", client_address=client_address(), code=checked.code)
-        result.captcha_error = checked.message
-        result.errors = [(captcha.ERROR_TARGET, checked.message)]
-        result.status = 503 if checked.unavailable else 422
-        return result
-    account = registration.prove_ownership(form.zona.data, form.cuenta.data, form.factura.data)
-    if account is None:
-        audit.record(failure_event, client_address=client_address(), zone_id=form.zona.data)
-        result.errors = [("", NO_MATCH)]
-        return result
-    result.account = account
-    return result
 
 
 def already_registered(account, owner):

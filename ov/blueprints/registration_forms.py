@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
+from ov.services import bill_proof
 from ov.services.validation import (
     FieldError,
     clean_account_number,
@@ -83,6 +84,18 @@ class Step1Form(Form):
     def validate_zona(self, field) -> None:
         if field.data not in self.zone_ids:
             raise ValidationError("Elige la zona geográfica de tu servicio.")
+
+    def prove(
+        self, answers: Mapping[str, str], client_address: str | None, purpose: str
+    ) -> bill_proof.Proof:
+        """The field rules, then the proof of the bill (CAPTCHA fields read from
+        ``answers``); ``purpose`` names the journey in the audit trail."""
+        if not self.validate():
+            return bill_proof.Proof()
+        return bill_proof.prove(
+            self.zona.data, self.cuenta.data, self.factura.data,
+            answers=answers, client_address=client_address, purpose=purpose,
+        )
 
 
 class Step2Form(Form):

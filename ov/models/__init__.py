@@ -15,6 +15,7 @@ from ov.models.billing import (
 )
 from ov.models.common import UTCDateTime, utcnow
 from ov.models.portal import (
+    AccountChange,
     AuditEvent,
     Notice,
     OutboxMail,
@@ -33,6 +34,7 @@ from ov.models.tokens import UsedNonce
 
 __all__ = [
     "Account",
+    "AccountChange",
     "AccountStatus",
     "AuditEvent",
     "Invoice",

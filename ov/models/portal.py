@@ -69,6 +69,10 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(254))
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A new address asked for but not confirmed yet: ``email`` stays in use until the link
+    # mailed to this one is opened (ov.services.account_changes).
+    pending_email: Mapped[str | None] = mapped_column(String(254))
+    pending_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Shown as "Última conexión": the login before the current one.
@@ -108,6 +112,28 @@ class UserAccount(db.Model):
 
     user: Mapped[User] = relationship(back_populates="links")
     account: Mapped[Account] = relationship()
+
+
+class AccountChange(db.Model):
+    """A change to who controls a user (a password set with a bill, a new email), told to the
+    address the user had then with a link that undoes it for a while.
+
+    ``spent_at`` is set when the link is used, or when another change's link undid them all:
+    each link works once.
+    """
+
+    __tablename__ = "account_change"
+    __table_args__ = (Index("ix_account_change_user_spent", "user_id", "spent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    # The address that was told, and that an undo gives back to the user.
+    notified_email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
 
 
 class RegistrationDraft(db.Model):

@@ -25,7 +25,7 @@ from sqlalchemy import case, func, select, update
 
 from ov.extensions import db
 from ov.models import Account, OutboxMail, User, UserAccount, username_key, utcnow
-from ov.services import audit, captcha, mail, passwords, tokens
+from ov.services import account_changes, audit, captcha, mail, passwords, tokens
 from ov.services.validation import USERNAME, mask_email
 
 RESET = "ov.password-reset"
@@ -263,25 +263,28 @@ def recover_by_bill(
     user: User, account: Account, new_password: str, new_email: str, *,
     client_address: str | None,
 ) -> list[OutboxMail]:
-    """Proof of the bill: new password and email. The old address is told, the new one is
-    asked to confirm itself."""
-    old_email = user.email
-    set_password(user, new_password)
-    mails = []
-    if new_email != old_email:
-        user.email = new_email
-        user.email_confirmed_at = None
-        mails.append(mail.queue(
-            old_email,
-            "Cambiaron el correo de tu Oficina Virtual",
-            "email_changed",
-            user=user,
-            when=mail.local_datetime(utcnow()),
-            new_email_masked=mask_email(new_email),
-        ))
-        mails.append(mail.queue_confirm_email(user))
-    mails.append(queue_password_changed(user))
-    audit.record("recovery_by_bill", user_id=user.id, client_address=client_address,
-                 account_id=account.id, email_changed=new_email != old_email)
-    return mails
+    """Proof of the bill: a new password at once, a new email only once confirmed.
 
+    The current address is told first, with a link that undoes the change for
+    ``OV_UNDO_LINK_DAYS`` days (``ov.services.account_changes``); a different new address
+    gets a confirmation link and stays pending until it is opened.
+    """
+    set_password(user, new_password)
+    undo_url = account_changes.open_change(user, "recovery_by_bill")
+    confirm = account_changes.ask_for_email(user, new_email)
+    mails = [mail.queue(
+        user.email,
+        "Cambiaron la contraseña de tu Oficina Virtual con una factura",
+        "recovered_by_bill",
+        user=user,
+        account=account,
+        when=mail.local_datetime(utcnow()),
+        pending_masked=mask_email(user.pending_email) if user.pending_email else None,
+        undo_url=undo_url,
+        undo_validity=account_changes.undo_validity(),
+    )]
+    if confirm is not None:
+        mails.append(confirm)
+    audit.record("recovery_by_bill", user_id=user.id, client_address=client_address,
+                 account_id=account.id, email_pending=confirm is not None)
+    return mails

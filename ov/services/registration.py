@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ov.extensions import db
-from ov.models import Account, Invoice, RegistrationDraft, User, UserAccount, Zone
+from ov.models import Account, RegistrationDraft, User, UserAccount, Zone
 from ov.models.common import utcnow
 from ov.models.portal import username_key
 from ov.services import audit
@@ -90,22 +90,7 @@ def purge_expired_drafts(now: datetime | None = None) -> int:
     return result.rowcount or 0
 
 
-# --- step 1: proof of ownership -------------------------------------------------------------
-
-def prove_ownership(zone_id: int, account_number: str, invoice_number: str) -> Account | None:
-    """The account in that zone with an invoice of that number, or None (one query)."""
-    return db.session.scalars(
-        select(Account)
-        .join(Invoice, Invoice.account_id == Account.id)
-        .where(
-            Account.zone_id == zone_id,
-            Account.number == account_number,
-            Invoice.zone_id == zone_id,
-            Invoice.number == invoice_number,
-        )
-        .limit(1)
-    ).first()
-
+# --- step 1: the bill is proved by ov.services.bill_proof -----------------------------------
 
 def owner_of(account_id: int) -> User | None:
     return db.session.scalars(

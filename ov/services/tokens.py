@@ -1,4 +1,4 @@
-"""Signed, expiring tokens for links sent by mail (email confirmation; password reset later).
+"""Signed, expiring tokens for links sent by mail (email confirmation, password reset, undo).
 
 A token is itsdangerous' ``URLSafeTimedSerializer`` over a small dict, signed with the app's
 secret key and a salt per purpose, so a token made for one purpose never works for another.
@@ -58,22 +58,28 @@ def fingerprint(value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def email_confirmation_token(user: User) -> str:
-    """The token for the link that confirms ``user.email`` (the user must have an id)."""
+def email_confirmation_token(user: User, email: str | None = None) -> str:
+    """The token for the link that confirms ``email`` (default ``user.email``; a pending new
+    address gets its own). The user must have an id."""
     if user.id is None:
         raise ValueError("the user needs an id: flush the session first")
-    return make_token(EMAIL_CONFIRMATION, {"u": user.id, "e": fingerprint(user.email)})
+    return make_token(
+        EMAIL_CONFIRMATION, {"u": user.id, "e": fingerprint(email or user.email)}
+    )
 
 
 def email_confirmation_max_age() -> int:
     return int(current_app.config["OV_EMAIL_CONFIRM_MAX_AGE"])
 
 
-def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
-    """The user whose current email the token vouches for, or None.
+def read_email_confirmation(
+    token: str, max_age: int | None = None
+) -> tuple[User, str] | None:
+    """The user and the address (current or pending) the token vouches for, or None.
 
     None when the token is forged, tampered with, older than ``max_age`` seconds (default
-    ``OV_EMAIL_CONFIRM_MAX_AGE``), or was made for an email the user no longer has.
+    ``OV_EMAIL_CONFIRM_MAX_AGE``), or was made for an address the user no longer has or
+    asks for.
     """
     if max_age is None:
         max_age = email_confirmation_max_age()
@@ -84,6 +90,18 @@ def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
     if not isinstance(user_id, int) or not isinstance(email_print, str):
         return None
     user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    for address in (user.email, user.pending_email):
+        if address and hmac.compare_digest(fingerprint(address), email_print):
+            return user, address
+    return None
+
+
+def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
+    """The user whose current email (not a pending one) the token vouches for, or None."""
+    found = read_email_confirmation(token, max_age)
+    user, email_print = (found[0], fingerprint(found[1])) if found else (None, "")
     if user is None or not hmac.compare_digest(fingerprint(user.email), email_print):
         return None
     return user

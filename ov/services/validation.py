@@ -63,26 +63,47 @@ def clean_account_number(value: str | None) -> str:
 
 
 def clean_invoice_number(value: str | None) -> str:
-    """Exactly 10 characters as printed: capitals, digits, spaces, hyphens and dots."""
+    """The "No." under "Control": 10 capitals, digits, hyphens and dots.
+
+    Bills print the number in groups, ``DE 4043 2503`` for ``DE40432503``: typed with those
+    spaces or without them, the number is the same 10 characters (spaces of any width count
+    as a space). A number that only makes 10 characters with its spaces is kept as typed,
+    spaces included, for the billing system to recognise.
+    """
     text = _plain(value)
     if not text:
         raise FieldError("Escribe el número de factura.")
     # Check before upper-casing: "ı".upper() is "I" and "ſ".upper() is "S".
     text = text.upper() if text.isascii() else text
+    text = re.sub(r"\s", " ", text)  # a no-break space copied from a PDF is a space
     if not INVOICE_CHARACTERS.fullmatch(text):
         raise FieldError(
             "El número de factura solo lleva letras, números, espacios, guiones y puntos, "
             "tal como aparece en tu factura."
         )
-    if len(text) != INVOICE_LENGTH:
-        count = len(text)
-        noun = "carácter" if count == 1 else "caracteres"
-        raise FieldError(
-            f"Escribiste {count} {noun}; el número de factura tiene {INVOICE_LENGTH}. "
-            "Cópialo tal como aparece junto a «No.», debajo de «Control», con sus espacios, "
-            "guiones y puntos."
-        )
-    return text
+    compact = text.replace(" ", "")
+    if len(compact) == INVOICE_LENGTH:
+        return compact
+    if len(text) == INVOICE_LENGTH:
+        return text
+    count = len(compact)
+    noun = "carácter" if count == 1 else "caracteres"
+    spaces = " sin contar los espacios" if " " in text else ""
+    raise FieldError(
+        f"Escribiste {count} {noun}{spaces}; el número de factura tiene {INVOICE_LENGTH}. "
+        "Cópialo tal como aparece junto a «No.», debajo de «Control»: con o sin los espacios, "
+        "y con sus guiones y puntos."
+    )
+
+
+def same_invoice_number(typed: str, numbers: list[str]) -> bool:
+    """Whether a cleaned invoice number identifies one of ``numbers`` (as the billing system
+    keeps them): spelled exactly the same, or the same once spaces are left out on both
+    sides and only one of them reads that way."""
+    if typed in numbers:
+        return True
+    key = typed.replace(" ", "")
+    return sum(number.replace(" ", "") == key for number in numbers) == 1
 
 
 def clean_username(value: str | None) -> str:

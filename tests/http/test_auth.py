@@ -849,9 +849,10 @@ def test_recovery_by_bill_shows_the_username_and_sets_password_and_email(app, cl
     assert done.status_code == 303
     mails = outbox(app)
     notice = [m for m in mails if m.to_address == "correo@electronico.es"
-              and "Cambiaron el correo" in m.subject]
+              and "Cambiaron la contraseña" in m.subject]
     assert len(notice) == 1 and "n****@e******.mx" in notice[0].body_text
-    assert any(m.to_address == "nuevo@ejemplo.mx" for m in mails)
+    assert [m.subject for m in mails if m.to_address == "nuevo@ejemplo.mx"] == [
+        "Confirma tu correo nuevo"]  # the new address only once confirmed
     assert len(events(app, "recovery_by_bill")) == 1
     assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
 
@@ -877,7 +878,7 @@ def test_recovery_by_bill_unlocks_and_ends_the_other_sessions(app, client, billi
         "correo2": "correo@electronico.es"})
     assert not is_signed_in(elsewhere)
     assert sign_in(client, "usuPDFactura1", NEW_PASSWORD).status_code == 303
-    assert not any("Cambiaron el correo" in m.subject for m in outbox(app))  # same address
+    assert not any("correo nuevo" in m.subject for m in outbox(app))  # same address
 
 
 def test_recovery_by_bill_needs_the_captcha(app, client, billing):

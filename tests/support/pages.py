@@ -13,7 +13,7 @@ SIGNED_IN_PAGES = {"office.invoice"}
 EXAMPLES: dict[str, list[str]] = {}
 # Pages that need a valid signed token in the URL: no example URL can stay valid, so each
 # has its own browser test that makes a token and runs the same axe checks.
-TOKEN_PAGES = {"account.confirm_email", "auth.reset_link"}
+TOKEN_PAGES = {"account.confirm_email", "account.undo_change", "auth.reset_link"}
 # Error pages are pages too: visited by the same axe and weight checks.
 ERROR_PAGES = ["/no-existe-esta-pagina"]
 

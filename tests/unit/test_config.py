@@ -125,3 +125,20 @@ def test_client_address_comes_from_trusted_proxies_only(tmp_path, monkeypatch):
 
         seen = app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.9"})
         assert seen.get_data(as_text=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OV_PROOF_RECENT_INVOICES", "0"), ("OV_PROOF_RECENT_INVOICES", "25"),
+     ("OV_UNDO_LINK_DAYS", "0"), ("OV_UNDO_LINK_DAYS", "31")],
+)
+def test_the_bill_proof_and_undo_settings_stay_in_their_range(tmp_path, monkeypatch, name,
+                                                              value):
+    with pytest.raises(ConfigError, match=name):
+        make(tmp_path, monkeypatch, {name: value})
+
+
+def test_the_bill_proof_and_undo_settings_are_read_from_the_environment(tmp_path, monkeypatch):
+    app = make(tmp_path, monkeypatch, {"OV_PROOF_RECENT_INVOICES": "3",
+                                       "OV_UNDO_LINK_DAYS": "10"})
+    assert (app.config["OV_PROOF_RECENT_INVOICES"], app.config["OV_UNDO_LINK_DAYS"]) == (3, 10)

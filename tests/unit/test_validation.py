@@ -15,6 +15,7 @@ from ov.services.validation import (
     clean_invoice_number,
     clean_username,
     mask_email,
+    same_invoice_number,
 )
 
 ASCII_DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=8)
@@ -73,11 +74,31 @@ def test_ten_printed_characters_pass_in_capitals(value):
     assert clean_invoice_number(value) == value.upper()
 
 
+PRINTED_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
+
+
+@given(st.text(alphabet=PRINTED_ALPHABET, min_size=10, max_size=10),
+       st.sets(st.integers(1, 9)), st.sampled_from([" ", "  ", "\u00a0"]))
+def test_the_spaces_a_bill_prints_between_groups_may_be_typed_or_left_out(
+    number, cuts, space
+):
+    parts = [number[i:j] for i, j in zip([0, *sorted(cuts)], [*sorted(cuts), 10], strict=True)]
+    assert clean_invoice_number(space.join(parts)) == number
+    assert clean_invoice_number(number.lower()) == number
+
+
+@pytest.mark.parametrize("typed", ["ZE 4038 9382", "ZE40389382", "ze 4038 9382", " ZE4038 9382 ",
+                                   "ZE\u00a04038\u00a09382"])
+def test_the_seed_number_as_printed_and_as_typed_without_spaces(typed):
+    assert clean_invoice_number(typed) == "ZE40389382"
+
+
 @given(st.text(max_size=24))
 def test_anything_accepted_as_an_invoice_is_ten_printed_characters(value):
     cleaned, message = outcome(clean_invoice_number, value)
     if cleaned is not None:
         assert len(cleaned) == 10 and re.fullmatch(r"[A-Z0-9 .\-]{10}", cleaned)
+        assert cleaned == cleaned.strip()
     else:
         assert message
 
@@ -86,6 +107,24 @@ def test_anything_accepted_as_an_invoice_is_ten_printed_characters(value):
 def test_the_length_message_counts_characters(value):
     _, message = outcome(clean_invoice_number, value)
     assert message.startswith(f"Escribiste {len(value)} ") and "tiene 10" in message
+
+
+def test_the_length_message_does_not_count_the_spaces():
+    _, message = outcome(clean_invoice_number, "ZE 4038 938")
+    assert message.startswith("Escribiste 9 caracteres sin contar los espacios; el número de "
+                              "factura tiene 10.")
+    assert "con o sin los espacios" in message
+
+
+def test_an_invoice_number_matches_as_kept_or_without_its_spaces():
+    assert same_invoice_number("ZE40389382", ["ZE40389382", "ZE12345678"])
+    assert not same_invoice_number("ZE40389383", ["ZE40389382", "ZE12345678"])
+    # A number kept with a space of its own: the space may sit elsewhere when it identifies
+    # one invoice; between two that differ only in their spaces, only the exact spelling does.
+    assert same_invoice_number("AB 1234567", ["AB 1234567"])
+    assert same_invoice_number("AB1 234567", ["AB 1234567"])
+    assert same_invoice_number("AB1 234567", ["AB 1234567", "AB1 234567"])
+    assert not same_invoice_number("A B1234567", ["AB 1234567", "AB1 234567"])
 
 
 # --- username -------------------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""Recovery by bill: whoever holds a recent bill gets in, and the old mailbox can undo it.
+
+The old address is told at once, with a link (7 days, single use) that undoes the change and
+ends every session; a new address typed there only replaces the old one once the link mailed
+to it is opened.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from ov.extensions import db
+from ov.models import AccountChange, AuditEvent, OutboxMail, User
+from tests.support.journeys import PASSWORD, SEED, Registration, hidden, sign_in, zone_id
+
+pytestmark = pytest.mark.usefixtures("billing")
+
+OWNER_EMAIL = "correo@electronico.es"
+NEW_EMAIL = "nuevo@ejemplo.mx"
+NEW_PASSWORD = "Rk4vW8nQz3"
+THIEF_PASSWORD = "Lp6sD2wQa9"
+LINK = r"http://127\.0\.0\.1:5000(/{path}/\S+)"
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def outbox(app) -> list[OutboxMail]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def the_user(app) -> User:
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        db.session.expunge(user)
+        return user
+
+
+def events(app, kind: str) -> list[AuditEvent]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+
+
+def is_signed_in(tab) -> bool:
+    return "Desconectar" in text(tab.get("/"))
+
+
+@pytest.fixture
+def owner(app):
+    """The seed contract registered by its owner, who is signed in on another device."""
+    Registration(app.test_client(), app).complete()
+    device = app.test_client()
+    assert sign_in(device, "usuPDFactura1").status_code == 303
+    return device
+
+
+def recover(app, tab, password=THIEF_PASSWORD, email=NEW_EMAIL):
+    """The whole recovery by bill in ``tab``: the bill, then the new password and email."""
+    page = text(tab.get("/recuperar/con-factura"))
+    proved = tab.post("/recuperar/con-factura", data={
+        "csrf_token": hidden(page, "csrf_token"), "captcha_token": hidden(page, "captcha_token"),
+        "comentarios": "", "zona": str(zone_id(app)), "cuenta": SEED["account"],
+        "factura": SEED["invoice"]})
+    assert proved.status_code == 303, text(proved)
+    form = text(tab.get(proved.location))
+    done = tab.post("/recuperar/con-factura/nuevos-datos", data={
+        "csrf_token": hidden(form, "csrf_token"), "contrasena": password,
+        "contrasena2": password, "correo": email, "correo2": email})
+    assert done.status_code == 303, text(done)
+    return done
+
+
+def link_in(app, to: str, path: str) -> str:
+    body = [m for m in outbox(app) if m.to_address == to][-1].body_text
+    return re.search(LINK.format(path=path), body).group(1)
+
+
+def undo(app, tab, link: str):
+    page = tab.get(link)
+    return tab.post(link, data={"csrf_token": hidden(text(page), "csrf_token")})
+
+
+# --- what recovery does and says ------------------------------------------------------------
+
+def test_the_old_address_is_told_at_once_and_the_new_one_is_only_pending(app, client, owner):
+    done = recover(app, client)
+    assert done.location == "/recuperar/con-factura/listo"
+    page = text(client.get(done.location))
+    assert "Enviamos un enlace a <strong>nuevo@ejemplo.mx</strong> para confirmar el correo " \
+           "nuevo; hasta entonces seguimos usando <strong>c*****@e**********.es</strong>" in page
+    assert "usuPDFactura1" in page
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, NEW_EMAIL)
+    to_old = [m for m in outbox(app) if m.to_address == OWNER_EMAIL
+              and "contraseña" in m.subject]
+    assert len(to_old) == 1, [m.subject for m in outbox(app)]
+    notice = to_old[0]
+    assert notice.sent_at is not None  # left with the request
+    assert "n****@e******.mx" in notice.body_text and "7 días" in notice.body_text
+    assert re.search(LINK.format(path="deshacer-cambio"), notice.body_text)
+    to_new = [m for m in outbox(app) if m.to_address == NEW_EMAIL]
+    assert [m.subject for m in to_new] == ["Confirma tu correo nuevo"]
+    assert "contraseña" not in " ".join(m.subject for m in to_new)
+    assert not is_signed_in(owner)  # the new password ended the other sessions
+    [event] = events(app, "recovery_by_bill")
+    assert event.details["email_pending"] is True and NEW_EMAIL not in str(event.details)
+
+
+def test_the_new_address_replaces_the_old_one_only_once_its_link_is_opened(app, client, owner):
+    recover(app, client)
+    link = link_in(app, NEW_EMAIL, "confirmar-correo")
+    page = client.get(link)
+    assert "nuevo@ejemplo.mx" in text(page) and "c*****@e**********.es" in text(page)
+    assert the_user(app).email == OWNER_EMAIL  # opening is not confirming: the button is
+    client.post(link, data={"csrf_token": hidden(text(page), "csrf_token")})
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (NEW_EMAIL, None)
+    assert user.email_confirmed_at is not None
+    assert len(events(app, "email_changed")) == 1
+
+
+def test_the_same_address_needs_no_confirmation(app, client, owner):
+    recover(app, client, email=OWNER_EMAIL)
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+    assert [m.to_address for m in outbox(app)][-1] == OWNER_EMAIL
+    page = text(client.get("/recuperar/con-factura/listo"))
+    assert "Avisamos del cambio a <strong>c*****@e**********.es</strong>" in page
+
+
+# --- the undo link ----------------------------------------------------------------------------
+
+def test_the_undo_link_ends_the_new_sessions_cancels_the_email_and_asks_for_a_password(
+    app, client, owner
+):
+    recover(app, client)
+    thief = app.test_client()
+    assert sign_in(thief, "usuPDFactura1", THIEF_PASSWORD).status_code == 303
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    mailbox = app.test_client()
+    page = mailbox.get(link)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "Deshacer el cambio" in text(page)
+    assert is_signed_in(thief)  # opening the link (a mail scanner does) changes nothing
+    undone = undo(app, mailbox, link)
+    assert undone.status_code == 303 and undone.location == "/cambio-deshecho"
+    assert not is_signed_in(thief)
+    assert sign_in(app.test_client(), "usuPDFactura1", THIEF_PASSWORD).status_code == 422
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+    confirm = link_in(app, NEW_EMAIL, "confirmar-correo")
+    assert client.get(confirm).status_code == 400  # the pending address is gone
+    summary = text(mailbox.get("/cambio-deshecho"))
+    assert "cerramos todas las sesiones" in summary
+    reset = re.search(r'href="(/recuperar/enlace/[^"]+)"', summary).group(1)
+    assert mailbox.get(reset).location == "/recuperar/nueva-contrasena"
+    form = text(mailbox.get("/recuperar/nueva-contrasena"))
+    saved = mailbox.post("/recuperar/nueva-contrasena", data={
+        "csrf_token": hidden(form, "csrf_token"), "contrasena": NEW_PASSWORD,
+        "contrasena2": NEW_PASSWORD})
+    assert saved.status_code == 303
+    assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
+    [event] = events(app, "account_change_undone")
+    assert event.details["change"] == "recovery_by_bill"
+
+
+def test_the_undo_link_works_once(app, client, owner):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    mailbox = app.test_client()
+    page = text(mailbox.get(link))
+    first = mailbox.post(link, data={"csrf_token": hidden(page, "csrf_token")})
+    second = mailbox.post(link, data={"csrf_token": hidden(page, "csrf_token")})
+    assert first.status_code == 303 and second.status_code == 400
+    assert "El enlace ya no es válido" in text(second)
+    assert app.test_client().get(link).status_code == 400
+    assert len(events(app, "account_change_undone")) == 1
+
+
+def test_undoing_one_change_spends_the_other_links_too(app, client, owner):
+    recover(app, client)
+    recover(app, app.test_client(), password="Zx8cV5bN2m", email="otro@ejemplo.mx")
+    first, second = [re.search(LINK.format(path="deshacer-cambio"), m.body_text).group(1)
+                     for m in outbox(app) if m.to_address == OWNER_EMAIL
+                     and "deshacer-cambio" in m.body_text]
+    assert undo(app, app.test_client(), second).status_code == 303
+    assert app.test_client().get(first).status_code == 400
+    with app.app_context():
+        assert all(c.spent_at for c in db.session.scalars(select(AccountChange)))
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The clock signed links read (itsdangerous), frozen; tests move it by hand."""
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    clock = [int(time.time())]
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: clock[0])
+    return clock
+
+
+def test_the_undo_link_lasts_seven_days(app, client, owner, frozen_clock):
+    start = frozen_clock[0]
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    frozen_clock[0] = start + 7 * 86400
+    assert app.test_client().get(link).status_code == 200
+    frozen_clock[0] = start + 7 * 86400 + 1
+    late = app.test_client().get(link)
+    assert late.status_code == 400 and "7 días" in text(late)
+    assert the_user(app).pending_email == NEW_EMAIL
+
+
+def test_a_confirmed_new_address_is_given_back_by_the_undo_link(app, client, owner):
+    recover(app, client)
+    confirm = link_in(app, NEW_EMAIL, "confirmar-correo")
+    client.post(confirm, data={"csrf_token": hidden(text(client.get(confirm)), "csrf_token")})
+    assert the_user(app).email == NEW_EMAIL
+    assert undo(app, app.test_client(), link_in(app, OWNER_EMAIL, "deshacer-cambio")
+                ).status_code == 303
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+
+
+def test_a_forged_or_broken_undo_link_is_refused(app, client, owner):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    flipped = link[:-10] + ("A" if link[-10] != "A" else "B") + link[-9:]
+    for url in (flipped, "/deshacer-cambio/nada", "/deshacer-cambio/" + "x" * 2000):
+        response = app.test_client().get(url)
+        assert response.status_code == 400 and "El enlace ya no es válido" in text(response)
+    assert app.test_client().get("/cambio-deshecho").status_code == 303
+
+
+def test_a_signed_in_customer_sees_which_address_is_pending(app, client, owner):
+    recover(app, client)
+    assert sign_in(client, "usuPDFactura1", THIEF_PASSWORD).status_code == 303
+    html = text(client.get("/mi-oficina"))
+    assert "Enviamos un enlace a <strong>nuevo@ejemplo.mx</strong>" in html
+    assert "seguimos usando <strong>correo@electronico.es</strong>" in html
+    token = hidden(html, "csrf_token")
+    client.post("/mi-oficina/reenviar-confirmacion",
+                data={"csrf_token": token, "next": "/mi-oficina"})
+    assert [m.subject for m in outbox(app) if m.to_address == NEW_EMAIL] == [
+        "Confirma tu correo nuevo"] * 2
+
+
+def test_passwords_never_reach_the_mails_or_the_audit(app, client, owner):
+    recover(app, client)
+    for row in outbox(app):
+        assert THIEF_PASSWORD not in row.body_text and PASSWORD not in row.body_text
+    with app.app_context():
+        for row in db.session.scalars(select(AuditEvent)):
+            assert THIEF_PASSWORD not in str(row.details)
