@@ -16,7 +16,7 @@ from ov.extensions import db
 from ov.models import User
 from ov.services import auth as auth_service
 from ov.services import tokens
-from tests.support.journeys import PASSWORD, Registration, sign_in
+from tests.support.journeys import PASSWORD, Registration, hidden, sign_in
 from tests.support.nu import Documents, describe
 from tests.support.pages import ERROR_PAGES, page_urls
 
@@ -122,4 +122,28 @@ def test_pages_reached_with_a_mailed_token_are_valid_html(app, client, tmp_path)
             "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', client.get(
                 "/recuperar/nueva-contrasena").get_data(as_text=True)).group(1),
             "contrasena": PASSWORD, "contrasena2": PASSWORD + "x"}).get_data(as_text=True))
+    check(documents)
+
+
+def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
+    from tests.http.test_recovery_by_bill import NEW_EMAIL, OWNER_EMAIL, link_in, recover, undo
+
+    documents = Documents(tmp_path)
+    assert Registration(app.test_client(), app).complete().status_code == 303
+    page = client.get("/recuperar/con-factura").get_data(as_text=True)
+    wrong = client.post("/recuperar/con-factura", data={
+        "csrf_token": hidden(page, "csrf_token"), "captcha_token": hidden(page, "captcha_token"),
+        "zona": "1", "cuenta": "1", "factura": "ZE00000000"})
+    documents.add(f"recovery by bill, wrong bill ({wrong.status_code})",
+                  wrong.get_data(as_text=True))
+    done = recover(app, client)
+    visit(client, documents, done.location)
+    confirm = link_in(app, NEW_EMAIL, "confirmar-correo")
+    visit(client, documents, confirm, resend_forms=False)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    visit(client, documents, link, resend_forms=False)
+    undone = undo(app, client, link)
+    documents.add(f"undo done ({undone.status_code})",
+                  client.get(undone.location or link, follow_redirects=True).get_data(as_text=True))
+    visit(client, documents, link, resend_forms=False)  # spent
     check(documents)
