@@ -85,7 +85,7 @@ def resend_confirmation():
                      client_address=request.remote_addr)
         db.session.commit()
         mail.deliver_soon([sent])
-        flash(f"Te enviamos un correo nuevo a {user.email}. Abre su enlace para confirmar.")
+        flash("reenviado", "confirmacion-reenviada")  # the notice itself says it
     else:
         flash("Tu correo electrónico ya está confirmado.")
     return client_redirect(safe_next(request.form.get("next")))

@@ -412,7 +412,7 @@ def step3(draft):
         form = Step3Form(
             data={
                 "factura_electronica": saved.get("paperless", False),
-                "avisos": saved.get("notices", True),
+                "avisos": saved.get("notices", False),  # consent is never pre-ticked
             }
         )
         db.session.commit()
