@@ -27,6 +27,7 @@ from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zo
 from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.models import Account
+from ov.rate_limits import refused
 from ov.services import audit, captcha, mail, passwords, registration
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
@@ -59,10 +60,6 @@ def private(response):
     """The steps show a customer's contract, username and email: never store them."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _failed(response) -> bool:
-    return response.status_code >= 400
 
 
 def _asks_for_help() -> bool:
@@ -144,14 +141,14 @@ def client_address() -> str | None:
 @limiter.limit(
     lambda: current_app.config["OV_REGISTRATION_IP_LIMIT"],
     methods=["POST"],
-    deduct_when=_failed,
+    deduct_when=refused,
     exempt_when=_asks_for_help,
 )
 @limiter.limit(
     lambda: current_app.config["OV_REGISTRATION_ACCOUNT_LIMIT"],
     key_func=_account_key,
     methods=["POST"],
-    deduct_when=_failed,
+    deduct_when=refused,
     exempt_when=_asks_for_help,
 )
 def step1():
