@@ -27,8 +27,9 @@ from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zo
 from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.models import Account
-from ov.rate_limits import refused
-from ov.services import audit, captcha, mail, passwords, registration
+from ov.models.portal import username_key
+from ov.rate_limits import Allowance, refused, take_once
+from ov.services import audit, captcha, mail, passwords, registration, tokens
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
 bp = Blueprint("registration", __name__, url_prefix="/registro")
@@ -133,6 +134,32 @@ def render_step(template: str, form, status: int = 200, form_errors=(), **contex
 
 def client_address() -> str | None:
     return request.remote_addr
+
+
+def availability_wait(draft, username: str) -> int:
+    """0 when this draft may be told whether ``username`` is free; else seconds to wait.
+
+    Each new name a draft asks about uses one check of the draft's allowance and one of the
+    client address's (new drafts from one address share it); asking again about a name the
+    draft already asked about costs nothing, so typing a name and then sending the step
+    is one check.
+    """
+    config = current_app.config
+    draft_key = tokens.fingerprint(draft.id)
+    return take_once(
+        f"usuario:{draft_key}:{tokens.fingerprint(username_key(username))}",
+        Allowance(config["OV_REGISTRATION_USERNAME_DRAFT_LIMIT"], f"usuario-borrador:{draft_key}"),
+        Allowance(config["OV_REGISTRATION_USERNAME_IP_LIMIT"], f"usuario-ip:{client_address()}"),
+    )
+
+
+def too_many_names(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    wait = "1 minuto" if minutes == 1 else f"{minutes} minutos"
+    return (
+        "Probaste muchos nombres de usuario en poco tiempo. Por seguridad, espera "
+        f"{wait} y vuelve a intentarlo; tus otros datos siguen aquí."
+    )
 
 
 # --- step 1 ---------------------------------------------------------------------------------
@@ -279,7 +306,15 @@ def step2(draft):
 
     form = Step2Form(request.form)
     form.validate()
-    check_step2(form, has_password)
+    wait = availability_wait(draft, form.usuario.data) if wanted_name(form) else 0
+    if wait:
+        form.usuario.errors.append(too_many_names(wait))
+    check_step2(form, has_password, availability=not wait)
+    if wait:
+        db.session.commit()
+        response = render_step("registration/step2.html", form, 429, has_password=has_password)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not form.errors:
         new_password = form.contrasena.data
         registration.update_draft(
@@ -298,6 +333,11 @@ def step2(draft):
     return render_step("registration/step2.html", form, 422, has_password=has_password)
 
 
+def wanted_name(form: Step2Form) -> bool:
+    """Whether the username typed is well formed: only then is its availability checked."""
+    return bool(form.usuario.data) and not form.usuario.errors
+
+
 def check_step2(
     form: Step2Form, has_password: bool, only: str | None = None, availability: bool = True
 ) -> None:
@@ -309,8 +349,7 @@ def check_step2(
     if (
         availability
         and wanted("usuario")
-        and not form.usuario.errors
-        and form.usuario.data
+        and wanted_name(form)
         and not registration.username_available(form.usuario.data)
     ):
         form.usuario.errors.append("Ese usuario ya existe. Elige otro.")
@@ -352,12 +391,12 @@ STEP2_FIELDS = {"usuario", "contrasena", "contrasena2", "correo", "correo2"}
 PASSWORD_FIELDS = {"contrasena", "contrasena2"}
 
 
-def _leave_the_field(_limit):
+def _leave_the_field(_limit=None, retry_after: int = 60):
     """Too many inline checks: leave the field as it is (the step checks it when sent) rather
     than let the error page replace the whole form."""
     response = current_app.response_class(status=429)
     response.headers["HX-Reswap"] = "none"
-    response.headers["Retry-After"] = "60"
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -384,14 +423,21 @@ def validate_field(campo: str):
             draft = current_draft()
             has_password = bool(draft and draft.data.get("password_hash"))
             # Whether a username is taken is said only to someone who proved a bill (step 2
-            # reached), or the form would let anyone list the portal's usernames.
+            # reached), or the form would let anyone list the portal's usernames; and only
+            # so often (availability_wait).
             proved = draft is not None and 2 <= draft.step <= 3
+            if proved and campo == "usuario" and wanted_name(form):
+                wait = availability_wait(draft, form.usuario.data)
+                if wait:
+                    db.session.commit()
+                    return _leave_the_field(retry_after=wait)
             check_step2(form, has_password, only=campo, availability=proved)
     db.session.commit()
     return render(
         "registration/field.html",
         "feedback" if campo in PASSWORD_FIELDS else "field",
         title=False,
+        message_only=campo in PASSWORD_FIELDS,
         form=form,
         field_name=campo,
         hints=HINTS,

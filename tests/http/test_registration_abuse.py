@@ -87,3 +87,67 @@ def test_a_real_wrong_captcha_answer_still_counts(app, client, siteverify):
     codes = [post_bill(app, client, "/registro/paso-1", attempt).status_code
              for attempt in range(limit + 1)]
     assert codes == [422] * limit + [429]
+
+
+# --- username availability at step 2 --------------------------------------------------------
+
+@pytest.fixture
+def taken(app):
+    """Two usernames somebody already has."""
+    from ov.extensions import db
+    from ov.models import User
+
+    names = ["usuOcupado01", "usuOcupado02"]
+    with app.app_context():
+        for number, name in enumerate(names):
+            db.session.add(User(username=name, password_hash="x", email=f"o{number}@ejemplo.mx"))
+        db.session.commit()
+    return names
+
+
+def inline_check(reg, htmx_headers, username: str):
+    token = reg.token("/registro/paso-2")
+    return reg.client.post("/registro/validar/usuario",
+                           data={"csrf_token": token, "usuario": username}, headers=htmx_headers)
+
+
+def test_a_customer_tries_three_names_then_probing_is_limited(app, taken, htmx_headers):
+    reg = Registration(app.test_client(), app)
+    assert reg.step1().status_code == 303
+    # Three names, each checked as it is typed and again when the step is sent.
+    for name in taken:
+        assert "Ese usuario ya existe" in text(inline_check(reg, htmx_headers, name))
+        refused = reg.step2(usuario=name)
+        assert refused.status_code == 422 and "Ese usuario ya existe" in text(refused)
+    assert "field-error" not in text(inline_check(reg, htmx_headers, "usuLibre0001"))
+    assert reg.step2(usuario="usuLibre0001").status_code == 303
+    # Asking about those names again costs nothing; every new name costs one check.
+    left = allowed(app, "OV_REGISTRATION_USERNAME_DRAFT_LIMIT") - 3
+    answers = [reg.step2(usuario=f"usuSondeo{n:04d}") for n in range(left + 1)]
+    assert [a.status_code for a in answers] == [303] * left + [429]
+    limited = text(answers[-1])
+    assert "<title>Error: " in limited and "Probaste muchos nombres de usuario" in limited
+    assert f'value="usuSondeo{left:04d}"' in limited  # the form and its answers are kept
+    assert 'value="correo@electronico.es"' in limited and 'name="contrasena"' in limited
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
+    inline = inline_check(reg, htmx_headers, "usuSondeoOtro1")
+    assert inline.status_code == 429 and inline.headers["HX-Reswap"] == "none"
+    assert inline.get_data() == b"" and int(inline.headers["Retry-After"]) > 0
+    assert "Ese usuario ya existe" in text(inline_check(reg, htmx_headers, taken[0]))
+    assert reg.step2(usuario="usuLibre0001").status_code == 303  # its own name still goes
+
+
+def test_new_drafts_from_one_address_share_its_allowance(app, taken, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_USERNAME_IP_LIMIT", "3 per hour")
+    first = Registration(app.test_client(), app)
+    first.step1()
+    assert [first.step2(usuario=n).status_code for n in taken] == [422, 422]
+    second = Registration(app.test_client(), app)  # cookies dropped: a new draft
+    second.step1()
+    assert second.step2(usuario="usuLibre0001").status_code == 303
+    assert second.step2(usuario="usuLibre0002").status_code == 429
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    from_elsewhere = Registration(elsewhere, app)
+    from_elsewhere.step1()
+    assert from_elsewhere.step2(usuario="usuLibre0002").status_code == 303

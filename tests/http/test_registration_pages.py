@@ -48,8 +48,10 @@ class Markup(HTMLParser):
             self._button = None
 
 
-def pages_in_every_state(app) -> dict[str, str]:
+def pages_in_every_state(app, monkeypatch) -> dict[str, str]:
     """Each registration page, and each answer a step can give (errors included)."""
+    # One new username per draft, so that the second one tried gets the limited answer.
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_USERNAME_DRAFT_LIMIT", "1 per hour")
     reg = Registration(app.test_client(), app)
     html = {}
 
@@ -67,6 +69,7 @@ def pages_in_every_state(app) -> dict[str, str]:
     keep("paso 2, errores", reg.step2(usuario="ab", contrasena2="otra", correo2="x@y.mx"), 422)
     assert reg.step2().status_code == 303
     keep("paso 2, contraseña guardada", reg.client.get("/registro/paso-2"), 200)
+    keep("paso 2, demasiados nombres probados", reg.step2(usuario="otroNombre01"), 429)
     keep("paso 3", reg.client.get("/registro/paso-3"), 200)
     keep("paso 3, aviso legal sin aceptar", reg.step3(acepto=""), 422)
     assert reg.step3().status_code == 303
@@ -76,13 +79,20 @@ def pages_in_every_state(app) -> dict[str, str]:
     return html
 
 
-def test_every_registration_page_and_state_has_unique_ids_that_labels_point_to(app):
-    for name, html in pages_in_every_state(app).items():
+def test_every_registration_page_and_state_has_unique_ids_that_labels_point_to(app,
+                                                                             monkeypatch):
+    for name, html in pages_in_every_state(app, monkeypatch).items():
         page = Markup(html)
         repeated = [i for i, n in Counter(page.ids).items() if n > 1]
         assert not repeated, f"{name}: repeated ids {repeated}"
         missing = set(page.label_targets + page.references) - set(page.ids)
         assert not missing, f"{name}: labels or references to no element: {missing}"
+
+
+def test_every_error_is_shown_once_beside_its_field(app, monkeypatch):
+    for name, html in pages_in_every_state(app, monkeypatch).items():
+        invalid = html.count('aria-invalid="true"')
+        assert html.count('<span class="field-error">') == invalid, name
 
 
 def test_the_notices_checkbox_has_its_own_id_and_its_label(app):
