@@ -22,9 +22,10 @@ def refused(response: Response) -> bool:
     """A refused answer (4xx: a wrong bill, a wrong CAPTCHA answer) counts against the limit.
 
     An outage (5xx: the CAPTCHA provider or the database is down) does not: the customer
-    typed nothing wrong, and retrying once it is back must still work.
+    typed nothing wrong, and retrying once it is back must still work. Nor does another
+    limit's 429: that is not a wrong answer either.
     """
-    return 400 <= response.status_code < 500
+    return 400 <= response.status_code < 500 and response.status_code != 429
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.models import Account
 from ov.models.portal import username_key
-from ov.rate_limits import Allowance, refused, take_once
+from ov.rate_limits import Allowance, refused, take, take_once
 from ov.services import audit, captcha, mail, passwords, registration, tokens
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
@@ -86,9 +86,22 @@ def current_draft():
 
 
 def new_draft():
+    """A new draft for this browser, and 0; or None and the seconds to wait, when its address
+    started too many lately (a browser reuses its own draft: only a client that drops its
+    cookies gets there)."""
+    wait = take(Allowance(current_app.config["OV_REGISTRATION_DRAFT_IP_LIMIT"],
+                          f"borrador-ip:{client_address()}"))
+    if wait:
+        return None, wait
     draft = registration.start_draft(lifetime())
     session[DRAFT_KEY] = draft.id
-    return draft
+    return draft, 0
+
+
+def waiting_text(seconds: int) -> str:
+    """``1 minuto``, ``25 minutos``: how long until a limit lets the customer go on."""
+    minutes = max(1, -(-seconds // 60))
+    return "1 minuto" if minutes == 1 else f"{minutes} minutos"
 
 
 def go(endpoint: str, **values):
@@ -154,11 +167,9 @@ def availability_wait(draft, username: str) -> int:
 
 
 def too_many_names(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
-    wait = "1 minuto" if minutes == 1 else f"{minutes} minutos"
     return (
         "Probaste muchos nombres de usuario en poco tiempo. Por seguridad, espera "
-        f"{wait} y vuelve a intentarlo; tus otros datos siguen aquí."
+        f"{waiting_text(seconds)} y vuelve a intentarlo; tus otros datos siguen aquí."
     )
 
 
@@ -199,9 +210,12 @@ def step1():
     if _asks_for_help():
         # Without JavaScript the "Instructivo" button posts the answers typed so far, so the
         # way back from the help page finds them again.
-        draft = draft or new_draft()
-        typed = {name: request.form.get(name, "")[:20] for name in ("zona", "cuenta", "factura")}
-        registration.update_draft(draft, typed=typed)
+        if draft is None:
+            draft, _wait = new_draft()
+        if draft is not None:  # past the address's limit the help opens all the same
+            typed = {name: request.form.get(name, "")[:20]
+                     for name in ("zona", "cuenta", "factura")}
+            registration.update_draft(draft, typed=typed)
         db.session.commit()
         return go("help.invoice_help", desde="registro")
 
@@ -211,7 +225,10 @@ def step1():
         owner = registration.owner_of(account.id)
         if owner is not None:
             return already_registered(account, owner)
-        draft = draft or new_draft()
+        if draft is None:
+            draft, wait = new_draft()
+            if draft is None:
+                return too_many_drafts(form, wait)
         registration.update_draft(
             draft,
             step=2,
@@ -230,6 +247,22 @@ def step1():
         widget=captcha.widget(), captcha_error=proof.captcha_error,
         unavailable=proof.status == 503,
     )
+
+
+def too_many_drafts(form: Step1Form, wait: int):
+    """A proved bill, but this address started too many registrations lately: say so, keep
+    the answers, and say when to come back."""
+    message = (
+        "Se empezaron muchos registros desde tu conexión en poco tiempo. Por seguridad, "
+        f"espera {waiting_text(wait)} y vuelve a enviar tus datos."
+    )
+    db.session.commit()
+    response = render_step(
+        "registration/step1.html", form, 429, [("", message)], widget=captcha.widget(),
+        captcha_error=None, unavailable=False,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @dataclass

@@ -151,3 +151,77 @@ def test_new_drafts_from_one_address_share_its_allowance(app, taken, monkeypatch
     from_elsewhere = Registration(elsewhere, app)
     from_elsewhere.step1()
     assert from_elsewhere.step2(usuario="usuLibre0002").status_code == 303
+
+
+# --- registration drafts: how many are made, and how they go ---------------------------------
+
+def drafts(app) -> int:
+    from sqlalchemy import func, select
+
+    from ov.extensions import db
+    from ov.models import RegistrationDraft
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(RegistrationDraft))
+
+
+def ask_for_help(reg):
+    return reg.client.post("/registro/paso-1",
+                           data={**reg.step1_form(factura="ZE403"), "accion": "instructivo"})
+
+
+def test_the_instructivo_reuses_the_browsers_draft(app):
+    reg = Registration(app.test_client(), app)
+    answers = [ask_for_help(reg) for _ in range(5)]
+    assert {a.location for a in answers} == {"/ayuda/factura?desde=registro"}
+    assert drafts(app) == 1
+
+
+def test_new_drafts_per_address_are_limited_and_the_help_still_opens(app):
+    limit = allowed(app, "OV_REGISTRATION_DRAFT_IP_LIMIT")
+    # A script that drops its cookies: every press would start a new draft.
+    answers = [ask_for_help(Registration(app.test_client(), app)) for _ in range(limit + 3)]
+    assert {a.status_code for a in answers} == {303}
+    assert {a.location for a in answers} == {"/ayuda/factura?desde=registro"}
+    assert drafts(app) == limit
+    # Past the limit a proved bill cannot start a registration from that address either:
+    # a clear 429 that keeps the answers, and it is not counted as a failed proof.
+    late = Registration(app.test_client(), app).step1()
+    assert late.status_code == 429 and int(late.headers["Retry-After"]) > 0
+    page = text(late)
+    assert "<title>Error: " in page and "Se empezaron muchos registros" in page
+    assert f'value="{SEED["account"]}"' in page and f'value="{SEED["invoice"]}"' in page
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert Registration(elsewhere, app).step1().status_code == 303
+    assert drafts(app) == limit + 1
+
+
+def test_the_purge_command_deletes_what_has_expired(app):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from ov.extensions import db
+    from ov.models import RegistrationDraft, UsedNonce, utcnow
+    from ov.sessions import SessionRecord
+
+    now = utcnow()
+    with app.app_context():
+        for name, when in (("caducado", now - timedelta(seconds=1)),
+                           ("vigente", now + timedelta(minutes=5))):
+            db.session.add_all([
+                RegistrationDraft(id=f"borrador-{name}", data={}, step=1, expires_at=when),
+                UsedNonce(digest=f"{name:0>64}", purpose="form", expires_at=when),
+                SessionRecord(session_id=f"ov:session:{name}", data=b"\x80", expiry=when),
+            ])
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["purge-expired"])
+    assert result.exit_code == 0, result.output
+    assert "1 registration drafts, 1 spent form tokens, 1 sessions" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(RegistrationDraft.id)).all() == ["borrador-vigente"]
+        assert db.session.scalars(select(UsedNonce.digest)).all() == [f"{'vigente':0>64}"]
+        assert db.session.scalars(select(SessionRecord.session_id)).all() == [
+            "ov:session:vigente"
+        ]
