@@ -299,3 +299,26 @@ def test_resending_the_confirmation_says_it_once_and_passes_axe(page, axe, app, 
     expect(notice).to_contain_text("Te enviamos un correo nuevo")
     expect(page.get_by_role("status").filter(has_text="correo")).to_have_count(1)
     axe(page)
+
+
+def test_too_many_usernames_is_a_clear_answer_that_keeps_the_form(page, axe, app,
+                                                                  live_server, monkeypatch):
+    from tests.support.journeys import Registration
+
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_USERNAME_DRAFT_LIMIT", "1 per hour")
+    reg = Registration(app.test_client(), app)
+    reg.step1()
+    reg.step2(usuario="usuPrimero01")  # the draft's one check
+    share_session(page, app, live_server, reg.client)
+    page.goto("/registro/paso-2")
+    fill_step2(page, "usuSegundo02")
+    with page.expect_response("**/registro/paso-2") as limited:
+        page.get_by_role("button", name="Continuar").click()
+    assert limited.value.status == 429
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Probaste muchos nombres")
+    expect(page.get_by_label("Usuario")).to_have_value("usuSegundo02")
+    expect(page.get_by_label("Repite el correo electrónico")).to_have_value(
+        "correo@electronico.es")
+    assert page.title().startswith("Error: ")
+    axe(page)
