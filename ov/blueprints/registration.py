@@ -166,6 +166,11 @@ def availability_wait(draft, username: str) -> int:
     )
 
 
+def retry_after(response, seconds: int):
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def too_many_names(seconds: int) -> str:
     return (
         "Probaste muchos nombres de usuario en poco tiempo. Por seguridad, espera "
@@ -257,12 +262,11 @@ def too_many_drafts(form: Step1Form, wait: int):
         f"espera {waiting_text(wait)} y vuelve a enviar tus datos."
     )
     db.session.commit()
-    response = render_step(
-        "registration/step1.html", form, 429, [("", message)], widget=captcha.widget(),
-        captcha_error=None, unavailable=False,
+    return retry_after(
+        render_step("registration/step1.html", form, 429, [("", message)],
+                    widget=captcha.widget(), captcha_error=None, unavailable=False),
+        wait,
     )
-    response.headers["Retry-After"] = str(wait)
-    return response
 
 
 @dataclass
@@ -340,14 +344,14 @@ def step2(draft):
     form = Step2Form(request.form)
     form.validate()
     wait = availability_wait(draft, form.usuario.data) if wanted_name(form) else 0
-    if wait:
+    if wait:  # an error on the name: check_step2 then leaves its availability untold
         form.usuario.errors.append(too_many_names(wait))
-    check_step2(form, has_password, availability=not wait)
+    check_step2(form, has_password)
     if wait:
         db.session.commit()
-        response = render_step("registration/step2.html", form, 429, has_password=has_password)
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return retry_after(
+            render_step("registration/step2.html", form, 429, has_password=has_password), wait
+        )
     if not form.errors:
         new_password = form.contrasena.data
         registration.update_draft(
@@ -424,13 +428,12 @@ STEP2_FIELDS = {"usuario", "contrasena", "contrasena2", "correo", "correo2"}
 PASSWORD_FIELDS = {"contrasena", "contrasena2"}
 
 
-def _leave_the_field(_limit=None, retry_after: int = 60):
+def _leave_the_field(_limit=None, seconds: int = 60):
     """Too many inline checks: leave the field as it is (the step checks it when sent) rather
     than let the error page replace the whole form."""
     response = current_app.response_class(status=429)
     response.headers["HX-Reswap"] = "none"
-    response.headers["Retry-After"] = str(retry_after)
-    return response
+    return retry_after(response, seconds)
 
 
 @bp.post("/validar/<campo>")
@@ -463,7 +466,7 @@ def validate_field(campo: str):
                 wait = availability_wait(draft, form.usuario.data)
                 if wait:
                     db.session.commit()
-                    return _leave_the_field(retry_after=wait)
+                    return _leave_the_field(seconds=wait)
             check_step2(form, has_password, only=campo, availability=proved)
     db.session.commit()
     return render(
