@@ -322,3 +322,24 @@ def test_too_many_usernames_is_a_clear_answer_that_keeps_the_form(page, axe, app
         "correo@electronico.es")
     assert page.title().startswith("Error: ")
     axe(page)
+
+
+def test_too_many_new_registrations_from_one_address_is_a_clear_answer(page, axe, app,
+                                                                       monkeypatch):
+    from tests.support.journeys import Registration
+
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_DRAFT_IP_LIMIT", "1 per hour")
+    someone = Registration(app.test_client(), app)  # the same address starts one
+    someone.client.post("/registro/paso-1",
+                        data={**someone.step1_form(), "accion": "instructivo"})
+    page.goto("/registro/paso-1")
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    with page.expect_response("**/registro/paso-1") as limited:
+        page.get_by_role("button", name="Continuar").click()
+    assert limited.value.status == 429
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Se empezaron muchos registros")
+    expect(page.get_by_label("Número de cuenta")).to_have_value(SEED["account"])
+    axe(page)
