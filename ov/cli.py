@@ -1,4 +1,5 @@
-"""Flask commands: ``flask --app ov init-db``, ``demo-data`` and ``mail-drain``."""
+"""Flask commands: ``flask --app ov init-db``, ``demo-data``, ``mail-drain`` and
+``purge-expired``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ov.services import demo_data, mail
+from ov import sessions
+from ov.extensions import db
+from ov.services import captcha, demo_data, mail, registration
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(mail_drain_command)
+    app.cli.add_command(purge_expired_command)
 
 
 @click.command("init-db")
@@ -122,3 +126,22 @@ def mail_drain_command(limit: int) -> None:
     )
     if report.failed:
         raise click.exceptions.Exit(1)
+
+
+@click.command("purge-expired")
+@with_appcontext
+def purge_expired_command() -> None:
+    """Delete what has expired: registration drafts, spent form tokens, stored sessions.
+
+    Run it every hour or so (cron, systemd timer). Nothing it deletes could still be used:
+    an expired draft starts over, a spent token past its age is refused anyway, and an
+    expired session is not read. (Sessions kept in Redis expire by themselves.)
+    """
+    drafts = registration.purge_expired_drafts()
+    tokens = captcha.purge_expired()
+    db.session.commit()
+    stored = sessions.purge_expired()
+    click.echo(
+        f"Purged {drafts} registration drafts, {tokens} spent form tokens, "
+        f"{stored} sessions."
+    )

@@ -144,8 +144,14 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
             log.error("session store unreachable on write: %s", type(exc).__name__)
 
     def _delete_expired_sessions(self) -> None:
-        with Session(db.engine) as storage, storage.begin():
-            storage.execute(delete(SessionRecord).where(SessionRecord.expiry <= utcnow()))
+        purge_expired()
+
+
+def purge_expired() -> int:
+    """Delete the stored sessions that have expired; how many. (Redis expires its own.)"""
+    with Session(db.engine) as storage, storage.begin():
+        deleted = storage.execute(delete(SessionRecord).where(SessionRecord.expiry <= utcnow()))
+        return deleted.rowcount or 0
 
 
 class RedisSessions(_OurSessions, RedisSessionInterface):

@@ -103,7 +103,7 @@ def resend_confirmation():
                      client_address=request.remote_addr)
         db.session.commit()
         mail.deliver_soon([sent])
-        flash(f"Te enviamos un correo nuevo a {sent.to_address}. Abre su enlace para confirmar.")
+        flash("reenviado", "confirmacion-reenviada")  # the notice itself says it
     return client_redirect(safe_next(request.form.get("next")))
 
 

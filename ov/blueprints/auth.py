@@ -31,6 +31,7 @@ from ov.blueprints.registration_forms import Step1Form
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import Account, User
+from ov.rate_limits import refused
 from ov.services import account_changes, audit, captcha, mail, passwords, registration, tokens
 from ov.services import auth as auth_service
 from ov.services.validation import FieldError, clean_account_number, mask_email
@@ -345,9 +346,9 @@ def _bill_key() -> str:
 
 @bp.route("/recuperar/con-factura", methods=["GET", "POST"])
 @limiter.limit(lambda: _config("OV_RECOVERY_BILL_IP_LIMIT"), methods=["POST"],
-               deduct_when=_failed)
+               deduct_when=refused)
 @limiter.limit(lambda: _config("OV_RECOVERY_BILL_ACCOUNT_LIMIT"), key_func=_bill_key,
-               methods=["POST"], deduct_when=_failed)
+               methods=["POST"], deduct_when=refused)
 def recover_bill():
     zones = registration.zones()
     if request.method == "GET":

@@ -25,7 +25,9 @@ from markupsafe import Markup
 from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zone_id
 from ov.extensions import db, limiter
 from ov.htmx import render
-from ov.services import audit, captcha, mail, passwords, registration
+from ov.models.portal import username_key
+from ov.rate_limits import Allowance, refused, take, take_once
+from ov.services import audit, captcha, mail, passwords, registration, tokens
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
 bp = Blueprint("registration", __name__, url_prefix="/registro")
@@ -58,10 +60,6 @@ def private(response):
     return response
 
 
-def _failed(response) -> bool:
-    return response.status_code >= 400
-
-
 def _asks_for_help() -> bool:
     return request.form.get("accion") == "instructivo"
 
@@ -85,9 +83,22 @@ def current_draft():
 
 
 def new_draft():
+    """A new draft for this browser, and 0; or None and the seconds to wait, when its address
+    started too many lately (a browser reuses its own draft: only a client that drops its
+    cookies gets there)."""
+    wait = take(Allowance(current_app.config["OV_REGISTRATION_DRAFT_IP_LIMIT"],
+                          f"borrador-ip:{client_address()}"))
+    if wait:
+        return None, wait
     draft = registration.start_draft(lifetime())
     session[DRAFT_KEY] = draft.id
-    return draft
+    return draft, 0
+
+
+def waiting_text(seconds: int) -> str:
+    """``1 minuto``, ``25 minutos``: how long until a limit lets the customer go on."""
+    minutes = max(1, -(-seconds // 60))
+    return "1 minuto" if minutes == 1 else f"{minutes} minutos"
 
 
 def go(endpoint: str, **values):
@@ -135,20 +146,49 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
+def availability_wait(draft, username: str) -> int:
+    """0 when this draft may be told whether ``username`` is free; else seconds to wait.
+
+    Each new name a draft asks about uses one check of the draft's allowance and one of the
+    client address's (new drafts from one address share it); asking again about a name the
+    draft already asked about costs nothing, so typing a name and then sending the step
+    is one check.
+    """
+    config = current_app.config
+    draft_key = tokens.fingerprint(draft.id)
+    return take_once(
+        f"usuario:{draft_key}:{tokens.fingerprint(username_key(username))}",
+        Allowance(config["OV_REGISTRATION_USERNAME_DRAFT_LIMIT"], f"usuario-borrador:{draft_key}"),
+        Allowance(config["OV_REGISTRATION_USERNAME_IP_LIMIT"], f"usuario-ip:{client_address()}"),
+    )
+
+
+def retry_after(response, seconds: int):
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def too_many_names(seconds: int) -> str:
+    return (
+        "Probaste muchos nombres de usuario en poco tiempo. Por seguridad, espera "
+        f"{waiting_text(seconds)} y vuelve a intentarlo; tus otros datos siguen aquí."
+    )
+
+
 # --- step 1 ---------------------------------------------------------------------------------
 
 @bp.route("/paso-1", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["OV_REGISTRATION_IP_LIMIT"],
     methods=["POST"],
-    deduct_when=_failed,
+    deduct_when=refused,
     exempt_when=_asks_for_help,
 )
 @limiter.limit(
     lambda: current_app.config["OV_REGISTRATION_ACCOUNT_LIMIT"],
     key_func=_account_key,
     methods=["POST"],
-    deduct_when=_failed,
+    deduct_when=refused,
     exempt_when=_asks_for_help,
 )
 def step1():
@@ -172,9 +212,12 @@ def step1():
     if _asks_for_help():
         # Without JavaScript the "Instructivo" button posts the answers typed so far, so the
         # way back from the help page finds them again.
-        draft = draft or new_draft()
-        typed = {name: request.form.get(name, "")[:20] for name in ("zona", "cuenta", "factura")}
-        registration.update_draft(draft, typed=typed)
+        if draft is None:
+            draft, _wait = new_draft()
+        if draft is not None:  # past the address's limit the help opens all the same
+            typed = {name: request.form.get(name, "")[:20]
+                     for name in ("zona", "cuenta", "factura")}
+            registration.update_draft(draft, typed=typed)
         db.session.commit()
         return go("help.invoice_help", desde="registro")
 
@@ -184,7 +227,10 @@ def step1():
         owner = registration.owner_of(account.id)
         if owner is not None:
             return already_registered(account, owner)
-        draft = draft or new_draft()
+        if draft is None:
+            draft, wait = new_draft()
+            if draft is None:
+                return too_many_drafts(form, wait)
         registration.update_draft(
             draft,
             step=2,
@@ -202,6 +248,21 @@ def step1():
         "registration/step1.html", form, proof.status, proof.errors,
         widget=captcha.widget(), captcha_error=proof.captcha_error,
         unavailable=proof.status == 503,
+    )
+
+
+def too_many_drafts(form: Step1Form, wait: int):
+    """A proved bill, but this address started too many registrations lately: say so, keep
+    the answers, and say when to come back."""
+    message = (
+        "Se empezaron muchos registros desde tu conexión en poco tiempo. Por seguridad, "
+        f"espera {waiting_text(wait)} y vuelve a enviar tus datos."
+    )
+    db.session.commit()
+    return retry_after(
+        render_step("registration/step1.html", form, 429, [("", message)],
+                    widget=captcha.widget(), captcha_error=None, unavailable=False),
+        wait,
     )
 
 
@@ -245,7 +306,15 @@ def step2(draft):
 
     form = Step2Form(request.form)
     form.validate()
+    wait = availability_wait(draft, form.usuario.data) if wanted_name(form) else 0
+    if wait:  # an error on the name: check_step2 then leaves its availability untold
+        form.usuario.errors.append(too_many_names(wait))
     check_step2(form, has_password)
+    if wait:
+        db.session.commit()
+        return retry_after(
+            render_step("registration/step2.html", form, 429, has_password=has_password), wait
+        )
     if not form.errors:
         new_password = form.contrasena.data
         registration.update_draft(
@@ -264,6 +333,11 @@ def step2(draft):
     return render_step("registration/step2.html", form, 422, has_password=has_password)
 
 
+def wanted_name(form: Step2Form) -> bool:
+    """Whether the username typed is well formed: only then is its availability checked."""
+    return bool(form.usuario.data) and not form.usuario.errors
+
+
 def check_step2(
     form: Step2Form, has_password: bool, only: str | None = None, availability: bool = True
 ) -> None:
@@ -275,8 +349,7 @@ def check_step2(
     if (
         availability
         and wanted("usuario")
-        and not form.usuario.errors
-        and form.usuario.data
+        and wanted_name(form)
         and not registration.username_available(form.usuario.data)
     ):
         form.usuario.errors.append("Ese usuario ya existe. Elige otro.")
@@ -318,13 +391,12 @@ STEP2_FIELDS = {"usuario", "contrasena", "contrasena2", "correo", "correo2"}
 PASSWORD_FIELDS = {"contrasena", "contrasena2"}
 
 
-def _leave_the_field(_limit):
+def _leave_the_field(_limit=None, seconds: int = 60):
     """Too many inline checks: leave the field as it is (the step checks it when sent) rather
     than let the error page replace the whole form."""
     response = current_app.response_class(status=429)
     response.headers["HX-Reswap"] = "none"
-    response.headers["Retry-After"] = "60"
-    return response
+    return retry_after(response, seconds)
 
 
 @bp.post("/validar/<campo>")
@@ -350,14 +422,21 @@ def validate_field(campo: str):
             draft = current_draft()
             has_password = bool(draft and draft.data.get("password_hash"))
             # Whether a username is taken is said only to someone who proved a bill (step 2
-            # reached), or the form would let anyone list the portal's usernames.
+            # reached), or the form would let anyone list the portal's usernames; and only
+            # so often (availability_wait).
             proved = draft is not None and 2 <= draft.step <= 3
+            if proved and campo == "usuario" and wanted_name(form):
+                wait = availability_wait(draft, form.usuario.data)
+                if wait:
+                    db.session.commit()
+                    return _leave_the_field(seconds=wait)
             check_step2(form, has_password, only=campo, availability=proved)
     db.session.commit()
     return render(
         "registration/field.html",
         "feedback" if campo in PASSWORD_FIELDS else "field",
         title=False,
+        message_only=campo in PASSWORD_FIELDS,
         form=form,
         field_name=campo,
         hints=HINTS,
@@ -375,7 +454,7 @@ def step3(draft):
         form = Step3Form(
             data={
                 "factura_electronica": saved.get("paperless", False),
-                "avisos": saved.get("notices", True),
+                "avisos": saved.get("notices", False),  # consent is never pre-ticked
             }
         )
         db.session.commit()

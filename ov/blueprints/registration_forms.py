@@ -118,7 +118,8 @@ class Step2Form(Form):
 
 class Step3Form(Form):
     factura_electronica = BooleanField("Quiero recibir mi factura por correo electrónico")
-    avisos = BooleanField("Quiero recibir avisos por correo electrónico")
+    # Its own id: "avisos" is the page's live region (base.html).
+    avisos = BooleanField("Quiero recibir avisos por correo electrónico", id="avisos-correo")
     acepto = BooleanField(
         "He leído y acepto el Aviso legal",
         # DataRequired: a posted "false" is present (InputRequired) but not an acceptance.

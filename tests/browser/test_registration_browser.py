@@ -48,7 +48,7 @@ def test_the_journey_with_javascript(page, axe, app):
     error = page.locator("#cuenta-error .field-error")
     error.wait_for()
     assert "escribe solo 40989917" in error.inner_text()
-    assert focused(page) == "link-button"  # the next control keeps the focus: not moved
+    assert focused(page) == "factura"  # the next control keeps the focus: not moved
     axe(page)
     account.fill(SEED["account"])
     account.press("Tab")
@@ -155,15 +155,19 @@ def test_the_journey_with_the_keyboard_alone(page, app):
     page.keyboard.type("Nuevo")
     page.keyboard.press("Tab")
     page.keyboard.type(SEED["account"])
-    page.keyboard.press("Tab")  # the "Instructivo" button, then the invoice number
-    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the invoice number (its "Instructivo" comes after it)
     assert focused(page) == "factura"
     page.keyboard.type(SEED["invoice"])
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # "Continuar", not the "Instructivo" button
     page.wait_for_url("**/registro/paso-2")
     expect(page.locator(".step-title")).to_be_focused()
-    for value in ("usuTeclado01", PASSWORD, PASSWORD, "tec@ejemplo.mx", "tec@ejemplo.mx"):
+    # Each password field is followed by its "Mostrar contraseña" button.
+    for name, value in (("usuario", "usuTeclado01"), ("contrasena", PASSWORD),
+                        ("contrasena2", PASSWORD), ("correo", "tec@ejemplo.mx"),
+                        ("correo2", "tec@ejemplo.mx")):
         page.keyboard.press("Tab")
+        while focused(page) != name:
+            page.keyboard.press("Tab")
         page.keyboard.type(value)
     page.keyboard.press("Enter")
     page.wait_for_url("**/registro/paso-3")
@@ -214,3 +218,128 @@ def test_a_rate_limited_inline_check_leaves_the_form_alone(page, app, monkeypatc
     page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
     page.get_by_role("button", name="Continuar").click()
     expect(page).to_have_url(re.compile("/registro/paso-2$"))
+
+
+def share_session(page, app, live_server: str, client) -> None:
+    """Give the browser the session a test client built (a draft, or a signed-in user)."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    page.context.add_cookies(
+        [{"name": name, "value": client.get_cookie(name).value, "url": live_server}]
+    )
+
+
+def test_step3_boxes_are_named_unticked_and_toggled_by_their_labels(page, axe, app,
+                                                                     live_server):
+    from tests.support.journeys import Registration
+
+    reg = Registration(app.test_client(), app)
+    reg.step1()
+    reg.step2()
+    share_session(page, app, live_server, reg.client)
+    page.goto("/registro/paso-3")
+    expect(page.get_by_text("(*) Campos obligatorios")).to_be_visible()
+    for label in ("Quiero recibir mi factura por correo electrónico",
+                  "Quiero recibir avisos por correo electrónico"):
+        box = page.get_by_role("checkbox", name=label)
+        expect(box).not_to_be_checked()
+        page.get_by_text(label, exact=True).click()  # the label, not the box
+        expect(box).to_be_checked()
+    axe(page)
+
+
+def test_step2_offers_show_password_with_javascript(page, axe, app, live_server):
+    from tests.support.journeys import Registration
+
+    reg = Registration(app.test_client(), app)
+    reg.step1()
+    share_session(page, app, live_server, reg.client)
+    page.goto("/registro/paso-2")
+    toggles = page.get_by_role("button", name="Mostrar contraseña")
+    expect(toggles).to_have_count(2)
+    password = page.get_by_label("Contraseña", exact=False).first
+    password.fill(PASSWORD)
+    toggles.first.click()
+    expect(password).to_have_attribute("type", "text")
+    expect(toggles.first).to_have_attribute("aria-pressed", "true")
+    axe(page)
+    # An inline check of the password swaps only its message: the button stays.
+    page.get_by_label("Repite la contraseña").fill("otra1234")
+    page.get_by_label("Repite la contraseña").press("Tab")
+    expect(page.locator("#contrasena2-error")).to_contain_text("no coinciden")
+    expect(toggles).to_have_count(2)
+    axe(page)
+
+
+def test_text_inputs_show_the_error_border_the_select_shows(page):
+    page.goto("/registro/paso-1")
+    page.get_by_role("button", name="Continuar").click()  # nothing filled in: 422
+    expect(page.locator(".error-summary")).to_be_focused()
+
+    def border(selector: str) -> str:
+        return page.locator(selector).evaluate("e => getComputedStyle(e).borderTopColor")
+
+    wrong = border("#zona")
+    assert border("#cuenta") == border("#factura") == wrong
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_label("Número de cuenta").press("Tab")
+    expect(page.get_by_label("Número de cuenta")).not_to_have_attribute("aria-invalid", "true")
+    assert border("#cuenta") != wrong
+
+
+def test_resending_the_confirmation_says_it_once_and_passes_axe(page, axe, app, live_server):
+    from tests.support.journeys import Registration, sign_in
+
+    reg = Registration(app.test_client(), app)
+    reg.complete()
+    sign_in(reg.client, "usuPDFactura1")
+    share_session(page, app, live_server, reg.client)
+    page.goto("/mi-oficina")
+    page.get_by_role("button", name="Reenviar el correo").click()
+    notice = page.locator(".confirm-notice")
+    expect(notice).to_contain_text("Te enviamos un correo nuevo")
+    expect(page.get_by_role("status").filter(has_text="correo")).to_have_count(1)
+    axe(page)
+
+
+def test_too_many_usernames_is_a_clear_answer_that_keeps_the_form(page, axe, app,
+                                                                  live_server, monkeypatch):
+    from tests.support.journeys import Registration
+
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_USERNAME_DRAFT_LIMIT", "1 per hour")
+    reg = Registration(app.test_client(), app)
+    reg.step1()
+    reg.step2(usuario="usuPrimero01")  # the draft's one check
+    share_session(page, app, live_server, reg.client)
+    page.goto("/registro/paso-2")
+    fill_step2(page, "usuSegundo02")
+    with page.expect_response("**/registro/paso-2") as limited:
+        page.get_by_role("button", name="Continuar").click()
+    assert limited.value.status == 429
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Probaste muchos nombres")
+    expect(page.get_by_label("Usuario")).to_have_value("usuSegundo02")
+    expect(page.get_by_label("Repite el correo electrónico")).to_have_value(
+        "correo@electronico.es")
+    assert page.title().startswith("Error: ")
+    axe(page)
+
+
+def test_too_many_new_registrations_from_one_address_is_a_clear_answer(page, axe, app,
+                                                                       monkeypatch):
+    from tests.support.journeys import Registration
+
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_DRAFT_IP_LIMIT", "1 per hour")
+    someone = Registration(app.test_client(), app)  # the same address starts one
+    someone.client.post("/registro/paso-1",
+                        data={**someone.step1_form(), "accion": "instructivo"})
+    page.goto("/registro/paso-1")
+    page.get_by_label("Zona Geográfica").select_option(label=SEED["zone"])
+    page.get_by_label("Número de cuenta").fill(SEED["account"])
+    page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])
+    with page.expect_response("**/registro/paso-1") as limited:
+        page.get_by_role("button", name="Continuar").click()
+    assert limited.value.status == 429
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Se empezaron muchos registros")
+    expect(page.get_by_label("Número de cuenta")).to_have_value(SEED["account"])
+    axe(page)

@@ -1,0 +1,68 @@
+"""Rate limits beyond Flask-Limiter's decorators, kept in the same storage.
+
+``refused`` decides what an answer costs against a decorator's limit
+(``deduct_when=refused``). ``take`` and ``take_once`` count things a view does only sometimes (a
+username checked, a draft created), with the limits library Flask-Limiter runs on, under the
+same key prefix: memory in one process, Redis shared by every worker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from flask import Response, current_app
+from limits import parse, parse_many
+
+from ov.extensions import limiter
+
+
+def refused(response: Response) -> bool:
+    """A refused answer (4xx: a wrong bill, a wrong CAPTCHA answer) counts against the limit.
+
+    An outage (5xx: the CAPTCHA provider or the database is down) does not: the customer
+    typed nothing wrong, and retrying once it is back must still work. Nor does another
+    limit's 429: that is not a wrong answer either.
+    """
+    return 400 <= response.status_code < 500 and response.status_code != 429
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A limit as the settings write it (``"10 per hour"``) and whose use it counts."""
+
+    limit: str
+    key: str
+
+
+def _keys(key: str) -> list[str]:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    return [prefix, key] if prefix else [key]
+
+
+def take(*allowances: Allowance) -> int:
+    """Use one of every allowance, or none of them when one is used up.
+
+    Returns 0 when taken; otherwise the seconds until the used-up one renews (at least 1).
+    """
+    strategy = limiter.limiter
+    items = [(item, _keys(a.key)) for a in allowances for item in parse_many(a.limit)]
+    for item, keys in items:
+        if not strategy.test(item, *keys):
+            reset = strategy.get_window_stats(item, *keys).reset_time
+            return max(1, math.ceil(reset - time.time()))
+    for item, keys in items:
+        strategy.hit(item, *keys)
+    return 0
+
+
+def take_once(key: str, *allowances: Allowance, remember: str = "1 per day") -> int:
+    """Like ``take``, but free for a ``key`` already taken for (within ``remember``)."""
+    strategy, item, keys = limiter.limiter, parse(remember), _keys(f"hecho:{key}")
+    if not strategy.test(item, *keys):
+        return 0
+    wait = take(*allowances)
+    if not wait:
+        strategy.hit(item, *keys)
+    return wait
