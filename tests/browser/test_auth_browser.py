@@ -93,15 +93,16 @@ def test_the_show_password_toggle(page, page_nojs, axe):
     axe(page)
 
 
-def test_the_session_warning_offers_to_stay_signed_in(page, app, customer, monkeypatch, axe):
+def test_the_session_warning_offers_to_stay_signed_in(page, app, customer, axe):
     idle = app.config["OV_SESSION_IDLE_MINUTES"] * 60
-    monkeypatch.setitem(app.config, "OV_SESSION_WARNING_SECONDS", idle - 2)
+    page.clock.install()  # the page's timers run on a clock the test moves
     log_in(page)
     page.wait_for_url(re.compile(r"/mi-oficina$"))
     page.problems.clear()
     signed_in_page(page)
     dialog = page.locator("#aviso-sesion")
-    dialog.wait_for(state="visible", timeout=10_000)
+    page.clock.run_for((idle - app.config["OV_SESSION_WARNING_SECONDS"]) * 1000)
+    dialog.wait_for(state="visible")
     assert "¿Sigues ahí?" in dialog.inner_text()
     axe(page)
     with page.expect_response(lambda r: r.url.endswith("/sesion/seguir")) as answer:
