@@ -7,7 +7,6 @@ import re
 import smtplib
 import socket
 import threading
-import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -129,25 +128,36 @@ def test_queue_refuses_header_injection_and_missing_context(app):
         db.session.rollback()
 
 
-class SlowBackend(BaseEmailBackend):
-    """Takes its time, like a real server, and remembers what it sent."""
+class RecordingBackend(BaseEmailBackend):
+    """Remembers the Message-ID of everything it sends."""
 
     delivered: list[str] = []
 
     def send_messages(self, messages):
-        time.sleep(0.05)
         for message in messages:
-            SlowBackend.delivered.append(message.extra_headers["Message-ID"])
+            RecordingBackend.delivered.append(message.extra_headers["Message-ID"])
         return len(messages)
 
 
 def test_two_drains_at_once_never_send_a_mail_twice(app, monkeypatch):
-    monkeypatch.setattr(app.extensions["mailman"], "backend", SlowBackend)
-    SlowBackend.delivered = []
+    monkeypatch.setattr(app.extensions["mailman"], "backend", RecordingBackend)
+    RecordingBackend.delivered = []
     with app.app_context():
         for n in range(6):
             queue_one(f"c{n}@ejemplo.mx")
         db.session.commit()
+    # Neither drain sends before both have listed the same six mails: they compete for each.
+    both_listed = threading.Barrier(2, timeout=30)
+    listed: list[int] = []
+    real_pending = mail._pending_ids
+
+    def pending(session, ids, limit):
+        found = real_pending(session, ids, limit)
+        listed.append(len(found))
+        both_listed.wait()
+        return found
+
+    monkeypatch.setattr(mail, "_pending_ids", pending)
     reports, errors = [], []
 
     def drain():
@@ -162,9 +172,9 @@ def test_two_drains_at_once_never_send_a_mail_twice(app, monkeypatch):
         worker.start()
     for worker in workers:
         worker.join(timeout=30)
-    assert errors == []
-    assert sorted(SlowBackend.delivered) == sorted(set(SlowBackend.delivered))
-    assert len(SlowBackend.delivered) == 6
+    assert errors == [] and listed == [6, 6]
+    assert sorted(RecordingBackend.delivered) == sorted(set(RecordingBackend.delivered))
+    assert len(RecordingBackend.delivered) == 6
     assert sum(report.sent for report in reports) == 6
 
 
