@@ -6,14 +6,13 @@ The page's clock is Playwright's (``page.clock``): the test moves time instead o
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from ov.extensions import db
 from ov.services import passwords
 from tests.support.factories import make_customer
+from tests.support.htmx_events import htmx_finished
 from tests.support.journeys import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
@@ -46,16 +45,11 @@ def shows_tab(tab, heading: str) -> None:
     expect(tab.locator("h1")).to_have_text(heading)
 
 
-def htmx_back(tab, heading: str) -> None:
+def htmx_back(tab, path: str, heading: str) -> None:
     """Back to an entry a tab pushed: htmx asks for the page again and swaps the body."""
-    tab.evaluate("""() => document.addEventListener("htmx:finally:request", () => {
-        document.documentElement.setAttribute("data-test-restored", location.pathname);
-    }, {once: true})""")
-    with tab.expect_request(lambda r: r.headers.get("hx-history-restore-request") == "true"):
+    restore = tab.expect_request(lambda r: r.headers.get("hx-history-restore-request") == "true")
+    with htmx_finished(tab, path), restore:
         tab.go_back()
-    # The restore's last event: every handler of its swap has run.
-    expect(tab.locator("html")).to_have_attribute("data-test-restored", re.compile("^/"))
-    tab.evaluate("() => document.documentElement.removeAttribute('data-test-restored')")
     shows_tab(tab, heading)
 
 
@@ -76,7 +70,7 @@ def test_back_in_mi_oficina_leaves_the_warning_closed_until_it_is_due(page, app,
     shows_tab(page, "Mis contratos")
     tabs.get_by_role("link", name="Mis pagos", exact=True).click()
     shows_tab(page, "Mis pagos")
-    htmx_back(page, "Mis contratos")
+    htmx_back(page, "/mi-oficina/contratos", "Mis contratos")
     expect(dialog).to_be_hidden()
 
     # A plain link (a new document), then Back across the two documents.
@@ -87,7 +81,7 @@ def test_back_in_mi_oficina_leaves_the_warning_closed_until_it_is_due(page, app,
     expect(dialog).to_be_hidden()
     tabs.get_by_role("link", name="Mis pagos", exact=True).click()
     shows_tab(page, "Mis pagos")
-    htmx_back(page, "Mis contratos")
+    htmx_back(page, "/mi-oficina/contratos", "Mis contratos")
     expect(dialog).to_be_hidden()
 
     # The warning still comes, once, when it is due after the last request.

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import email
 import re
 import smtplib
-import socket
 import threading
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask_mailman.backends.base import BaseEmailBackend
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
@@ -25,6 +19,7 @@ from ov.models import Account, OutboxMail, User
 from ov.services import mail
 from tests.conftest import TEST_DATABASE_URL, reset_schema, settings_for
 from tests.support import factories
+from tests.support.smtp import free_port, smtp_server
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -264,42 +259,6 @@ def test_errors_are_stored_short_and_without_credentials(app, monkeypatch):
 
 
 # --- a real SMTP server -------------------------------------------------------------------
-
-class Recorder:
-    """An aiosmtpd handler that keeps what it receives and refuses one mailbox."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("rechazado@"):
-            return "550 5.1.1 No existe ese buzón"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def smtp_server(port: int):
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
 
 @pytest.fixture
 def smtp_app(tmp_path):
