@@ -5,7 +5,7 @@ PORT   ?= 5000
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app ov
 
-.PHONY: run test lint test-tools demo-100k clean
+.PHONY: run banner test lint test-tools demo-100k clean
 
 # Python's venv module, and pip inside the virtual environment.
 $(BIN)/python:
@@ -24,13 +24,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(FLASK) db upgrade
 	$(FLASK) demo-data --if-empty
+	@$(MAKE) --no-print-directory -s banner PORT=$(PORT)
+	PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# What `make run` says before the server starts (PORT also sets the mail links' address).
+banner:
 	@echo ""
 	@echo "  Oficina Virtual: http://127.0.0.1:$(PORT)/"
-	@echo "  Prueba primero el contrato de ejemplo de la guía:"
-	@echo "    Zona Geográfica: Nuevo Laredo · Número de cuenta: 8295249 · Número de factura: ZE40389382"
+	@echo "  Abre primero:"
+	@echo "    http://127.0.0.1:$(PORT)/registro/paso-1  regístrate con el contrato de ejemplo de la guía:"
+	@echo "      Zona Geográfica: Nuevo Laredo · Número de cuenta: 8295249 · Número de factura: ZE40389382"
+	@echo "    http://127.0.0.1:$(PORT)/entrar  entra con el usuario que registraste"
+	@echo "  Con los ajustes por defecto los correos no salen de esta máquina: cada uno se escribe"
+	@echo "  como archivo .eml en instance/mail/ (ábrelo con un programa de correo o un editor);"
+	@echo "  sus enlaces llevan a http://127.0.0.1:$(PORT) (OV_PUBLIC_URL y OV_MAIL_BACKEND lo cambian)."
 	@echo "  Páginas de ayuda: /atencion-al-cliente  /aviso-legal  /aviso-de-privacidad  /accesibilidad"
 	@echo ""
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test-tools:
 	@sh scripts/ensure-test-tools.sh

@@ -96,6 +96,20 @@ UTILITY_SETTINGS = (
 )
 
 
+LOCAL_HOST = "127.0.0.1"
+LOCAL_PORT = 5000
+
+
+def local_public_url(environ: os._Environ | dict) -> str:
+    """Where ``make run`` serves, ``http://127.0.0.1:$PORT``: the default for mail links."""
+    raw = environ.get("PORT", "").strip()
+    if not raw:
+        return f"http://{LOCAL_HOST}:{LOCAL_PORT}"
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 65536):
+        raise ConfigError(f"PORT={raw!r} no es válido: escribe un puerto de 1 a 65535")
+    return f"http://{LOCAL_HOST}:{int(raw)}"
+
+
 def defaults(instance_path: str) -> dict:
     """The settings a fresh checkout runs with (development on one machine)."""
     instance = Path(instance_path)
@@ -107,7 +121,9 @@ def defaults(instance_path: str) -> dict:
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "OV_TRUSTED_PROXIES": 0,
         "OV_REDIS_URL": "",
-        "OV_PUBLIC_URL": "http://127.0.0.1:5000",
+        # Mail links: on a deployment its public https:// address; locally, where `make run`
+        # serves (the PORT it is given).
+        "OV_PUBLIC_URL": local_public_url(os.environ),
         "OV_MAIL_BACKEND": "file",
         "MAIL_FILE_PATH": str(instance / "mail"),
         "MAIL_SERVER": "127.0.0.1",

@@ -79,6 +79,7 @@ def settings_for(instance: Path) -> dict:
         # Redis keeps counts between runs: each run counts under its own prefix.
         "RATELIMIT_KEY_PREFIX": f"ov-test-{RUN_ID}",
         "OV_MAIL_BACKEND": "locmem",
+        "OV_PUBLIC_URL": "http://127.0.0.1:5000",  # whatever PORT the shell has
         "OV_ARGON2_FAST": True,
     }
 

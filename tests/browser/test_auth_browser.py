@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import email
 import re
-import time
+import threading
 from email.policy import default as default_policy
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from ov.models import OutboxMail
 from ov.services import passwords
 from tests.support.factories import make_customer
 from tests.support.journeys import PASSWORD, SEED
+from tests.support.smtp import PATIENCE
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
 
@@ -93,15 +94,16 @@ def test_the_show_password_toggle(page, page_nojs, axe):
     axe(page)
 
 
-def test_the_session_warning_offers_to_stay_signed_in(page, app, customer, monkeypatch, axe):
+def test_the_session_warning_offers_to_stay_signed_in(page, app, customer, axe):
     idle = app.config["OV_SESSION_IDLE_MINUTES"] * 60
-    monkeypatch.setitem(app.config, "OV_SESSION_WARNING_SECONDS", idle - 2)
+    page.clock.install()  # the page's timers run on a clock the test moves
     log_in(page)
     page.wait_for_url(re.compile(r"/mi-oficina$"))
     page.problems.clear()
     signed_in_page(page)
     dialog = page.locator("#aviso-sesion")
-    dialog.wait_for(state="visible", timeout=10_000)
+    page.clock.run_for((idle - app.config["OV_SESSION_WARNING_SECONDS"]) * 1000)
+    dialog.wait_for(state="visible")
     assert "¿Sigues ahí?" in dialog.inner_text()
     axe(page)
     with page.expect_response(lambda r: r.url.endswith("/sesion/seguir")) as answer:
@@ -161,29 +163,42 @@ def test_a_used_or_broken_reset_link_page_is_accessible(page, axe):
 
 # --- the issue's "Done when": a newcomer registers, leaves, recovers and comes back ---------
 
+RESET_SUBJECT = "Recupera el acceso a tu Oficina Virtual"
+
+
 @pytest.fixture
 def eml_mail(app, tmp_path, monkeypatch):
-    """The default mail backend (``.eml`` files in a folder) on the running server."""
+    """The default mail backend (``.eml`` files in a folder) on the running server. The
+    test can wait for a mail's file: ``written[subject]`` is set once it is complete."""
+    from ov.mail_backends import EmailBackend
+
     state = app.extensions["mailman"]
     folder = tmp_path / "mail"
     monkeypatch.setattr(state, "backend", "file")
     monkeypatch.setattr(state, "file_path", str(folder))
-    return folder
+    written: dict[str, threading.Event] = {}
+    real_write = EmailBackend.write_message
+
+    def write_message(self, message):
+        real_write(self, message)
+        written.setdefault(message.subject, threading.Event()).set()
+
+    monkeypatch.setattr(EmailBackend, "write_message", write_message)
+    return SimpleNamespace(folder=folder, written=written)
 
 
-def reset_link_from_eml(folder: Path) -> str:
+def reset_link_from_eml(eml_mail) -> str:
     """The link of the reset mail, read from its .eml file as a mail program would."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if message["Subject"] == "Recupera el acceso a tu Oficina Virtual":
-                body = message.get_body(preferencelist=("plain",)).get_content()
-                found = re.search(r"http://127\.0\.0\.1:5000(/recuperar/enlace/\S+)", body)
-                assert found, body
-                return found.group(1)
-        time.sleep(0.05)  # delivered just after the answer went out
-    raise AssertionError(f"no reset mail in {folder}: {list(folder.glob('*'))}")
+    done = eml_mail.written.setdefault(RESET_SUBJECT, threading.Event())
+    assert done.wait(PATIENCE), f"no reset mail in {eml_mail.folder}"  # it follows the answer
+    for path in sorted(eml_mail.folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+        if message["Subject"] == RESET_SUBJECT:
+            body = message.get_body(preferencelist=("plain",)).get_content()
+            found = re.search(r"http://127\.0\.0\.1:5000(/recuperar/enlace/\S+)", body)
+            assert found, body
+            return found.group(1)
+    raise AssertionError(f"no reset mail in {eml_mail.folder}: {list(eml_mail.folder.glob('*'))}")
 
 
 def register_the_seed_contract(tab, username: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import User
+from tests.support.htmx_events import htmx_finished
 from tests.support.journeys import PASSWORD, SEED
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("billing")]
@@ -208,11 +209,11 @@ def test_a_rate_limited_inline_check_leaves_the_form_alone(page, app, monkeypatc
     account.fill("40989917-7")
     account.press("Tab")
     expect(page.locator("#cuenta-error")).to_contain_text("escribe solo 40989917")
-    with page.expect_response("**/registro/validar/cuenta") as limited:
+    with (htmx_finished(page, "/registro/validar/cuenta"),  # htmx is done with the answer
+          page.expect_response("**/registro/validar/cuenta") as limited):
         account.fill(SEED["account"])
         account.press("Tab")
     assert limited.value.status == 429
-    page.wait_for_timeout(300)  # let htmx finish with the answer
     expect(page.locator("h1")).to_have_text("Registrarse en la Oficina Virtual")
     expect(account).to_have_value(SEED["account"])
     page.get_by_role("textbox", name=re.compile("^Número de factura")).fill(SEED["invoice"])

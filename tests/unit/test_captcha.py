@@ -6,7 +6,9 @@ wrong host, slow, garbled, HTTP 500, nobody listening), never to a mock object.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -397,15 +399,50 @@ def test_the_expected_hostname_follows_the_settings(app, vendor, siteverify, mon
     assert captcha.verify(solved(vendor, "two"), None).code == "hostname-mismatch"
 
 
-def test_a_slow_vendor_is_refused_not_accepted(app, vendor, siteverify, monkeypatch):
-    monkeypatch.setitem(app.config, "OV_CAPTCHA_READ_TIMEOUT", 0.3)
-    siteverify.answer(OK, delay=3)
-    started = time.monotonic()
+@pytest.fixture
+def posted_timeouts(monkeypatch) -> list:
+    """The ``timeout`` of every siteverify call; a call without one fails the test at once
+    (it would wait as long as the vendor likes)."""
+    seen: list = []
+    real_post = captcha.requests.post
+
+    def post(url, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        assert kwargs.get("timeout") is not None, "siteverify called without a timeout"
+        return real_post(url, **kwargs)
+
+    monkeypatch.setattr(captcha.requests, "post", post)
+    return seen
+
+
+def test_a_vendor_that_never_answers_is_refused_not_accepted(app, vendor, siteverify,
+                                                             monkeypatch, posted_timeouts):
+    """The configured timeouts reach the HTTP call, and a siteverify that holds the request
+    without answering ends in "try again" (503), never in a pass. The read timeout is tiny so
+    the test is quick; what is checked is the outcome, not the clock."""
+    monkeypatch.setitem(app.config, "OV_CAPTCHA_CONNECT_TIMEOUT", 0.7)
+    monkeypatch.setitem(app.config, "OV_CAPTCHA_READ_TIMEOUT", 0.01)
+    siteverify.answer(OK, delay=3600)  # the stand-in answers only when it is closed
     result = captcha.verify(solved(vendor), CLIENT_ADDRESS)
-    assert time.monotonic() - started < 2
     assert result == captcha.Result(
         ok=False, code="provider-timeout", message=captcha.MSG_UNAVAILABLE, unavailable=True
     )
+    assert posted_timeouts == [(0.7, 0.01)]
+    assert len(siteverify.requests) == 1  # it was asked, and gave no answer
+    assert nonce_rows() == 0
+
+    zone = Zone(id=3, code="NLD", name="Nuevo Laredo", cities="Nuevo Laredo")
+    db.session.add(zone)
+    db.session.commit()
+    client = app.test_client()
+    page = client.get("/registro/paso-1").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page).group(1)
+    step1 = client.post("/registro/paso-1", data={
+        "csrf_token": csrf, "zona": "3", "cuenta": "8295249", "factura": "ZE40389382",
+        vendor.response_field: "vendor-response-token"})
+    assert step1.status_code == 503
+    assert html.escape(captcha.MSG_UNAVAILABLE, quote=False) in step1.get_data(as_text=True)
+    assert posted_timeouts == [(0.7, 0.01)] * 2
 
 
 @pytest.mark.parametrize(

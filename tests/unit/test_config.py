@@ -68,6 +68,20 @@ def test_production_requires_an_https_public_url(tmp_path, monkeypatch):
         make(tmp_path, monkeypatch, env)
 
 
+def test_mail_links_follow_the_port_make_run_serves_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORT", "5077")
+    assert make(tmp_path, monkeypatch).config["OV_PUBLIC_URL"] == "http://127.0.0.1:5077"
+    monkeypatch.delenv("PORT")
+    assert make(tmp_path, monkeypatch).config["OV_PUBLIC_URL"] == "http://127.0.0.1:5000"
+    monkeypatch.setenv("PORT", "5077")  # a public address set on purpose wins
+    chosen = make(tmp_path, monkeypatch, {"OV_PUBLIC_URL": "https://oficina.example"})
+    assert chosen.config["OV_PUBLIC_URL"] == "https://oficina.example"
+    for wrong in ("cinco", "0", "70000"):
+        monkeypatch.setenv("PORT", wrong)
+        with pytest.raises(ConfigError, match=f"PORT={wrong!r}"):
+            make(tmp_path, monkeypatch)
+
+
 def test_production_hardens_cookies_and_sends_hsts(tmp_path, monkeypatch):
     env = {
         "OV_ENV": "production",

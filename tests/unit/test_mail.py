@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import email
 import re
 import smtplib
-import socket
 import threading
-import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask_mailman.backends.base import BaseEmailBackend
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
@@ -26,6 +19,7 @@ from ov.models import Account, OutboxMail, User
 from ov.services import mail
 from tests.conftest import TEST_DATABASE_URL, reset_schema, settings_for
 from tests.support import factories
+from tests.support.smtp import free_port, smtp_server
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -129,25 +123,36 @@ def test_queue_refuses_header_injection_and_missing_context(app):
         db.session.rollback()
 
 
-class SlowBackend(BaseEmailBackend):
-    """Takes its time, like a real server, and remembers what it sent."""
+class RecordingBackend(BaseEmailBackend):
+    """Remembers the Message-ID of everything it sends."""
 
     delivered: list[str] = []
 
     def send_messages(self, messages):
-        time.sleep(0.05)
         for message in messages:
-            SlowBackend.delivered.append(message.extra_headers["Message-ID"])
+            RecordingBackend.delivered.append(message.extra_headers["Message-ID"])
         return len(messages)
 
 
 def test_two_drains_at_once_never_send_a_mail_twice(app, monkeypatch):
-    monkeypatch.setattr(app.extensions["mailman"], "backend", SlowBackend)
-    SlowBackend.delivered = []
+    monkeypatch.setattr(app.extensions["mailman"], "backend", RecordingBackend)
+    RecordingBackend.delivered = []
     with app.app_context():
         for n in range(6):
             queue_one(f"c{n}@ejemplo.mx")
         db.session.commit()
+    # Neither drain sends before both have listed the same six mails: they compete for each.
+    both_listed = threading.Barrier(2, timeout=30)
+    listed: list[int] = []
+    real_pending = mail._pending_ids
+
+    def pending(session, ids, limit):
+        found = real_pending(session, ids, limit)
+        listed.append(len(found))
+        both_listed.wait()
+        return found
+
+    monkeypatch.setattr(mail, "_pending_ids", pending)
     reports, errors = [], []
 
     def drain():
@@ -162,9 +167,9 @@ def test_two_drains_at_once_never_send_a_mail_twice(app, monkeypatch):
         worker.start()
     for worker in workers:
         worker.join(timeout=30)
-    assert errors == []
-    assert sorted(SlowBackend.delivered) == sorted(set(SlowBackend.delivered))
-    assert len(SlowBackend.delivered) == 6
+    assert errors == [] and listed == [6, 6]
+    assert sorted(RecordingBackend.delivered) == sorted(set(RecordingBackend.delivered))
+    assert len(RecordingBackend.delivered) == 6
     assert sum(report.sent for report in reports) == 6
 
 
@@ -254,42 +259,6 @@ def test_errors_are_stored_short_and_without_credentials(app, monkeypatch):
 
 
 # --- a real SMTP server -------------------------------------------------------------------
-
-class Recorder:
-    """An aiosmtpd handler that keeps what it receives and refuses one mailbox."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("rechazado@"):
-            return "550 5.1.1 No existe ese buzón"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def smtp_server(port: int):
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
 
 @pytest.fixture
 def smtp_app(tmp_path):

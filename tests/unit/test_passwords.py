@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
@@ -112,6 +111,8 @@ def test_nist_compares_the_nfkc_form():
 
 
 def test_zxcvbn_never_sees_more_than_64_characters(monkeypatch):
+    """zxcvbn's work grows fast with the input's length: a huge input must reach it cut to
+    64 characters, and one refused as too long must not reach it at all."""
     seen: list[str] = []
     real = passwords.zxcvbn
 
@@ -120,10 +121,8 @@ def test_zxcvbn_never_sees_more_than_64_characters(monkeypatch):
         return real(password, user_inputs=user_inputs)
 
     monkeypatch.setattr(passwords, "zxcvbn", spy)
-    started = time.perf_counter()
     passwords.is_common("Qz8 kiwi " * 10_000)
     assert check("a1" * 20_000, policy="nist") == [NIST_TOO_LONG]
-    assert time.perf_counter() - started < 2
     assert [len(password) for password in seen] == [64]
 
 
