@@ -87,6 +87,21 @@ def test_every_public_page_and_error_state_is_valid_html(app, client, tmp_path):
     check(documents)
 
 
+def test_every_registration_step_and_its_errors_are_valid_html(app, client, tmp_path):
+    documents = Documents(tmp_path)
+    journey = Registration(client, app)
+    documents.add("step 1 wrong bill", journey.step1(factura="ZE00000000").get_data(as_text=True))
+    assert journey.step1().status_code == 303
+    visit(client, documents, "/registro/paso-2")
+    documents.add("step 2 mismatched answers", journey.step2(
+        contrasena2="Otra1234x", correo2="otro@ejemplo.mx").get_data(as_text=True))
+    assert journey.step2().status_code == 303
+    visit(client, documents, "/registro/paso-3")
+    assert journey.step3().status_code == 303
+    visit(client, documents, "/registro/listo")
+    check(documents)
+
+
 def test_every_signed_in_page_and_form_is_valid_html(app, client, tmp_path):
     documents = Documents(tmp_path)
     assert Registration(client, app).complete().status_code == 303
