@@ -468,6 +468,9 @@ def test_the_legal_notice_says_what_a_duplicate_is_as_the_pdf_does(app, client, 
     days = app.config["OV_COUPON_VALID_DAYS"]
     assert f"cupón vigente por {days} días" in legal
     assert "la fecha límite de pago de la factura no cambia" in legal
+    _, where = get_page(client, "/donde-pagar")
+    assert "nueva fecha límite" not in where.main_text
+    assert f"cupón vigente por {days} días" in where.main_text
 
 
 @pytest.mark.parametrize("url", URLS)
