@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-WIDTHS = (320, 360)
+WIDTHS = (320, 360, 768)  # the phones, and a tablet where wide tables stop stacking
 # Column headers whose cells a customer must see without scrolling sideways.
 KEY_COLUMNS = ("Importe", "Estado", "m³")
 
