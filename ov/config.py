@@ -35,6 +35,18 @@ def _pesos(value: str) -> Decimal:
     return amount
 
 
+CLABE_WEIGHTS = ((3, 7, 1) * 6)[:17]  # one per digit before the check digit
+
+
+def clabe_is_valid(clabe: str) -> bool:
+    """An 18-digit CLABE whose last digit is its check digit (weights 3, 7, 1, mod 10)."""
+    if len(clabe) != 18 or not (clabe.isascii() and clabe.isdigit()):
+        return False
+    digits = zip(clabe[:17], CLABE_WEIGHTS, strict=True)
+    total = sum(int(digit) * weight % 10 for digit, weight in digits)
+    return (10 - total % 10) % 10 == int(clabe[17])
+
+
 # OV_<NAME> environment variable -> (Flask config key, parser)
 ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "ENV": ("OV_ENV", str),
@@ -82,6 +94,9 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "STORE_URL": ("OV_STORE_URL", str),
     "COUPON_VALID_DAYS": ("OV_COUPON_VALID_DAYS", int),
     "COUPON_LATE_FEE": ("OV_COUPON_LATE_FEE", _pesos),
+    "SPEI_CLABE": ("OV_SPEI_CLABE", str),
+    "SPEI_BENEFICIARY": ("OV_SPEI_BENEFICIARY", str),
+    "SPEI_BANK": ("OV_SPEI_BANK", str),
 }
 
 # Who the utility is and how customers reach it. The defaults are demonstration values;
@@ -210,6 +225,12 @@ def defaults(instance_path: str) -> dict:
         # as the demo data's "Cargo por pago extemporáneo" line does).
         "OV_COUPON_VALID_DAYS": 3,
         "OV_COUPON_LATE_FEE": Decimal("0.00"),
+        # Paying by transfer (SPEI): the utility's CLABE, its bank, and the beneficiary
+        # ("": the utility's legal name). Demonstration values: a made-up CLABE with a
+        # valid check digit. An empty CLABE takes the transfer off the payment channels.
+        "OV_SPEI_CLABE": "012180001234567899",
+        "OV_SPEI_BANK": "BBVA México (cuenta de demostración)",
+        "OV_SPEI_BENEFICIARY": "",
         # A form is a few hundred bytes; 64 KiB leaves room and stops oversized bodies.
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
@@ -310,6 +331,12 @@ def validate(config: dict, instance_path: str) -> None:
     if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
         raise ConfigError(
             f"OV_COUPON_LATE_FEE={config['OV_COUPON_LATE_FEE']}: el cargo no puede ser negativo"
+        )
+    clabe = config["OV_SPEI_CLABE"]
+    if clabe and not clabe_is_valid(clabe):
+        raise ConfigError(
+            f"OV_SPEI_CLABE={clabe!r}: una CLABE tiene 18 dígitos y el último es su dígito "
+            "verificador; revísala con el banco (vacía: sin pago por transferencia)"
         )
     if config["OV_CAPTCHA_PROVIDER"] != "builtin" and not (
         config["OV_CAPTCHA_SITE_KEY"] and config["OV_CAPTCHA_SECRET"]

@@ -46,7 +46,28 @@ def number(value: int | Decimal | None) -> str:
     return f"{value or 0:,}"
 
 
+def quantity(value: Decimal | int) -> str:
+    """``1``, ``34``, ``12.5``, ``1,250``: a billed quantity without trailing zeros."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,f}"
+
+
+def unit_price(value: Decimal | int) -> str:
+    """``$8.1234``: a unit price as billed, to the ten-thousandth of a peso, so that quantity
+    times price gives the amount shown beside it."""
+    return f"${Decimal(value):,.4f}"
+
+
+def clabe(value: str) -> str:
+    """``012 180 00123456789 9``: bank, place, account and check digit, as banks print it."""
+    return f"{value[:3]} {value[3:6]} {value[6:17]} {value[17:]}"
+
+
 def init_app(app: Flask) -> None:
     for name, function in (("money", money), ("day", day), ("moment", moment),
-                           ("month_name", month_name), ("number", number)):
+                           ("month_name", month_name), ("number", number),
+                           ("quantity", quantity), ("unit_price", unit_price),
+                           ("clabe", clabe)):
         app.add_template_filter(function, name)

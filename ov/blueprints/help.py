@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ov.htmx import is_partial, render
+from ov.services.office import BANKS, STORES
 
 bp = Blueprint("help", __name__)
 
@@ -45,7 +46,7 @@ def invoice_help():
 
 @bp.get("/donde-pagar")
 def where_to_pay():
-    return render("help/where_to_pay.html", "content")
+    return render("help/where_to_pay.html", "content", banks=BANKS, stores=STORES)
 
 
 @bp.get("/conoce-tu-factura")

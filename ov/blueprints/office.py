@@ -7,6 +7,7 @@ Pages are private: ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -89,7 +90,8 @@ def office_context() -> Office:
 def page(template: str, heading: str, **context) -> Response:
     return render(
         template, "content", push=True, heading=heading, today=today(),
-        status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context,
+        status_labels=STATUS_LABELS, reading_labels=READING_LABELS, banks=data.BANKS,
+        stores=data.STORES, **context,
     )
 
 
@@ -127,6 +129,15 @@ def not_yours(kind: str, record_id: int):
                  record=kind, record_id=record_id)
     db.session.commit()
     abort(404)
+
+
+def attachment(response: Response, invoice, prefix: str, extension: str) -> Response:
+    """Download under ``factura-ZE40389382-2026-10-28.pdf``: the printed number (any sign
+    in it as a hyphen) and the issue date, as the customer finds the bill again."""
+    number = re.sub(r"[^A-Za-z0-9]+", "-", invoice.number).strip("-")
+    name = f"{prefix}-{number}-{invoice.issue_date:%Y-%m-%d}.{extension}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.get("")
@@ -193,11 +204,7 @@ def invoice_pdf(invoice_id: int):
     day = today()
     coupon = coupon_for(found, day)
     body = documents.invoice_pdf(found, found.account, found.account.zone, coupon, today=day)
-    response = Response(body, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="duplicado-factura-{found.issue_date:%Y-%m}-{found.id}.pdf"'
-    )
-    return response
+    return attachment(Response(body, mimetype="application/pdf"), found, "factura", "pdf")
 
 
 @bp.get("/facturas/<int(max=2147483647):invoice_id>/cfdi.xml")
@@ -205,11 +212,8 @@ def invoice_cfdi(invoice_id: int):
     found = own_invoice(invoice_id, "invoice_cfdi")
     if not found.cfdi_xml:
         abort(404)
-    response = Response(found.cfdi_xml, mimetype="application/xml")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="cfdi-factura-{found.issue_date:%Y-%m}-{found.id}.xml"'
-    )
-    return response
+    return attachment(Response(found.cfdi_xml, mimetype="application/xml"), found, "cfdi",
+                      "xml")
 
 
 @bp.get("/datos")

@@ -28,6 +28,8 @@ from sqlalchemy import Connection, Table, insert, select, text
 
 from ov.extensions import db
 from ov.models import Account, Invoice, InvoiceLine, Payment, Reading, Zone
+from ov.services.office import BANKS
+from ov.services.office import STORES as STORE_NAMES
 
 DEFAULT_ACCOUNTS = 300
 DEFAULT_MONTHS = 24
@@ -178,8 +180,8 @@ STREETS = (
     "Melchor Ocampo", "Juan Escutia", "Niños Héroes", "Av. Insurgentes", "Calzada del Valle",
     "Paseo de los Leones", "Fresno", "Cedro", "Jacarandas", "Las Palmas", "Laurel",
 )
-BANKS = ("Banamex", "BBVA Bancomer", "Banorte", "HSBC", "Santander")
-STORES = ("OXXO", "OXXO", "OXXO", "7-Eleven", "Walmart")
+# The places "¿Dónde pagar?" offers (ov/services/office.py); OXXO takes most store payments.
+STORES = (STORE_NAMES[0],) * 2 + STORE_NAMES
 METER_MAKERS = ("IT", "EL", "AC", "SE")
 
 # Tariffs: fixed monthly charge and distribution price per m3, in 1/10,000 peso.

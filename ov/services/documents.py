@@ -24,7 +24,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from ov.formatting import day, money, number
+from ov.formatting import day, money, number, quantity, unit_price
 from ov.models.billing import Account, Invoice, InvoiceLine, InvoiceStatus, ReadingType, Zone
 from ov.services.references import Coupon, format_for_people
 
@@ -68,18 +68,6 @@ READING_LABELS = {
     ReadingType.ESTIMATED: "Estimada",
     ReadingType.CUSTOMER: "Del cliente",
 }
-
-
-def _quantity(value: Decimal) -> str:
-    """``1``, ``34``, ``12.5``, ``1,250``: no trailing zeros."""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value.normalize():,f}"
-
-
-def _unit_price(value: Decimal) -> str:
-    return f"${Decimal(value):,.4f}"
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
@@ -316,7 +304,7 @@ def _charge_rows(lines: Sequence[InvoiceLine],
                  room: int) -> list[tuple[str, str, str, str, str]]:
     """One row per line; when more than ``room`` rows, the last one sums the rest."""
     rows = [
-        (line.concept, _quantity(line.quantity), line.unit, _unit_price(line.unit_price),
+        (line.concept, quantity(line.quantity), line.unit, unit_price(line.unit_price),
          money(line.amount))
         for line in lines
     ]
@@ -342,12 +330,12 @@ def _charges(page: _Page, y: float, invoice: Invoice) -> float:
     ])
     # Rows that fit above the totals (57 pt) and the footnote, whatever came above.
     room = int((y - TOTALS_HEIGHT - (COUPON_TOP + 48)) // ROW_HEIGHT)
-    for concept, quantity, unit, price, amount in _charge_rows(
+    for concept, count, unit, price, amount in _charge_rows(
         invoice.lines, max(2, min(MAX_LINE_ROWS, room))
     ):
         y -= ROW_HEIGHT
         page.text(MARGIN + 6, y, concept, width=x_quantity - 60 - MARGIN)
-        page.text(x_quantity, y, quantity, align="right")
+        page.text(x_quantity, y, count, align="right")
         page.text(x_unit, y, unit, width=x_price - 60 - x_unit)
         page.text(x_price, y, price, align="right")
         page.text(right, y, amount, align="right")

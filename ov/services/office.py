@@ -18,6 +18,11 @@ from ov.extensions import db
 from ov.models import Account, Invoice, Notice, Payment, UserAccount
 from ov.models.billing import InvoiceStatus, PaymentStatus
 
+#: Where a coupon is paid, as customers know the places: "¿Dónde pagar?" lists them, and
+#: the demo payments (ov/services/demo_data.py) are made at them.
+BANKS = ("Banamex", "BBVA Bancomer", "Banorte", "HSBC", "Santander")
+STORES = ("OXXO", "7-Eleven", "Walmart")
+
 
 @dataclass(frozen=True)
 class Page:

@@ -12,6 +12,7 @@ from ov.extensions import db
 from ov.services import passwords
 from tests.support.factories import make_customer, make_invoices
 from tests.support.journeys import PASSWORD
+from tests.support.reflow import WIDTHS, check_reflow
 from tests.support.weight import FIRST_VISIT_BUDGET, PAGE_BUDGET
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
@@ -29,9 +30,48 @@ def invoice_ids(app):
         return [invoice.id for invoice in made]
 
 
-def sign_in(tab) -> None:
+@pytest.fixture
+def long_data_ids(app):
+    """A customer whose data is as long as the billing system allows: a long name and
+    address, a long charge concept, six-figure amounts, a long transfer reference."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ov.models import InvoiceLine, Payment
+
+    with app.app_context():
+        user, account = make_customer(username=LONG_USERNAME,
+                                      email="maria.de.los.angeles.hernandez.villasenor"
+                                            "@correo-electronico-de-ejemplo.com.mx",
+                                      password_hash=passwords.hash_password(PASSWORD))
+        account.holder_name = ("María de los Ángeles Guadalupe Hernández-Villaseñor "
+                               "de la Garza y Cortázar")
+        account.street = "Prolongación Avenida General Ignacio Zaragoza Poniente"
+        account.street_number = "2381-B Interior 14"
+        account.colonia = "Fraccionamiento Residencial Campestre de las Misiones"
+        made = make_invoices(account, 30)
+        for invoice in made[-3:]:  # a paid one, the overdue one and the pending one
+            invoice.lines.append(InvoiceLine(
+                position=3, concept="Cargo por reconexión del servicio y pago extemporáneo",
+                quantity=Decimal("1234.567"), unit="m³", unit_price=Decimal("98.7654"),
+                amount=Decimal("121932.85")))
+            invoice.subtotal += Decimal("121932.85")
+            invoice.tax = (invoice.subtotal * Decimal("0.16")).quantize(Decimal("0.01"))
+            invoice.total = invoice.subtotal + invoice.tax
+        made[-3].paid_at = None
+        db.session.add(Payment(account_id=account.id, invoice=made[-3], paid_on=date.today(),
+                               amount=made[-3].total, channel="transfer", channel_name="SPEI",
+                               reference="MBAN20261201123456789012", status="in_process"))
+        db.session.commit()
+        return [invoice.id for invoice in made]
+
+
+LONG_USERNAME = "MariaAngelesHernandez2026"
+
+
+def sign_in(tab, username: str = "usuPDFactura1") -> None:
     tab.goto("/entrar")
-    tab.fill("#usuario", "usuPDFactura1")
+    tab.fill("#usuario", username)
     tab.fill("#contrasena", PASSWORD)
     tab.get_by_role("button", name="Entrar", exact=True).click()
     tab.wait_for_url("**/mi-oficina")
@@ -46,15 +86,18 @@ def office_urls(app, invoice_ids) -> list[str]:
                    f"/mi-oficina/facturas/{invoice_ids[0]}"]   # paid
 
 
-def test_every_office_page_passes_axe_and_fits_a_phone(page, axe, app, invoice_ids):
-    sign_in(page)
-    for url in office_urls(app, invoice_ids):
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_office_page_passes_axe_and_fits_a_phone(page, axe, app, long_data_ids, width):
+    """At 320 px too (WCAG 1.4.10), with the longest data: no sideways scroll, and every
+    amount and state of every table on screen."""
+    page.set_viewport_size({"width": width, "height": 740})
+    sign_in(page, LONG_USERNAME)
+    for url in office_urls(app, long_data_ids):
         page.goto(url)
         page.wait_for_load_state("networkidle")  # the lazy table, where there is one
         assert page.locator("h1").count() == 1, url
         axe(page)
-        width = page.evaluate("document.scrollingElement.scrollWidth")
-        assert width <= 360, f"{url} is {width}px wide"
+        check_reflow(page, url)
 
 
 def test_office_pages_within_the_weight_budget(browser, live_server, app, invoice_ids):
@@ -115,10 +158,51 @@ def test_the_invoice_table_lazy_loads_into_its_tab_and_pages(page, invoice_ids):
 def test_the_duplicate_downloads_in_the_same_tab(page, invoice_ids):
     sign_in(page)
     page.goto(f"/mi-oficina/facturas/{invoice_ids[-1]}")
-    reference = page.locator("#referencia").input_value()
-    assert re.fullmatch(r"\d{36}", reference)
+    reference = page.locator("#referencia").inner_text()
+    assert re.fullmatch(r"\d{4}( \d{4}){8}", reference)
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("Descargar duplicado")).click()
     saved = download.value
-    assert re.fullmatch(r"duplicado-factura-\d{4}-\d{2}-\d+\.pdf", saved.suggested_filename)
+    number = page.locator("h1").inner_text().removeprefix("Factura ")
+    assert re.fullmatch(rf"factura-{number}-\d{{4}}-\d{{2}}-\d{{2}}\.pdf", saved.suggested_filename)
     assert len(page.context.pages) == 1  # no popup window
+
+
+def test_a_stacked_table_is_still_a_table_for_screen_readers(page, long_data_ids):
+    """At 320 px the charges show as blocks with their column names drawn beside each
+    value; the accessibility tree keeps the table, its headers and cells named by the value
+    alone (the drawn name is not read twice)."""
+    page.set_viewport_size({"width": 320, "height": 740})
+    sign_in(page, LONG_USERNAME)
+    page.goto(f"/mi-oficina/facturas/{long_data_ids[-1]}")
+    table = page.get_by_role("table", name=re.compile("^Cargos de la factura"))
+    tree = table.aria_snapshot()
+    for header in ("Concepto", "Cantidad", "Precio unitario", "Importe"):
+        assert f'columnheader "{header}"' in tree, tree
+    assert 'rowheader "Cargo fijo"' in tree and 'cell "$45.50"' in tree, tree
+    assert "Importe $" not in tree, tree
+    amount = table.get_by_role("cell", name="$45.50", exact=True)
+    drawn = amount.evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert "Importe" in drawn
+    assert amount.evaluate("cell => getComputedStyle(cell).display") == "flex"
+
+
+def test_the_reference_copies_with_one_click(page, live_server, invoice_ids):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    sign_in(page)
+    page.goto("/mi-oficina/pagos")
+    shown = page.locator(".reference").first.inner_text()
+    page.get_by_role("button", name="Copiar referencia").click()
+    expect(page.locator("#avisos")).to_have_text("Referencia copiada")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == shown.replace(" ", "") and re.fullmatch(r"\d{36}", copied)
+    page.get_by_role("button", name="Copiar CLABE").click()
+    expect(page.locator("#avisos")).to_have_text("CLABE copiada")
+    assert re.fullmatch(r"\d{18}", page.evaluate("navigator.clipboard.readText()"))
+
+
+def test_without_javascript_the_reference_is_text_and_no_button_shows(page_nojs, invoice_ids):
+    sign_in(page_nojs)
+    page_nojs.goto("/mi-oficina/pagos")
+    assert re.fullmatch(r"\d{4}( \d{4}){8}", page_nojs.locator(".reference").first.inner_text())
+    assert page_nojs.get_by_role("button", name=re.compile("^Copiar")).count() == 0

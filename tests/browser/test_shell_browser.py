@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.pages import ERROR_PAGES, page_urls
+from tests.support.reflow import WIDTHS, check_reflow
 from tests.support.weight import FIRST_VISIT_BUDGET
 
 pytestmark = pytest.mark.browser
@@ -26,11 +27,13 @@ def test_axe_finds_nothing_on_any_page(page, axe, urls):
         axe(page)
 
 
-def test_pages_fit_a_360px_screen_without_sideways_scrolling(page, urls):
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pages_fit_a_360px_screen_without_sideways_scrolling(page, urls, width):
+    """And a 320-px one (a 1280-px screen at 400 %, or 640 px at 200 %): WCAG 1.4.10."""
+    page.set_viewport_size({"width": width, "height": 740})
     for url in urls:
         page.goto(url)
-        width = page.evaluate("document.scrollingElement.scrollWidth")
-        assert width <= 360, f"{url} is {width}px wide"
+        check_reflow(page, url)
 
 
 def test_first_visit_transfers_within_budget(browser, live_server, urls):

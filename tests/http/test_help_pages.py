@@ -419,3 +419,94 @@ def test_accessibility_statement_names_its_target_and_limits(client):
     assert "PDF" in text
     assert "5 días hábiles" in text
     assert re.search(r"\d{1,2} de \w+ de \d{4}", text)
+
+
+# --- finding the way: registration and the payment help from the home page and every footer -----
+
+def test_home_leads_to_registration_and_to_the_payment_help(client):
+    _, page = get_page(client, "/")
+    inside = {internal_target(link.href): link.text for link in page.links if link.in_main}
+    assert inside.get("/registro/paso-1") == "Regístrate"
+    assert "/donde-pagar" in inside and "/conoce-tu-factura" in inside
+
+
+@pytest.mark.parametrize("url", [*URLS, "/donde-pagar", "/conoce-tu-factura", "/entrar"])
+def test_every_footer_links_to_where_to_pay_and_know_your_bill(client, url):
+    html = client.get(url).get_data(as_text=True)
+    footer = read(html.split('<footer class="site-footer">')[1])
+    targets = {internal_target(link.href): link.text for link in footer.links}
+    assert targets.get("/donde-pagar") == "¿Dónde pagar?"
+    assert targets.get("/conoce-tu-factura") == "Conoce tu factura"
+
+
+# --- texts that agree with each other and with what the portal does -----------------------------
+
+def test_the_legal_notice_says_what_a_duplicate_is_as_the_pdf_does(app, client, clean_db):
+    """A duplicate is informative, not the CFDI; an overdue bill's coupon gets a new date."""
+    from datetime import date
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from ov.extensions import db
+    from ov.services import documents, references
+    from tests.support.factories import make_customer, make_invoices
+
+    _, page = get_page(client, "/aviso-legal")
+    legal = page.main_text
+    with app.app_context():
+        _, account = make_customer()
+        overdue = make_invoices(account, 3)[-2]
+        coupon = references.coupon_for(account, overdue, date.today())
+        pdf = documents.invoice_pdf(overdue, account, account.zone, coupon, today=date.today())
+        db.session.rollback()
+    printed = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+    fiscal = "no sustituye al comprobante fiscal (CFDI)"
+    assert fiscal in printed and fiscal in legal
+    assert "misma validez" not in legal
+    assert "Cupón actualizado" in printed
+    days = app.config["OV_COUPON_VALID_DAYS"]
+    assert f"cupón vigente por {days} días" in legal
+    assert "la fecha límite de pago de la factura no cambia" in legal
+    _, where = get_page(client, "/donde-pagar")
+    assert "nueva fecha límite" not in where.main_text
+    assert f"cupón vigente por {days} días" in where.main_text
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_texts_promise_only_what_the_portal_does(client, url):
+    """Readings, requests and changes of contact data go through Atención al cliente today."""
+    _, page = get_page(client, url)
+    text = page.main_text.lower()
+    for missing in ("enviar la lectura", "enviarnos la lectura", "actualizar sus datos",
+                    "mantener al día tus datos", "presentar solicitudes", "hacer solicitudes",
+                    "corregirlos directamente", "en la sección «mis solicitudes y reclamos»"):
+        assert missing not in text, f"{url} promises {missing!r}"
+    if url in ("/", "/aviso-legal"):  # the two that list what the portal does
+        for there in ("factura", "duplicado", "pago", "consumo", "aviso"):
+            assert there in text, f"{url} does not mention {there!r}"
+
+
+def test_the_instructivo_has_one_name(client, htmx_headers):
+    _, page = get_page(client, "/ayuda/factura")
+    title = page.title.split(" · ")[0]
+    assert title == page.headings[0][1] == "Información para introducir el número de factura"
+    dialog = client.get("/ayuda/factura?vista=dialogo", headers=htmx_headers)
+    assert read(dialog.get_data(as_text=True)).headings[0][1] == title
+
+
+@pytest.mark.parametrize(("url", "validity"), [("/recuperar/enlace/no-vale", "1 hora"),
+                                                ("/confirmar-correo/no-vale", "7 días")])
+def test_an_expired_link_says_how_long_links_last_in_good_spanish(client, url, validity):
+    response = client.get(url)
+    assert response.status_code == 400
+    text = read(response.get_data(as_text=True)).main_text
+    assert "pasaron más de 1 " not in text
+    assert f"venció: vale por {validity} desde que te lo enviamos" in text
+
+
+def test_the_link_back_to_sign_in_reads_as_spanish(client):
+    _, page = get_page(client, "/recuperar/enviado")
+    links = {link.text: internal_target(link.href) for link in page.links if link.in_main}
+    assert "Volver a Identifícate" not in links
+    assert links["Volver a la página de entrada"] == "/entrar"

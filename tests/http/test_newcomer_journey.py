@@ -35,7 +35,7 @@ def test_a_newcomer_with_the_seed_bill(app, client, tmp_path):
     assert f'href="/mi-oficina/facturas/{newest}"' in home
     page = client.get(f"/mi-oficina/facturas/{newest}").get_data(as_text=True)
     assert SEED["invoice"] in page and "8295249-7" in page
-    reference = re.search(r'id="referencia"[^>]*value="(\d+)"', page).group(1)
+    reference = re.search(r'id="referencia"[^>]*data-copiar="(\d+)"', page).group(1)
 
     pdf = client.get(f"/mi-oficina/facturas/{newest}/duplicado.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"

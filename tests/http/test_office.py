@@ -213,7 +213,7 @@ def test_an_invoice_as_accessible_html(app, signed_in, seed_customer):
                  "IVA 16 %", "Total", "Fecha límite de pago", "pendiente"):
         assert part in html, part
     assert '<caption id="factura-cargos-tabla">' in html and '<th scope="row">' in html
-    reference = re.search(r'id="referencia"[^>]*value="(\d+)"', html).group(1)
+    reference = re.search(r'id="referencia"[^>]*data-copiar="(\d+)"', html).group(1)
     assert references.is_valid(reference)
     assert "¿No estás de acuerdo con la lectura?" in html
     assert "duplicado.pdf" in html
@@ -282,7 +282,7 @@ def test_the_other_tabs_show_real_content(app, signed_in, seed_customer):
     assert "Atención al cliente" in text(signed_in.get("/mi-oficina/solicitudes"))
     pay = text(signed_in.get("/mi-oficina/pagos"))
     assert "48 a 72 horas" in pay and "OXXO" in pay and "aplicado" in pay
-    reference = re.search(r'id="referencia-saldo-\d+"[^>]*value="(\d+)"', pay).group(1)
+    reference = re.search(r'id="referencia-saldo-\d+"[^>]*data-copiar="(\d+)"', pay).group(1)
     assert references.is_valid(reference)
     assert "Avisos (1" in text(signed_in.get("/mi-oficina"))
     assert "Corte programado" in text(signed_in.get("/mi-oficina/avisos"))
@@ -368,3 +368,163 @@ def test_the_chosen_contract_goes_along_to_the_other_tabs(app, signed_in, seed_c
     assert f'href="/mi-oficina/facturas?contrato={second_id}"' in html
     assert f'href="/mi-oficina/pagos?contrato={second_id}"' in html
     assert 'href="/mi-oficina/facturas"' not in html.split('class="tabs"')[1].split("</nav>")[0]
+
+
+# --- the seed guide's contract, as billed -----------------------------------------------------
+
+def cells(html: str, caption: str) -> list[list[str]]:
+    """The text of each body row's cells of the table with this caption."""
+    table = re.search(rf"<caption[^>]*>{re.escape(caption)}.*?</table>", html, re.S).group(0)
+    body = re.search(r"<tbody>(.*?)</tbody>", table, re.S).group(1)
+    return [
+        [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip()
+         for cell in re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def pesos(shown: str):
+    from decimal import Decimal
+
+    return Decimal(shown.replace("$", "").replace(",", ""))
+
+
+@pytest.fixture
+def seed_holder(app, client, billing):
+    """The seed guide's contract (demo data) linked to a signed-in user; its invoice ids."""
+    from ov.models import Account, User
+
+    with app.app_context():
+        account = db.session.scalars(select(Account).where(Account.number == "8295249")).one()
+        user = User(username="usuPDFactura1", email="cliente@ejemplo.mx",
+                    password_hash=passwords.hash_password(PASSWORD))
+        user.links.append(UserAccount(account=account))
+        db.session.add(user)
+        db.session.commit()
+        ids = db.session.scalars(select(Invoice.id).where(Invoice.account_id == account.id)
+                                 .order_by(Invoice.issue_date)).all()
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    return ids
+
+
+def test_quantity_times_the_shown_price_gives_the_shown_amount(client, seed_holder):
+    """Every charge of every seed invoice: the price is shown as billed, not rounded."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    checked = 0
+    for invoice_id in seed_holder:
+        html = text(client.get(f"/mi-oficina/facturas/{invoice_id}"))
+        number = re.search(r"<h1>Factura ([^<]+)</h1>", html).group(1)
+        for concept, quantity, price, amount in cells(html, f"Cargos de la factura {number}"):
+            shown = Decimal(quantity.split()[0].replace(",", ""))
+            product = (shown * pesos(price)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            assert product == pesos(amount), (invoice_id, concept, quantity, price, amount)
+            checked += 1
+    assert len(seed_holder) >= 24 and checked >= 3 * len(seed_holder)
+
+
+def test_a_whole_quantity_is_shown_as_a_plain_number(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    html = text(signed_in.get(f"/mi-oficina/facturas/{newest}"))
+    with app.app_context():
+        number = db.session.get(Invoice, newest).number
+    quantities = [row[1] for row in cells(html, f"Cargos de la factura {number}")]
+    assert quantities == ["1 mes", "30 m³"]
+
+
+def test_the_duplicate_is_named_by_invoice_number_and_issue_date(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    with app.app_context():
+        invoice = db.session.get(Invoice, newest)
+        expected = f"factura-{invoice.number}-{invoice.issue_date:%Y-%m-%d}"
+    pdf = signed_in.get(f"/mi-oficina/facturas/{newest}/duplicado.pdf")
+    assert pdf.headers["Content-Disposition"] == f'attachment; filename="{expected}.pdf"'
+
+
+def test_a_printed_number_with_signs_makes_a_safe_file_name(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    with app.app_context():
+        invoice = db.session.get(Invoice, newest)
+        invoice.number = 'ZE 40.38/"'  # ten characters, as printed
+        db.session.commit()
+        issued = f"{invoice.issue_date:%Y-%m-%d}"
+    pdf = signed_in.get(f"/mi-oficina/facturas/{newest}/duplicado.pdf")
+    assert pdf.headers["Content-Disposition"] == (
+        f'attachment; filename="factura-ZE-40-38-{issued}.pdf"'
+    )
+
+
+# --- the payment reference as text ------------------------------------------------------------
+
+def grouped_references(html: str) -> list[str]:
+    """References printed as text (outside any tag) in groups of four digits."""
+    outside_tags = re.sub(r"<[^>]*>", "\n", html)
+    return re.findall(r"(?<!\d)(?<!\d )\d{4}(?: \d{4}){8}(?! ?\d)", outside_tags)
+
+
+def test_the_balance_reference_is_text_grouped_for_dictation(app, signed_in, seed_customer):
+    from ov.models import Account
+
+    html = text(signed_in.get("/mi-oficina/pagos"))
+    with app.app_context():
+        account = db.session.get(Account, seed_customer["account_id"])
+        from ov.services.office import unpaid_invoices
+
+        coupon = references.balance_reference(account, unpaid_invoices([account.id]),
+                                              date.today())
+    assert grouped_references(html) == [coupon.for_people]
+    assert "readonly" not in html  # not hidden inside a form field any more
+    assert html.count(coupon.reference) == 1  # the whole number, once, for the copy button
+
+
+def test_the_invoice_reference_is_the_same_text(app, signed_in, seed_customer):
+    newest = seed_customer["invoice_ids"][-1]
+    html = text(signed_in.get(f"/mi-oficina/facturas/{newest}"))
+    with app.app_context():
+        invoice = db.session.get(Invoice, newest)
+        coupon = references.coupon_for(invoice.account, invoice, date.today())
+    assert grouped_references(html) == [coupon.for_people]
+    assert "readonly" not in html
+
+
+# --- how to pay: the same channels everywhere, SPEI with its data ------------------------------
+
+CHANNEL_PAGES = ["/mi-oficina", "/mi-oficina/pagos", "/donde-pagar"]
+
+
+@pytest.mark.parametrize("url", CHANNEL_PAGES)
+def test_spei_shows_the_clabe_and_beneficiary_from_the_settings(app, signed_in, monkeypatch,
+                                                                url):
+    monkeypatch.setitem(app.config, "OV_SPEI_CLABE", "002180000000000009")
+    monkeypatch.setitem(app.config, "OV_SPEI_BENEFICIARY", "Gasera Real, S.A. de C.V.")
+    monkeypatch.setitem(app.config, "OV_SPEI_BANK", "Banco Real")
+    html = text(signed_in.get(url))
+    spei = html.split('id="canal-transferencia"')[1].split("</section>")[0]
+    assert "002 180 00000000000 9" in spei  # grouped as the CLABE is read: bank, place, account
+    assert "Gasera Real, S.A. de C.V." in spei and "Banco Real" in spei
+
+
+def test_the_beneficiary_is_the_utility_unless_set(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_SPEI_BENEFICIARY", "")
+    monkeypatch.setitem(app.config, "OV_UTILITY_LEGAL_NAME", "Gasera del Norte, S.A. de C.V.")
+    spei = text(client.get("/donde-pagar")).split('id="canal-transferencia"')[1]
+    assert "Gasera del Norte, S.A. de C.V." in spei.split("</section>")[0]
+
+
+def test_without_a_clabe_no_transfer_is_offered(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_SPEI_CLABE", "")
+    html = text(client.get("/donde-pagar"))
+    assert "SPEI" not in html and "transferencia" not in html.lower()
+
+
+def test_every_bank_and_store_in_the_payments_data_is_offered(app, client, billing):
+    from ov.models import Payment
+
+    with app.app_context():
+        names = set(db.session.scalars(
+            select(Payment.channel_name).where(Payment.channel.in_(("bank", "store")))
+        ))
+    html = text(client.get("/donde-pagar"))
+    channels = html.split('class="channels"')[1].split('id="canal-transferencia"')[0]
+    offered = set(re.findall(r"<li>([^<]+)</li>", channels))
+    assert {"Santander", "OXXO"} <= names <= offered

@@ -11,6 +11,7 @@
     region.textContent = "";
     window.setTimeout(function () { region.textContent = text; }, 50);
   }
+  window.ovAnnounce = announce;  /* for the blocks below */
 
   function firstOf(root, selectors) {
     for (var i = 0; i < selectors.length; i++) {
@@ -137,4 +138,43 @@
   }, true);
   document.addEventListener("htmx:after:swap", function () { addToggles(document); });
   addToggles(document);
+})();
+
+/* --- Copy buttons: a number marked data-copiar (a payment reference, a CLABE) gets a
+   button that copies its digits, only where JavaScript has a clipboard (secure pages); it
+   says so through the page's live region, and beside the button for the eyes. --- */
+(function () {
+  "use strict";
+  if (!navigator.clipboard || !window.isSecureContext) { return; }
+  function addCopyButtons(root) {
+    var sources = root.querySelectorAll("[data-copiar]:not([data-copiar-listo])");
+    Array.prototype.forEach.call(sources, function (source) {
+      source.setAttribute("data-copiar-listo", "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button--secondary copy-button";
+      button.textContent = source.getAttribute("data-copiar-boton");
+      var label = document.getElementById(source.id + "-titulo");
+      if (label) { button.setAttribute("aria-describedby", label.id); }
+      var done = document.createElement("span");
+      done.className = "copy-done";
+      done.setAttribute("aria-hidden", "true");
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.getAttribute("data-copiar")).then(function () {
+          done.textContent = source.getAttribute("data-copiado");
+          window.ovAnnounce(done.textContent);
+        }, function () {
+          done.textContent = "";
+          window.ovAnnounce("No se pudo copiar: selecciona los números y cópialos.");
+        });
+      });
+      var line = document.createElement("p");
+      line.className = "copy-line";
+      line.appendChild(button);
+      line.appendChild(done);
+      source.insertAdjacentElement("afterend", line);
+    });
+  }
+  document.addEventListener("htmx:after:swap", function () { addCopyButtons(document); });
+  addCopyButtons(document);
 })();
