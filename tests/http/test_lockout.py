@@ -240,6 +240,30 @@ def test_a_reset_by_email_gets_the_owner_in_after_a_lock_and_keeps_them_in(app, 
     assert sign_in(fresh, OWNER, NEW_PASSWORD).status_code == 303
 
 
+def ask_for_reset(client, email: str = "cliente@ejemplo.mx"):
+    token = hidden(text(client.get("/recuperar")), "csrf_token")
+    return client.post("/recuperar", data={"csrf_token": token, "correo": email})
+
+
+def test_asking_for_the_owners_reset_again_and_again_does_not_stop_the_owners_own(
+    app, owner, monkeypatch
+):
+    monkeypatch.setitem(app.config, "OV_RECOVERY_IP_LIMIT", "100 per hour")  # one test address
+    limit = int(app.config["OV_RECOVERY_EMAIL_LIMIT"].split()[0])
+    attacker = app.test_client()
+    assert [ask_for_reset(attacker).status_code for _ in range(limit + 2)] == [303] * (limit + 2)
+    fresh = app.test_client()  # the owner, from a browser never used here
+    asked = ask_for_reset(fresh)
+    assert (asked.status_code, asked.location) == (303, "/recuperar/enviado")  # as for anyone
+    # No more mails than the limit: the mailbox is not flooded, and its newest link works.
+    assert len(mails(app, "Recupera")) == limit
+    assert reset_by_email(app, fresh).status_code == 303
+    assert sign_in(fresh, OWNER, NEW_PASSWORD).status_code == 303
+    # The same quiet answer for an address nobody has: the limit says nothing about it.
+    nobody = [ask_for_reset(attacker, "nadie@ejemplo.mx").status_code for _ in range(limit + 1)]
+    assert nobody == [303] * (limit + 1)
+
+
 # --- limits per address ------------------------------------------------------------------------
 
 def test_customers_behind_one_carrier_address_keep_signing_in(app, owner, monkeypatch):
