@@ -312,6 +312,11 @@ def validate(config: dict, instance_path: str) -> None:
                 "Con OV_ENV=production fija los datos reales de la empresa: "
                 + ", ".join(missing)
             )
+        if config["OV_SPEI_CLABE"] and config["OV_SPEI_CLABE"] == demo["OV_SPEI_CLABE"]:
+            raise ConfigError(
+                "Con OV_ENV=production, OV_SPEI_CLABE no puede ser la CLABE de demostración: "
+                "fija la CLABE real de la empresa, o déjala vacía para no ofrecer transferencia."
+            )
         if not config["OV_PUBLIC_URL"].startswith("https://"):
             raise ConfigError(
                 "Con OV_ENV=production, OV_PUBLIC_URL debe ser la dirección pública https:// "

@@ -11,7 +11,8 @@ from ov import create_app
 from ov.config import UTILITY_SETTINGS, ConfigError, from_environment
 
 PRODUCTION_UTILITY = {key: f"valor real de {key}" for key in UTILITY_SETTINGS} | {
-    "OV_PUBLIC_URL": "https://oficinavirtual.example"
+    "OV_PUBLIC_URL": "https://oficinavirtual.example",
+    "OV_SPEI_CLABE": "002180700000000008",  # the demonstration CLABE is refused there
 }
 
 
@@ -55,6 +56,23 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path, monkeypatch)
 def test_production_requires_the_utilitys_real_contact_data(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="OV_EMERGENCY_PHONE"):
         make(tmp_path, monkeypatch, {"OV_ENV": "production", "OV_SECRET_KEY": "k" * 48})
+
+
+@pytest.mark.parametrize("clabe, refused", [
+    (None, True),  # the demonstration CLABE left as it is
+    ("", False),  # no transfer offered (instance/config.py: an empty variable is unset)
+    ("002180700000000008", False),  # a real-looking one with a valid check digit
+])
+def test_production_never_shows_the_demonstration_clabe(tmp_path, monkeypatch, clabe, refused):
+    env = {"OV_ENV": "production", "OV_SECRET_KEY": "k" * 48,
+           **{f"OV_{k[3:]}": v for k, v in PRODUCTION_UTILITY.items()}}
+    del env["OV_SPEI_CLABE"]
+    overrides = {} if clabe is None else {"OV_SPEI_CLABE": clabe}
+    if refused:
+        with pytest.raises(ConfigError, match="OV_SPEI_CLABE"):
+            make(tmp_path, monkeypatch, env, **overrides)
+    else:
+        assert make(tmp_path, monkeypatch, env, **overrides).config["OV_SPEI_CLABE"] == clabe
 
 
 def test_production_requires_an_https_public_url(tmp_path, monkeypatch):
