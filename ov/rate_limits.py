@@ -42,18 +42,20 @@ def _keys(key: str) -> list[str]:
 
 
 def take(*allowances: Allowance) -> int:
-    """Use one of every allowance, or none of them when one is used up.
+    """Use one of every allowance; stop at the first that is used up.
 
     Returns 0 when taken; otherwise the seconds until the used-up one renews (at least 1).
+    Each use is one atomic increment in the store (``hit``), so requests arriving at once
+    never take more than the limit between them, in one process or across workers. An
+    allowance counted before the used-up one stays counted: being refused costs a try.
     """
     strategy = limiter.limiter
-    items = [(item, _keys(a.key)) for a in allowances for item in parse_many(a.limit)]
-    for item, keys in items:
-        if not strategy.test(item, *keys):
-            reset = strategy.get_window_stats(item, *keys).reset_time
-            return max(1, math.ceil(reset - time.time()))
-    for item, keys in items:
-        strategy.hit(item, *keys)
+    for allowance in allowances:
+        keys = _keys(allowance.key)
+        for item in parse_many(allowance.limit):
+            if not strategy.hit(item, *keys):
+                reset = strategy.get_window_stats(item, *keys).reset_time
+                return max(1, math.ceil(reset - time.time()))
     return 0
 
 

@@ -105,14 +105,10 @@ def test_the_device_cookie_is_httponly_lax_and_long_lived(app, owner):
 
 
 def test_in_production_the_device_cookie_is_secure_with_the_host_prefix(tmp_path):
-    from ov import config, create_app
-    from tests.conftest import settings_for
+    from ov import create_app
+    from tests.conftest import production_settings
 
-    settings = {**settings_for(tmp_path), "OV_ENV": "production",
-                "OV_PUBLIC_URL": "https://oficina.example"}
-    for key in config.UTILITY_SETTINGS:
-        settings[key] = "Real " + key
-    production = create_app(settings)
+    production = create_app(production_settings(tmp_path))
     from ov import auth_helpers
 
     with production.test_request_context("/entrar", base_url="https://oficina.example"):

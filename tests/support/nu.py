@@ -69,7 +69,13 @@ class Documents:
              str(self.folder)],
             capture_output=True, text=True, timeout=600, check=False,
         )
-        report = json.loads(done.stderr or done.stdout or '{"messages": []}')
+        # 0: nothing found, 1: problems found; anything else (or no report) is the checker
+        # failing, which must never read as "0 errors".
+        assert done.returncode in (0, 1) and done.stderr.strip(), (
+            f"the Nu HTML Checker did not run (exit {done.returncode}): {done.stderr[-2000:]}"
+        )
+        report = json.loads(done.stderr)
+        assert "messages" in report, report
         found: dict[str, list[str]] = defaultdict(list)
         for message in report["messages"]:
             if message.get("type") == "info" and message.get("subType") != "warning":
