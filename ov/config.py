@@ -172,6 +172,7 @@ def defaults(instance_path: str) -> dict:
         # Step 2: new usernames whose availability one draft, and one client address, may ask.
         "OV_REGISTRATION_USERNAME_DRAFT_LIMIT": "10 per hour",
         "OV_REGISTRATION_USERNAME_IP_LIMIT": "40 per hour",
+        "OV_REGISTRATION_USERNAME_ACCOUNT_LIMIT": "20 per hour",
         # New registration drafts one client address may start (a browser reuses its own).
         "OV_REGISTRATION_DRAFT_IP_LIMIT": "30 per hour",
         # The utility's online shop ("tiend@virtual"), recommended in Mi oficina when set.

@@ -150,7 +150,8 @@ def availability_wait(draft, username: str) -> int:
     """0 when this draft may be told whether ``username`` is free; else seconds to wait.
 
     Each new name a draft asks about uses one check of the draft's allowance and one of the
-    client address's (new drafts from one address share it); asking again about a name the
+    client address's (new drafts from one address share it) and of the contract's (one bill
+    proved from many addresses shares it); asking again about a name the
     draft already asked about costs nothing, so typing a name and then sending the step
     is one check.
     """
@@ -160,6 +161,8 @@ def availability_wait(draft, username: str) -> int:
         f"usuario:{draft_key}:{tokens.fingerprint(username_key(username))}",
         Allowance(config["OV_REGISTRATION_USERNAME_DRAFT_LIMIT"], f"usuario-borrador:{draft_key}"),
         Allowance(config["OV_REGISTRATION_USERNAME_IP_LIMIT"], f"usuario-ip:{client_address()}"),
+        Allowance(config["OV_REGISTRATION_USERNAME_ACCOUNT_LIMIT"],
+                  f"usuario-contrato:{draft.data.get('account_id')}"),
     )
 
 
@@ -170,8 +173,9 @@ def retry_after(response, seconds: int):
 
 def too_many_names(seconds: int) -> str:
     return (
-        "Probaste muchos nombres de usuario en poco tiempo. Por seguridad, espera "
-        f"{waiting_text(seconds)} y vuelve a intentarlo; tus otros datos siguen aquí."
+        "Se probaron muchos nombres de usuario en poco tiempo desde tu conexión o para este "
+        f"contrato. Por seguridad, espera {waiting_text(seconds)} y vuelve a intentarlo; tus "
+        "otros datos siguen aquí."
     )
 
 

@@ -317,7 +317,7 @@ def test_too_many_usernames_is_a_clear_answer_that_keeps_the_form(page, axe, app
         page.get_by_role("button", name="Continuar").click()
     assert limited.value.status == 429
     expect(page.locator(".error-summary")).to_be_focused()
-    expect(page.locator(".error-summary")).to_contain_text("Probaste muchos nombres")
+    expect(page.locator(".error-summary")).to_contain_text("Se probaron muchos nombres")
     expect(page.get_by_label("Usuario")).to_have_value("usuSegundo02")
     expect(page.get_by_label("Repite el correo electrónico")).to_have_value(
         "correo@electronico.es")

@@ -88,7 +88,10 @@ def test_an_attackers_hundred_wrong_passwords_do_not_keep_the_owner_out(app, own
     # The owner's success does not open the door again for the attacker.
     assert locked_until(app, owner) is not None
     assert attack(app, 1) == [429]
-    assert attempt(app.test_client(), OWNER, PASSWORD).status_code == 429
+    refused = attempt(app.test_client(), OWNER, PASSWORD)
+    assert refused.status_code == 429
+    # The owner on a new browser is shown the way in that needs no waiting.
+    assert 'href="/recuperar">No recuerdo mi usuario y/o contraseña</a>' in text(refused)
 
 
 def test_the_device_cookie_is_httponly_lax_and_long_lived(app, owner):

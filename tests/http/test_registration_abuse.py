@@ -126,7 +126,7 @@ def test_a_customer_tries_three_names_then_probing_is_limited(app, taken, htmx_h
     answers = [reg.step2(usuario=f"usuSondeo{n:04d}") for n in range(left + 1)]
     assert [a.status_code for a in answers] == [303] * left + [429]
     limited = text(answers[-1])
-    assert "<title>Error: " in limited and "Probaste muchos nombres de usuario" in limited
+    assert "<title>Error: " in limited and "Se probaron muchos nombres de usuario" in limited
     assert f'value="usuSondeo{left:04d}"' in limited  # the form and its answers are kept
     assert 'value="correo@electronico.es"' in limited and 'name="contrasena"' in limited
     assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
@@ -151,6 +151,21 @@ def test_new_drafts_from_one_address_share_its_allowance(app, taken, monkeypatch
     from_elsewhere = Registration(elsewhere, app)
     from_elsewhere.step1()
     assert from_elsewhere.step2(usuario="usuLibre0002").status_code == 303
+
+
+def test_one_bill_from_many_addresses_shares_the_contracts_allowance(app, taken, monkeypatch):
+    """Each proof of the bill starts a draft with its own allowance; the contract's allowance
+    caps them all, from whatever addresses they come."""
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_USERNAME_ACCOUNT_LIMIT", "4 per hour")
+    codes = []
+    for number in range(3):
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = f"10.0.1.{number + 1}"
+        reg = Registration(browser, app)
+        assert reg.step1().status_code == 303
+        codes += [reg.step2(usuario=f"usuSondeo{number}{n:03d}").status_code for n in range(2)]
+    assert codes == [303] * 4 + [429] * 2
+    assert "para este contrato" in text(reg.step2(usuario="usuSondeoFinal1"))
 
 
 # --- registration drafts: how many are made, and how they go ---------------------------------
