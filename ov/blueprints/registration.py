@@ -22,6 +22,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from ov.addresses import client_key
 from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zone_id
 from ov.extensions import db, limiter
 from ov.htmx import render
@@ -87,7 +88,7 @@ def new_draft():
     started too many lately (a browser reuses its own draft: only a client that drops its
     cookies gets there)."""
     wait = take(Allowance(current_app.config["OV_REGISTRATION_DRAFT_IP_LIMIT"],
-                          f"borrador-ip:{client_address()}"))
+                          f"borrador-ip:{client_key()}"))
     if wait:
         return None, wait
     draft = registration.start_draft(lifetime())
@@ -160,7 +161,7 @@ def availability_wait(draft, username: str) -> int:
     return take_once(
         f"usuario:{draft_key}:{tokens.fingerprint(username_key(username))}",
         Allowance(config["OV_REGISTRATION_USERNAME_DRAFT_LIMIT"], f"usuario-borrador:{draft_key}"),
-        Allowance(config["OV_REGISTRATION_USERNAME_IP_LIMIT"], f"usuario-ip:{client_address()}"),
+        Allowance(config["OV_REGISTRATION_USERNAME_IP_LIMIT"], f"usuario-ip:{client_key()}"),
         Allowance(config["OV_REGISTRATION_USERNAME_ACCOUNT_LIMIT"],
                   f"usuario-contrato:{draft.data.get('account_id')}"),
     )

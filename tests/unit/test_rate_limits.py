@@ -53,3 +53,34 @@ def test_counts_live_under_the_configured_prefix(app):
             __import__("limits").parse("5 per hour"), app.config["RATELIMIT_KEY_PREFIX"],
             "prueba:prefijo")
         assert stats.remaining == 4
+
+
+@pytest.mark.parametrize("address, key", [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client seen through an IPv6 socket
+    ("no es una dirección", "no es una dirección"),
+    (None, "?"),
+])
+def test_an_address_counts_as_its_ipv6_network(address, key):
+    from ov.addresses import address_key
+
+    assert address_key(address) == key
+
+
+def test_one_ipv6_network_shares_the_per_address_allowance(app, monkeypatch):
+    """A client holds a whole /64: changing the last bits must not give it a new allowance."""
+    from tests.support.journeys import Registration
+
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_DRAFT_IP_LIMIT", "2 per hour")
+    codes = []
+    with app.app_context():
+        from ov.services import demo_data
+
+        demo_data.load_demo_data(accounts=3)
+    for host in range(3):
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = f"2001:db8:7:7::{host + 1}"
+        codes.append(Registration(browser, app).step1().status_code)
+    assert codes == [303, 303, 429]
