@@ -50,6 +50,8 @@ def test_step1_shows_the_guides_fields_and_notes(client):
     assert 'name="cuenta"' in html and 'name="factura"' in html
     assert 'value="instructivo"' in html and 'data-dialog="/ayuda/factura?vista=dialogo"' in html
     assert 'name="captcha_token"' in html and 'tabindex="-1"' in html  # builtin check
+    # Someone who forgot the username they already have is sent to online recovery.
+    assert 'href="/recuperar">recupéralo con tu correo o con tu factura</a>' in html
 
 
 def test_the_seed_contract_registers_without_javascript(app, reg):
