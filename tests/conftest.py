@@ -84,6 +84,18 @@ def settings_for(instance: Path) -> dict:
     }
 
 
+def production_settings(instance: Path) -> dict:
+    """``settings_for`` with ``OV_ENV=production`` and the settings production insists on."""
+    from ov import config
+
+    settings = {**settings_for(instance), "OV_ENV": "production",
+                "OV_PUBLIC_URL": "https://oficina.example",
+                "OV_SPEI_CLABE": "002180700000000008"}  # not the demonstration one
+    for key in config.UTILITY_SETTINGS:
+        settings[key] = "Real " + key
+    return settings
+
+
 def reset_schema(app: Flask) -> None:
     """Drop everything and build the schema with the migrations, as production does."""
     from flask_migrate import upgrade

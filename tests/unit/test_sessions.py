@@ -12,7 +12,13 @@ from ov import create_app
 from ov.extensions import db
 from ov.models import utcnow
 from ov.sessions import DatabaseSessionInterface, SessionRecord
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, reset_schema, settings_for
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    production_settings,
+    reset_schema,
+    settings_for,
+)
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -103,13 +109,7 @@ def test_the_store_keeps_sessions_as_long_as_the_longest_limit(app):
 
 
 def test_production_cookie_is_secure_with_the_host_prefix(tmp_path):
-    settings = {**settings_for(tmp_path), "OV_ENV": "production",
-                "OV_PUBLIC_URL": "https://oficina.example"}
-    from ov import config
-
-    for key in config.UTILITY_SETTINGS:
-        settings[key] = "Real " + key
-    app = create_app(settings)
+    app = create_app(production_settings(tmp_path))
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-ov"
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
