@@ -28,7 +28,7 @@ from flask_login import current_user
 from ov import auth_helpers
 from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
 from ov.blueprints.registration_forms import Step1Form
-from ov.extensions import db, limiter
+from ov.extensions import db, limit_keys, limiter
 from ov.htmx import client_redirect, render
 from ov.models import Account, User
 from ov.rate_limits import Allowance, refused, take
@@ -122,10 +122,7 @@ def clear_login_throttle(username: str) -> None:
     username by Flask-Limiter too (the database counter is reset by ``set_password``)."""
     from limits import parse_many
 
-    args = [_key_for("entrar", username), "auth.login"]
-    prefix = limiter._key_prefix  # Flask-Limiter keeps the configured prefix there
-    if prefix:
-        args.insert(0, prefix)
+    args = limit_keys(_key_for("entrar", username), "auth.login")
     try:
         for item in parse_many(_login_limit()):
             limiter.limiter.clear(item, *args)
