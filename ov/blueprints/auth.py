@@ -98,23 +98,19 @@ def _login_limit():
 
 def _login_device() -> str | None:
     """The nonce of this browser's device cookie when it is valid for the user the typed
-    username names (once per request: three limits and the view ask)."""
+    username names and a try of its allowance is left, which this attempt uses (once per
+    request: two limits and the view ask)."""
     if "ov_login_device" not in g:
         user = auth_service.find_user(request.form.get("usuario"))
-        g.ov_login_device = auth_helpers.device_nonce(user.id) if user else None
+        nonce = auth_helpers.device_nonce(user) if user else None
+        if nonce and not (request.form.get("contrasena") and auth_helpers.take_device_try(nonce)):
+            nonce = None
+        g.ov_login_device = nonce
     return g.ov_login_device
 
 
 def _known_device() -> bool:
     return _login_device() is not None
-
-
-def _unknown_device() -> bool:
-    return _login_device() is None
-
-
-def _device_key() -> str:
-    return _key_for("entrar-dispositivo", _login_device())
 
 
 def clear_login_throttle(username: str) -> None:
@@ -147,9 +143,10 @@ def _ended_notice(reason: str | None) -> str | None:
 
 
 # Failed logins are limited per address and per typed username only for unknown browsers;
-# a browser holding a device cookie for the typed user has its own allowance instead. So an
-# attacker spends the unknown browsers' allowance, never the owner's, and the customers
-# behind one carrier (CGNAT) address who signed in there before are not refused either.
+# a browser holding a device cookie for the typed user has its own allowance instead (see
+# _login_device). So an attacker spends the unknown browsers' allowance, never the owner's,
+# and the customers behind one carrier (CGNAT) address who signed in there before are not
+# refused either.
 @bp.route("/entrar", methods=["GET", "POST"])
 @limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed,
                exempt_when=_known_device)
@@ -160,8 +157,6 @@ def _ended_notice(reason: str | None) -> str | None:
     deduct_when=_failed,
     exempt_when=_known_device,
 )
-@limiter.limit(lambda: _config("OV_LOGIN_DEVICE_LIMIT"), key_func=_device_key, methods=["POST"],
-               deduct_when=_failed, exempt_when=_unknown_device)
 def login():
     next_url = request.values.get("next", "")
     if request.method == "GET":
