@@ -7,14 +7,18 @@ For other blueprints:
   response to a signed-in customer is ``no-store`` anyway (the header shows their name).
 * ``safe_next(value)``: a ``next`` target that stays on this site, else the default.
 * ``trust_device(user)``: the response gives this browser a device cookie for ``user``
-  (after a sign-in and a completed reset by email); ``device_nonce(user_id)`` reads it back.
+  (after a sign-in, a completed reset by email, and a password changed while signed in);
+  ``device_nonce(user)`` reads it back.
 
 Device cookies follow OWASP's "slow down online guessing with device cookies": a browser
-where the customer signed in before keeps a signed cookie (the user's id and a random nonce,
-no personal data) in ``ov_device`` (``__Host-ov_device``, ``Secure``, in production),
-``HttpOnly`` and ``SameSite=Lax`` like the session cookie, for ``OV_LOGIN_DEVICE_DAYS``. A
-login for that user from that browser is not refused by the lock or the limits that unknown
-browsers run into: it is counted against the nonce's own allowance instead.
+where the customer signed in before keeps a signed cookie (the user's id, a random nonce and
+a keyed stamp of the password, no personal data) in ``ov_device`` (``__Host-ov_device``,
+``Secure``, in production), ``HttpOnly`` and ``SameSite=Lax`` like the session cookie, for
+``OV_LOGIN_DEVICE_DAYS``. A login for that user from that browser is not refused by the lock
+or the limits that unknown browsers run into: it uses one of the nonce's own
+``OV_LOGIN_DEVICE_MAX_FAILURES`` tries instead (``take_device_try``). A cookie whose tries are
+used up, or given before the password last changed, is worth nothing: that browser is an
+unknown one until a sign-in there gives it a new cookie.
 
 A session remembers when it started (``ov_started``), when it was last used (``ov_seen``)
 and a stamp of the password it was opened with (``ov_stamp``). Before each request a
@@ -37,6 +41,7 @@ from ov.errors import _answers_to_keep
 from ov.extensions import db, login
 from ov.htmx import client_redirect
 from ov.models import User
+from ov.rate_limits import Allowance, take
 from ov.services import auth as auth_service
 from ov.services import tokens
 
@@ -106,17 +111,35 @@ def device_max_age() -> int:
 
 
 def trust_device(user: User) -> None:
-    """Give this browser a new device cookie for ``user`` (a new nonce: a fresh allowance)."""
-    g.ov_device_token = tokens.device_token(user.id)
+    """Give this browser a new device cookie for ``user`` (a new nonce: a fresh allowance),
+    valid while the password stays the one ``user`` has now."""
+    g.ov_device_token = tokens.device_token(user.id, auth_service.device_stamp(user))
 
 
-def device_nonce(user_id: int) -> str | None:
+def device_nonce(user: User) -> str | None:
     """The nonce of this browser's device cookie when it is genuine, unexpired and made for
-    ``user_id``; None otherwise (no cookie, forged, tampered with, another user's)."""
+    ``user`` and their current password; None otherwise (no cookie, forged, tampered with,
+    another user's, given before the password changed)."""
     found = tokens.read_device_token(request.cookies.get(device_cookie_name()), device_max_age())
-    if found is None or found[0] != user_id:
+    if found is None or found[0] != user.id:
         return None
-    return found[1]
+    _, nonce, stamp = found
+    return nonce if auth_service.device_stamp_matches(user, stamp) else None
+
+
+def take_device_try(nonce: str) -> bool:
+    """Use one of the tries of the device cookie ``nonce``; False once they are used up.
+
+    A try is taken before the password is checked, so attempts sent at once never get more
+    than the allowance between them (a success replaces the cookie, and its count with it).
+    The count lasts as long as a cookie does: used up, the cookie stays worthless.
+    """
+    config = current_app.config
+    allowance = Allowance(
+        f"{config['OV_LOGIN_DEVICE_MAX_FAILURES']} per {max(1, device_max_age() // 86400)} days",
+        "entrar-dispositivo:" + tokens.fingerprint(nonce),
+    )
+    return take(allowance) == 0
 
 
 def send_device_cookie(response):
@@ -130,8 +153,10 @@ def send_device_cookie(response):
 
 
 def restamp(user: User) -> None:
-    """After this session changed the password: it stays valid, the others do not."""
+    """After this session changed the password: it stays valid and this browser trusted (a
+    new device cookie); the other sessions and device cookies do not."""
     session[STAMP] = auth_service.session_stamp(user)
+    trust_device(user)
 
 
 def end_session(reason: str | None = None) -> None:

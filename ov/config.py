@@ -78,6 +78,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "LOGIN_LOCK_MINUTES": ("OV_LOGIN_LOCK_MINUTES", int),
     "LOGIN_LOCK_MAX_MINUTES": ("OV_LOGIN_LOCK_MAX_MINUTES", int),
     "LOGIN_DEVICE_DAYS": ("OV_LOGIN_DEVICE_DAYS", int),
+    "LOGIN_DEVICE_MAX_FAILURES": ("OV_LOGIN_DEVICE_MAX_FAILURES", int),
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
     "PROOF_RECENT_INVOICES": ("OV_PROOF_RECENT_INVOICES", int),
     "UNDO_LINK_DAYS": ("OV_UNDO_LINK_DAYS", int),
@@ -198,7 +199,7 @@ def defaults(instance_path: str) -> dict:
         # signed device cookie this many days (renewed at each sign-in), and may fail this
         # often on its own, whatever unknown browsers do to the account.
         "OV_LOGIN_DEVICE_DAYS": 365,
-        "OV_LOGIN_DEVICE_LIMIT": "5 per 15 minutes",
+        "OV_LOGIN_DEVICE_MAX_FAILURES": 5,
         # Recovery: how long a reset link lives, and how often it may be asked for.
         "OV_RESET_MAX_AGE_MINUTES": 60,
         "OV_RECOVERY_IP_LIMIT": "10 per hour",

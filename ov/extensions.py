@@ -36,6 +36,14 @@ mail = Mail()
 limiter = Limiter(key_func=client_key)
 
 
+def limit_keys(*parts: str) -> list[str]:
+    """The identifiers of a count in the rate-limit store, under the same key prefix as the
+    counts of Flask-Limiter's decorators (``RATELIMIT_KEY_PREFIX``, which its ``init_app``
+    keeps on the extension): what the decorators count can be read or cleared elsewhere."""
+    prefix = limiter._key_prefix
+    return [prefix, *parts] if prefix else list(parts)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """WAL lets readers and one writer work at once; foreign keys are off by default.

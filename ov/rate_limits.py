@@ -12,10 +12,10 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Response, current_app
+from flask import Response
 from limits import parse, parse_many
 
-from ov.extensions import limiter
+from ov.extensions import limit_keys, limiter
 
 
 def refused(response: Response) -> bool:
@@ -37,8 +37,7 @@ class Allowance:
 
 
 def _keys(key: str) -> list[str]:
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
-    return [prefix, key] if prefix else [key]
+    return limit_keys(key)
 
 
 def take(*allowances: Allowance) -> int:

@@ -28,7 +28,7 @@ from flask_login import current_user
 from ov import auth_helpers
 from ov.blueprints.auth_forms import LoginForm, NewAccessForm, NewPasswordForm, RecoverForm
 from ov.blueprints.registration_forms import Step1Form
-from ov.extensions import db, limiter
+from ov.extensions import db, limit_keys, limiter
 from ov.htmx import client_redirect, render
 from ov.models import Account, User
 from ov.rate_limits import Allowance, refused, take
@@ -98,10 +98,14 @@ def _login_limit():
 
 def _login_device() -> str | None:
     """The nonce of this browser's device cookie when it is valid for the user the typed
-    username names (once per request: three limits and the view ask)."""
+    username names and a try of its allowance is left, which this attempt uses (once per
+    request: two limits and the view ask)."""
     if "ov_login_device" not in g:
         user = auth_service.find_user(request.form.get("usuario"))
-        g.ov_login_device = auth_helpers.device_nonce(user.id) if user else None
+        nonce = auth_helpers.device_nonce(user) if user else None
+        if nonce and not (request.form.get("contrasena") and auth_helpers.take_device_try(nonce)):
+            nonce = None
+        g.ov_login_device = nonce
     return g.ov_login_device
 
 
@@ -109,23 +113,12 @@ def _known_device() -> bool:
     return _login_device() is not None
 
 
-def _unknown_device() -> bool:
-    return _login_device() is None
-
-
-def _device_key() -> str:
-    return _key_for("entrar-dispositivo", _login_device())
-
-
 def clear_login_throttle(username: str) -> None:
     """A successful reset unlocks the account: forget the failed logins counted for its
     username by Flask-Limiter too (the database counter is reset by ``set_password``)."""
     from limits import parse_many
 
-    args = [_key_for("entrar", username), "auth.login"]
-    prefix = limiter._key_prefix  # Flask-Limiter keeps the configured prefix there
-    if prefix:
-        args.insert(0, prefix)
+    args = limit_keys(_key_for("entrar", username), "auth.login")
     try:
         for item in parse_many(_login_limit()):
             limiter.limiter.clear(item, *args)
@@ -150,9 +143,10 @@ def _ended_notice(reason: str | None) -> str | None:
 
 
 # Failed logins are limited per address and per typed username only for unknown browsers;
-# a browser holding a device cookie for the typed user has its own allowance instead. So an
-# attacker spends the unknown browsers' allowance, never the owner's, and the customers
-# behind one carrier (CGNAT) address who signed in there before are not refused either.
+# a browser holding a device cookie for the typed user has its own allowance instead (see
+# _login_device). So an attacker spends the unknown browsers' allowance, never the owner's,
+# and the customers behind one carrier (CGNAT) address who signed in there before are not
+# refused either.
 @bp.route("/entrar", methods=["GET", "POST"])
 @limiter.limit(lambda: _config("OV_LOGIN_IP_LIMIT"), methods=["POST"], deduct_when=_failed,
                exempt_when=_known_device)
@@ -163,8 +157,6 @@ def _ended_notice(reason: str | None) -> str | None:
     deduct_when=_failed,
     exempt_when=_known_device,
 )
-@limiter.limit(lambda: _config("OV_LOGIN_DEVICE_LIMIT"), key_func=_device_key, methods=["POST"],
-               deduct_when=_failed, exempt_when=_unknown_device)
 def login():
     next_url = request.values.get("next", "")
     if request.method == "GET":

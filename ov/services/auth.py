@@ -8,9 +8,11 @@ in the user's row and is increased by one ``UPDATE ... RETURNING`` statement, so
 attempts each count once and exactly one of them sees the count that locks the account.
 
 That counter and its lock are for unknown browsers only. A browser the caller vouches for
-(``trusted_device``: it holds a device cookie for this user, see ``ov.auth_helpers``) is
-neither refused by the lock nor counted in it: its failures count against its own allowance,
-kept by the caller's rate limit, so nobody elsewhere can keep the owner out.
+(``trusted_device``: it holds a device cookie given for this user's current password, with
+tries left, see ``ov.auth_helpers``) is neither refused by the lock nor counted in it: its
+failures count against its own allowance, kept by the caller, so nobody elsewhere can keep
+the owner out. Once that allowance is used up, or the password changes, the caller vouches no
+more: the browser's failures count towards the lock and its mail like everyone else's.
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def session_stamp(user: User) -> str:
 
 def stamp_matches(user: User, stamp: Any) -> bool:
     return isinstance(stamp, str) and hmac.compare_digest(session_stamp(user), stamp)
+
+
+def device_stamp(user: User) -> str:
+    """What a device cookie remembers of the password it was given with: every new password
+    (reset, recovery by bill, the undo link's random one, a change) ends the cookies given
+    before it, as it ends the sessions."""
+    return tokens.fingerprint("device:" + user.password_hash)
+
+
+def device_stamp_matches(user: User, stamp: Any) -> bool:
+    return isinstance(stamp, str) and hmac.compare_digest(device_stamp(user), stamp)
 
 
 def holder_name(user_id: int) -> str | None:
@@ -124,8 +137,9 @@ def authenticate(
     """Check a login. On success the user's counters and login times are updated.
 
     ``trusted_device``: the attempt comes from a browser holding a genuine device cookie for
-    the user this username names. The lock does not refuse it and its failures do not count
-    towards the lock; its success does not lift a lock other browsers earned either.
+    the user this username names and their current password, with tries left. The lock does
+    not refuse it and its failures do not count towards the lock (they are audited with
+    ``device``); its success does not lift a lock other browsers earned either.
     """
     now = now or utcnow()
     user = find_user(raw_username)

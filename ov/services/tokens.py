@@ -10,7 +10,8 @@ the email it was sent to, so changing the email invalidates it. A reset token ca
 with ``fingerprint(user.password_hash)``.
 
 Device tokens (the value of the device cookie, see ``ov.auth_helpers``) are made the same way
-under their own purpose: a user id and a random nonce, nothing else.
+under their own purpose: a user id, a random nonce and a keyed fingerprint of the password
+they were given with, nothing else (a new password ends them).
 """
 
 from __future__ import annotations
@@ -109,18 +110,20 @@ def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
 
 # --- device cookies (a browser where a customer signed in before) ---------------------------
 
-def device_token(user_id: int) -> str:
-    """A new device token for ``user_id``: the id and a random nonce that names this browser
-    (its own allowance of failed logins is counted under the nonce)."""
-    return make_token(LOGIN_DEVICE, {"u": user_id, "n": secrets.token_urlsafe(16)})
+def device_token(user_id: int, stamp: str) -> str:
+    """A new device token for ``user_id``: the id, a random nonce that names this browser (its
+    own allowance of failed logins is counted under the nonce) and ``stamp``, what it keeps of
+    the password (the caller compares it with the user's when the token comes back)."""
+    return make_token(LOGIN_DEVICE, {"u": user_id, "n": secrets.token_urlsafe(16), "p": stamp})
 
 
-def read_device_token(token: str | None, max_age: int) -> tuple[int, str] | None:
-    """``(user_id, nonce)`` of a genuine device token younger than ``max_age`` s, else None."""
+def read_device_token(token: str | None, max_age: int) -> tuple[int, str, str] | None:
+    """``(user_id, nonce, stamp)`` of a genuine device token younger than ``max_age`` s, else
+    None."""
     payload = read_token(LOGIN_DEVICE, token or "", max_age)
     if payload is None:
         return None
-    user_id, nonce = payload.get("u"), payload.get("n")
-    if not isinstance(user_id, int) or not isinstance(nonce, str) or not nonce:
+    user_id, nonce, stamp = payload.get("u"), payload.get("n"), payload.get("p")
+    if not isinstance(user_id, int) or not all(isinstance(v, str) and v for v in (nonce, stamp)):
         return None
-    return user_id, nonce
+    return user_id, nonce, stamp

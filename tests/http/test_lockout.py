@@ -82,7 +82,9 @@ def test_an_attackers_hundred_wrong_passwords_do_not_keep_the_owner_out(app, own
     assert locked_until(app, owner) is not None  # untrusted clients stay locked out
     told = mails(app, "Bloqueamos")  # and the owner is told, truly: known browsers still work
     assert len(told) >= 1
-    assert "En los navegadores donde ya entraste antes puedes seguir entrando" in told[0].body_text
+    for body in (told[0].body_text, told[0].body_html):
+        assert "En los navegadores donde ya entraste antes puedes seguir entrando" in body
+        assert "Si cambias tu contraseña, esos navegadores cuentan como nuevos" in body
     assert sign_in(browser, OWNER).status_code == 303
     assert "Desconectar" in text(browser.get("/"))
     # The owner's success does not open the door again for the attacker.
@@ -123,19 +125,45 @@ def test_in_production_the_device_cookie_is_secure_with_the_host_prefix(tmp_path
     assert "Domain" not in header and "SameSite=Lax" in header
 
 
-def test_a_device_allowance_runs_out_after_its_limit_and_only_there(app, owner, monkeypatch):
-    monkeypatch.setitem(app.config, "OV_LOGIN_DEVICE_LIMIT", "3 per hour")
+def failures(app, user_id: int) -> int:
+    with app.app_context():
+        return db.session.get(User, user_id).failed_logins
+
+
+def test_a_device_that_uses_up_its_allowance_counts_as_an_unknown_browser(
+    app, owner, monkeypatch
+):
+    monkeypatch.setitem(app.config, "OV_LOGIN_DEVICE_MAX_FAILURES", 3)
     browser = trusted_browser(app)
-    codes = [attempt(browser).status_code for _ in range(4)]
-    assert codes == [422, 422, 422, 429]
-    assert attempt(browser, OWNER, PASSWORD).status_code == 429  # whatever the password
-    # A copy of the cookie in another client shares that one allowance.
+    assert [attempt(browser).status_code for _ in range(3)] == [422] * 3
+    assert failures(app, owner) == 0  # its own allowance: the lock did not move
+    # A copy of the cookie in another client shares that one allowance: it is used up.
     thief = app.test_client()
     thief.set_cookie(DEVICE, browser.get_cookie(DEVICE).value)
-    assert attempt(thief).status_code == 429
-    # The device's failures lock neither the account nor the typed username for others.
-    assert locked_until(app, owner) is None
-    assert sign_in(app.test_client(), OWNER).status_code == 303
+    assert attempt(thief).status_code == 422
+    assert failures(app, owner) == 1  # counted like any unknown browser's
+    assert [attempt(browser).status_code for _ in range(4)] == [422] * 4
+    assert locked_until(app, owner) is not None  # and so it runs into the lock like them
+    assert attempt(browser, OWNER, PASSWORD).status_code == 422
+    with app.app_context():
+        kinds = [(e.kind, e.details.get("device")) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind.like("login_%")).order_by(AuditEvent.id))]
+    assert kinds.count(("login_failed", True)) == 3  # the device's own failures are audited
+    assert len(mails(app, "Bloqueamos")) == 1  # and the rest reach the owner with the lock
+
+
+def test_a_success_on_a_used_up_device_gives_it_a_fresh_allowance(app, owner, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_LOGIN_DEVICE_MAX_FAILURES", 2)
+    browser = trusted_browser(app)
+    spent = browser.get_cookie(DEVICE).value
+    assert [attempt(browser).status_code for _ in range(3)] == [422] * 3
+    assert failures(app, owner) == 1
+    assert sign_in(browser, OWNER).status_code == 303  # not locked: it gets in as anyone does
+    assert browser.get_cookie(DEVICE).value != spent
+    token = hidden(text(browser.get("/")), "csrf_token")
+    browser.post("/salir", data={"csrf_token": token})
+    attack(app, 20)
+    assert sign_in(browser, OWNER).status_code == 303  # trusted again, with its own allowance
 
 
 def test_a_device_failure_still_costs_one_real_verification(app, owner, monkeypatch):
@@ -198,6 +226,52 @@ def test_an_expired_device_cookie_gives_no_allowance(app, owner, monkeypatch):
     monkeypatch.setattr(timed.TimestampSigner, "get_timestamp",
                         lambda self: real_now(self) + 2)
     assert attempt(browser, OWNER, PASSWORD).status_code == 422
+
+
+# --- a new password ends every device cookie ---------------------------------------------------
+
+def test_the_attackers_cookie_gives_nothing_once_the_owner_resets_the_password(app, owner):
+    attacker = trusted_browser(app)  # the attacker signed in once (a guess, a stolen password)
+    owners = app.test_client()
+    assert reset_by_email(app, owners).status_code == 303
+    assert owners.get_cookie(DEVICE) is not None  # the owner's browser is trusted at once
+    codes = [attempt(attacker).status_code for _ in range(5)]
+    assert codes == [422] * 5
+    assert failures(app, owner) == 5 and locked_until(app, owner) is not None
+    assert attempt(attacker, OWNER, NEW_PASSWORD).status_code == 422  # locked like anyone
+    assert len(mails(app, "Bloqueamos")) == 1
+    assert sign_in(owners, OWNER, NEW_PASSWORD).status_code == 303  # the owner is not
+
+
+def test_any_new_password_ends_the_cookies_given_before_it(app, owner):
+    browser = trusted_browser(app)
+    with app.app_context():  # what every route that sets a password does (the undo link too)
+        user = db.session.get(User, owner)
+        user.password_hash = passwords.hash_password(NEW_PASSWORD)
+        db.session.commit()
+    attack(app, 5)
+    assert attempt(browser, OWNER, NEW_PASSWORD).status_code == 422
+
+
+@pytest.mark.usefixtures("billing")
+def test_the_bill_holders_browser_is_not_trusted_after_the_undo(app):
+    from tests.http.test_recovery_by_bill import OWNER_EMAIL, THIEF_PASSWORD, link_in, recover, undo
+    from tests.support.journeys import Registration
+
+    Registration(app.test_client(), app).complete()
+    thief = app.test_client()
+    assert thief.get_cookie(DEVICE) is None
+    recover(app, thief)
+    assert thief.get_cookie(DEVICE) is None  # proving the bill trusts no browser by itself
+    assert sign_in(thief, "usuPDFactura1", THIEF_PASSWORD).status_code == 303
+    assert thief.get_cookie(DEVICE) is not None
+    assert undo(app, app.test_client(), link_in(app, OWNER_EMAIL, "deshacer-cambio")
+                ).status_code == 303
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id))
+    codes = [attempt(thief, "usuPDFactura1").status_code for _ in range(5)]
+    assert codes == [422] * 5
+    assert failures(app, user_id) == 5 and locked_until(app, user_id) is not None
 
 
 # --- a locked account answers the same whatever the password ---------------------------------
@@ -321,7 +395,7 @@ def test_a_device_allowance_is_shared_by_two_workers_through_redis(tmp_path):
 
     apps = []  # the counts live under this run's key prefix (settings_for)
     for name in ("uno", "dos"):
-        settings = {**settings_for(tmp_path / name), "OV_LOGIN_DEVICE_LIMIT": "3 per minute"}
+        settings = {**settings_for(tmp_path / name), "OV_LOGIN_DEVICE_MAX_FAILURES": 3}
         if not TEST_DATABASE_URL:
             settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
         apps.append(create_app(settings))
@@ -340,7 +414,8 @@ def test_a_device_allowance_is_shared_by_two_workers_through_redis(tmp_path):
         attack(apps[0], 12)  # locked for untrusted clients on both workers
         codes = [attempt(worker).status_code for worker in (first, second, first)]
         assert codes == [422, 422, 422]
-        assert attempt(second, OWNER, PASSWORD).status_code == 429  # one allowance for both
+        # One allowance for both: used up, the cookie meets the unknown browsers' limits.
+        assert attempt(second, OWNER, PASSWORD).status_code == 429
         assert sign_in(apps[1].test_client(), OWNER).status_code == 429
     finally:
         for application in apps:
