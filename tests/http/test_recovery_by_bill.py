@@ -251,6 +251,9 @@ def test_a_signed_in_customer_sees_which_address_is_pending(app, client, owner):
     token = hidden(html, "csrf_token")
     client.post("/mi-oficina/reenviar-confirmacion",
                 data={"csrf_token": token, "next": "/mi-oficina"})
+    resent = text(client.get("/mi-oficina"))
+    assert "Te enviamos un correo nuevo a <strong>nuevo@ejemplo.mx</strong>" in resent
+    assert "seguimos usando <strong>correo@electronico.es</strong>" in resent
     assert [m.subject for m in outbox(app) if m.to_address == NEW_EMAIL] == [
         "Confirma tu correo nuevo"] * 2
 
