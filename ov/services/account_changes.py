@@ -20,7 +20,11 @@ open change, with the link of that address's newest open change (the one that la
 A link never outlives its change: the period runs from the change, whenever the link was
 mailed. An address that was on the account only becomes current again through an undo from
 its own mailbox, so its newest open change is older than every change told to someone else
-since, and undoing it spends them all. Only an undo sets ``AccountChange.spent_at``.
+since, and undoing it spends them all.
+
+After an undo, recovery by bill is refused for that user for the same period
+(``recently_undone``): the bill that was just beaten must not take the account straight back.
+Only an undo sets ``AccountChange.spent_at``, so a recent ``spent_at`` is a recent undo.
 
 Restoring the previous password hash instead was considered and left out: after two changes
 in a row it would give back the first intruder's password, and a password the owner may have
@@ -205,6 +209,17 @@ def change_for(token: str | None) -> AccountChange | None:
 def has_later_changes(change: AccountChange) -> bool:
     """Whether newer changes of the same user are still open (an undo takes them back too)."""
     return any(other.id > change.id for other in _open(change.user_id))
+
+
+def recently_undone(user: User) -> bool:
+    """Whether a change of the user was undone within the undo period (recovery by bill is
+    refused meanwhile). Only undos set ``spent_at``."""
+    return db.session.scalar(
+        select(AccountChange.id)
+        .where(AccountChange.user_id == user.id,
+               AccountChange.spent_at > utcnow() - _period())
+        .limit(1)
+    ) is not None
 
 
 def undo(change: AccountChange, *, client_address: str | None) -> User | None:

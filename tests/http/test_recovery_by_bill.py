@@ -4,7 +4,7 @@ The old address is told at once, with a link (7 days, single use) that undoes th
 ends every session; a new address typed there only replaces the old one once the link mailed
 to it is opened, and the address it replaces is told then too. An undo takes back its change
 and the newer ones, never older ones, so the earliest address has the last word whatever the
-bill-holder does in between.
+bill-holder does in between; after an undo the bill is refused for 7 days.
 """
 
 from __future__ import annotations
@@ -305,6 +305,54 @@ def test_a_closed_change_is_not_told_of_later_ones(app, client, owner):
     before = len(outbox(app))
     recover(app, client, email=NEW_EMAIL)
     assert [m.to_address for m in outbox(app)[before:]] == [NEW_EMAIL]
+
+
+# --- after an undo, the bill is not enough for a while ---------------------------------------
+
+REFUSED = "No podemos recuperar el acceso con tu factura"
+
+
+def prove_bill(app, tab):
+    page = text(tab.get("/recuperar/con-factura"))
+    return tab.post("/recuperar/con-factura", data={
+        "csrf_token": hidden(page, "csrf_token"), "captcha_token": hidden(page, "captcha_token"),
+        "comentarios": "", "zona": str(zone_id(app)), "cuenta": SEED["account"],
+        "factura": SEED["invoice"]})
+
+
+def assert_refused(response) -> None:
+    page = text(response)
+    assert response.status_code == 403, page
+    assert REFUSED in page
+    assert "«No recuerdo mi usuario y/o contraseña»" in page and "Atención al cliente" in page
+    assert "usuPDFactura1" not in page and "c*****@" not in page and "n****@" not in page
+
+
+def test_after_an_undo_recovery_by_bill_is_refused_for_the_undo_period(app, client, owner):
+    recover(app, client)
+    assert undo(app, app.test_client(), link_in(app, OWNER_EMAIL, "deshacer-cambio")
+                ).status_code == 303
+    assert_refused(prove_bill(app, app.test_client()))
+    [event] = events(app, "recovery_by_bill_refused")
+    assert event.user_id == the_user(app).id
+    age_changes(app, days=7, minutes=1)
+    assert prove_bill(app, app.test_client()).status_code == 303
+
+
+def test_a_bill_proved_before_the_undo_is_refused_at_the_second_step(app, client, owner):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    reader, writer = app.test_client(), app.test_client()  # one opens the form, one sends it
+    proved = [prove_bill(app, tab).location for tab in (reader, writer)]
+    form = text(writer.get(proved[1]))
+    assert undo(app, app.test_client(), link).status_code == 303
+    assert_refused(reader.get(proved[0]))
+    assert_refused(writer.post(proved[1], data={
+        "csrf_token": hidden(form, "csrf_token"), "contrasena": "Zx8cV5bN2m",
+        "contrasena2": "Zx8cV5bN2m", "correo": NEW_EMAIL, "correo2": NEW_EMAIL}))
+    assert writer.get(proved[1]).location == "/recuperar/con-factura"  # the proof is gone
+    assert len(events(app, "recovery_by_bill")) == 1
+    assert sign_in(app.test_client(), "usuPDFactura1", "Zx8cV5bN2m").status_code == 422
 
 
 # --- the undo page says what happened ---------------------------------------------------------

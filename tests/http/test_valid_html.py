@@ -147,6 +147,7 @@ def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
         confirm_new_address,
         link_in,
         outbox,
+        prove_bill,
         recover,
         undo,
     )
@@ -175,4 +176,7 @@ def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
     documents.add(f"undo done ({undone.status_code})",
                   client.get(undone.location or link, follow_redirects=True).get_data(as_text=True))
     visit(client, documents, link, resend_forms=False)  # spent
+    refused = prove_bill(app, client)
+    documents.add(f"recovery by bill after an undo ({refused.status_code})",
+                  refused.get_data(as_text=True))
     check(documents)
