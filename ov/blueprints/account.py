@@ -49,8 +49,11 @@ def confirm_email(token: str):
     user, address = found
     pending = address != user.email
     if request.method == "POST":
+        mails = None
         if pending:
-            account_changes.confirm_pending(user, address, client_address=request.remote_addr)
+            # The address it replaces is told at once, with a link that undoes it.
+            mails = account_changes.confirm_pending(user, address,
+                                                    client_address=request.remote_addr)
         else:
             # Conditional update: two clicks at once confirm (and audit) only once.
             confirmed = db.session.execute(
@@ -63,6 +66,8 @@ def confirm_email(token: str):
                 audit.record("email_confirmed", user_id=user.id,
                              client_address=request.remote_addr)
         db.session.commit()
+        if mails:
+            mail.deliver_soon(mails)
         return redirect(url_for("account.email_confirmed"), code=303)
     return _private(
         render(
@@ -127,13 +132,22 @@ def undo_change(token: str):
         if user is None:  # spent by a second tab a moment ago
             db.session.rollback()
             return _invalid_undo_link()
-        session[UNDONE_KEY] = {"u": user.username, "t": auth_service.reset_token(user)}
+        session[UNDONE_KEY] = {"u": user.username, "t": auth_service.reset_token(user),
+                               "e": mask_email(user.email)}
         db.session.commit()
         return redirect(url_for("account.change_undone"), code=303)
+    user = change.user
+    # What the undo would take back: an address already confirmed in place of this one, one
+    # still waiting for its link, or neither.
+    changed = user.email.casefold() != change.notified_email.casefold()
     return _private(render(
-        "account/undo_change.html", "content", token=token, username=change.user.username,
-        when=mail.local_datetime(change.created_at), validity=account_changes.undo_validity(),
-        pending=change.user.pending_email is not None,
+        "account/undo_change.html", "content", token=token, username=user.username,
+        kind=change.kind, when=mail.local_datetime(change.created_at),
+        until=mail.local_datetime(account_changes.closes_at(change)),
+        notified_masked=mask_email(change.notified_email),
+        current_masked=mask_email(user.email) if changed else None,
+        pending_masked=mask_email(user.pending_email) if user.pending_email else None,
+        later=account_changes.has_later_changes(change),
     ))
 
 
@@ -145,4 +159,5 @@ def change_undone():
         return redirect(url_for("help.home"), code=303)
     return _private(render("account/change_undone.html", "content", push=True,
                            username=undone.get("u"), reset_token=undone.get("t"),
+                           email=undone.get("e"),
                            validity=validity_text(auth_service.reset_max_age())))

@@ -7,7 +7,8 @@
              token-free URL, to the new-password form
 /recuperar/con-factura   by the bill (zone, account, invoice, CAPTCHA): shows the username and
              sets a new password; a new email waits for its own confirmation, and the old
-             address is told at once with a link that undoes it all (ov.services.account_changes)
+             address is told at once with a link that undoes it all (ov.services.account_changes);
+             refused for a while after an undo
 """
 
 from __future__ import annotations
@@ -356,6 +357,8 @@ def recover_bill():
         db.session.commit()
         if owner is None:
             return render("auth/recover_bill_unregistered.html", "content", status=404)
+        if account_changes.recently_undone(owner):
+            return _bill_refused(owner)
         session[BILL_KEY] = {"a": proof.account.id, "u": owner.id, "t": time.time()}
         return go("auth.recover_bill_new")
     db.session.commit()
@@ -363,6 +366,17 @@ def recover_bill():
         "auth/recover_bill.html", form, proof.status, proof.errors, widget=captcha.widget(),
         captcha_error=proof.captcha_error, unavailable=proof.status == 503,
     )
+
+
+def _bill_refused(user: User):
+    """A change of this user was undone from its mailbox a short while ago: the bill no longer
+    proves anything for now. 403: the proof was right, and this answer will not change by
+    sending it again; nothing about the user is shown."""
+    session.pop(BILL_KEY, None)
+    audit.record("recovery_by_bill_refused", user_id=user.id, client_address=client_address())
+    db.session.commit()
+    return render("auth/recover_bill_refused.html", "content", status=403,
+                  validity=account_changes.undo_validity())
 
 
 def _bill_proof() -> tuple[User, Account] | None:
@@ -382,6 +396,8 @@ def recover_bill_new():
     if proof is None:
         return go("auth.recover_bill")
     user, account = proof
+    if account_changes.recently_undone(user):  # undone after the bill was proved
+        return _bill_refused(user)
     context = {"username": user.username, "masked_email": mask_email(user.email)}
     if request.method == "GET":  # reached through a redirect: htmx must show this URL
         return render_form("auth/recover_bill_new.html", NewAccessForm(), push=True, **context)

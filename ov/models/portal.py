@@ -118,8 +118,9 @@ class AccountChange(db.Model):
     """A change to who controls a user (a password set with a bill, a new email), told to the
     address the user had then with a link that undoes it for a while.
 
-    ``spent_at`` is set when the link is used, or when another change's link undid them all:
-    each link works once.
+    ``spent_at`` is set when the link is used, or when an older change's link is used (an
+    undo takes the newer changes back with it); nothing else sets it, so a recent ``spent_at``
+    means a recent undo. Each link works once, within ``OV_UNDO_LINK_DAYS`` of ``created_at``.
     """
 
     __tablename__ = "account_change"

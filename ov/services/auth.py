@@ -280,11 +280,13 @@ def recover_by_bill(
     """Proof of the bill: a new password at once, a new email only once confirmed.
 
     The current address is told first, with a link that undoes the change for
-    ``OV_UNDO_LINK_DAYS`` days (``ov.services.account_changes``); a different new address
-    gets a confirmation link and stays pending until it is opened.
+    ``OV_UNDO_LINK_DAYS`` days (``ov.services.account_changes``), and so is the address of
+    every change still open, with its own link; a different new address gets a confirmation
+    link and stays pending until it is opened. The caller refuses the bill for a while after
+    an undo (``account_changes.recently_undone``).
     """
     set_password(user, new_password)
-    undo_url = account_changes.open_change(user, "recovery_by_bill")
+    change = account_changes.open_change(user, "recovery_by_bill")
     confirm = account_changes.ask_for_email(user, new_email)
     mails = [mail.queue(
         user.email,
@@ -294,11 +296,12 @@ def recover_by_bill(
         account=account,
         when=mail.local_datetime(utcnow()),
         pending_masked=mask_email(user.pending_email) if user.pending_email else None,
-        undo_url=undo_url,
+        undo_url=account_changes.undo_url(change),
         undo_validity=account_changes.undo_validity(),
     )]
     if confirm is not None:
         mails.append(confirm)
+    mails += account_changes.tell_open_changes(user, change)
     audit.record("recovery_by_bill", user_id=user.id, client_address=client_address,
                  account_id=account.id, email_pending=confirm is not None)
     return mails

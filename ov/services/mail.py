@@ -57,6 +57,9 @@ REQUIRED_CONTEXT = {
     "welcome": ("user", "accounts", "confirm_url"),
     "registration_attempt": ("owner", "account", "when", "recover_url"),
     "confirm_email": ("user", "confirm_url"),
+    "email_replaced": ("user", "when", "new_masked", "undo_url", "undo_validity"),
+    "account_changed_again": ("user", "kind", "when", "since", "current_masked", "undo_url",
+                              "until"),
 }
 # Failures caused by one message (the connection is still good): the drain goes on.
 # OV_MAIL_BACKEND=file: our backend (one .eml file per message), not Flask-Mailman's .log.

@@ -99,15 +99,6 @@ def read_email_confirmation(
     return None
 
 
-def confirm_email_token(token: str, max_age: int | None = None) -> User | None:
-    """The user whose current email (not a pending one) the token vouches for, or None."""
-    found = read_email_confirmation(token, max_age)
-    user, email_print = (found[0], fingerprint(found[1])) if found else (None, "")
-    if user is None or not hmac.compare_digest(fingerprint(user.email), email_print):
-        return None
-    return user
-
-
 # --- device cookies (a browser where a customer signed in before) ---------------------------
 
 def device_token(user_id: int, stamp: str) -> str:

@@ -2,12 +2,15 @@
 
 The old address is told at once, with a link (7 days, single use) that undoes the change and
 ends every session; a new address typed there only replaces the old one once the link mailed
-to it is opened.
+to it is opened, and the address it replaces is told then too. An undo takes back its change
+and the newer ones, never older ones, so the earliest address has the last word whatever the
+bill-holder does in between; after an undo the bill is refused for 7 days.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -81,6 +84,20 @@ def recover(app, tab, password=THIEF_PASSWORD, email=NEW_EMAIL):
 def link_in(app, to: str, path: str) -> str:
     body = [m for m in outbox(app) if m.to_address == to][-1].body_text
     return re.search(LINK.format(path=path), body).group(1)
+
+
+def undo_links(app, to: str) -> list[str]:
+    """Every undo link mailed to ``to``, oldest first."""
+    found = [re.search(LINK.format(path="deshacer-cambio"), m.body_text)
+             for m in outbox(app) if m.to_address == to]
+    return [match.group(1) for match in found if match]
+
+
+def confirm_new_address(app, tab, address: str = NEW_EMAIL):
+    link = link_in(app, address, "confirmar-correo")
+    confirmed = tab.post(link, data={"csrf_token": hidden(text(tab.get(link)), "csrf_token")})
+    assert confirmed.status_code == 303, text(confirmed)
+    assert the_user(app).email == address
 
 
 def undo(app, tab, link: str):
@@ -185,16 +202,172 @@ def test_the_undo_link_works_once(app, client, owner):
     assert len(events(app, "account_change_undone")) == 1
 
 
-def test_undoing_one_change_spends_the_other_links_too(app, client, owner):
+def test_an_undo_spends_its_own_change_and_the_newer_ones_never_older_ones(app, client, owner):
     recover(app, client)
     recover(app, app.test_client(), password="Zx8cV5bN2m", email="otro@ejemplo.mx")
-    first, second = [re.search(LINK.format(path="deshacer-cambio"), m.body_text).group(1)
-                     for m in outbox(app) if m.to_address == OWNER_EMAIL
-                     and "deshacer-cambio" in m.body_text]
+    first, second = undo_links(app, OWNER_EMAIL)
     assert undo(app, app.test_client(), second).status_code == 303
-    assert app.test_client().get(first).status_code == 400
+    assert app.test_client().get(first).status_code == 200  # the older change stays undoable
+    assert undo(app, app.test_client(), first).status_code == 303
     with app.app_context():
         assert all(c.spent_at for c in db.session.scalars(select(AccountChange)))
+
+
+def test_undoing_an_older_change_spends_the_newer_links(app, client, owner):
+    recover(app, client)
+    recover(app, app.test_client(), password="Zx8cV5bN2m", email="otro@ejemplo.mx")
+    first, second = undo_links(app, OWNER_EMAIL)
+    assert undo(app, app.test_client(), first).status_code == 303
+    spent = app.test_client().get(second)
+    assert spent.status_code == 400
+    assert "deshacer un cambio también anula los enlaces de los cambios que vinieron " \
+           "después" in text(spent)
+    assert "se anulan los demás" not in text(spent)
+
+
+# --- whatever the bill-holder does, the old address keeps its undo ---------------------------
+
+def test_the_bill_holder_cannot_take_the_owners_undo_away(app, client, owner):
+    """Recover, confirm the new address, recover again and undo that: the owner still wins."""
+    recover(app, client)
+    [owners_link] = undo_links(app, OWNER_EMAIL)
+    confirm_new_address(app, client)
+    recover(app, client, email=NEW_EMAIL)  # told to the address now on the account: the thief's
+    assert undo(app, client, undo_links(app, NEW_EMAIL)[-1]).status_code == 303
+    thiefs_reset = re.search(r'href="(/recuperar/enlace/[^"]+)"',
+                             text(client.get("/cambio-deshecho"))).group(1)
+    assert the_user(app).email == NEW_EMAIL  # the thief's own undo gives the thief's address
+    assert undo(app, app.test_client(), owners_link).status_code == 303
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+    assert client.get(thiefs_reset).status_code == 400  # the password changed again
+
+
+def test_confirming_the_new_address_tells_the_old_one_at_once_with_an_undo_link(
+    app, client, owner
+):
+    recover(app, client)
+    before = len(outbox(app))
+    confirm_new_address(app, client)
+    [told] = [m for m in outbox(app)[before:] if m.to_address == OWNER_EMAIL]
+    assert told.subject == "Cambiaron el correo de tu Oficina Virtual"
+    assert told.sent_at is not None  # left with the request
+    assert "n****@e******.mx" in told.body_text and NEW_EMAIL not in told.body_text
+    link = re.search(LINK.format(path="deshacer-cambio"), told.body_text).group(1)
+    assert undo(app, app.test_client(), link).status_code == 303
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+    [event] = events(app, "account_change_undone")
+    assert event.details["change"] == "email_change"
+
+
+def test_a_later_change_is_told_to_every_address_with_an_open_change(app, client, owner):
+    recover(app, client)
+    confirm_new_address(app, client)
+    told_before = len(undo_links(app, OWNER_EMAIL))
+    recover(app, client, email="otro@ejemplo.mx")
+    owners_links = undo_links(app, OWNER_EMAIL)
+    assert len(owners_links) == told_before + 1
+    again = [m for m in outbox(app) if m.to_address == OWNER_EMAIL][-1]
+    assert again.subject == "Hubo otro cambio en tu Oficina Virtual"
+    assert again.sent_at is not None
+    assert "n****@e******.mx" in again.body_text and "o***@e******.mx" in again.body_text
+    # The thief spends the link mailed to the address on the account; the owner's still works.
+    assert undo(app, client, undo_links(app, NEW_EMAIL)[-1]).status_code == 303
+    assert undo(app, app.test_client(), owners_links[-1]).status_code == 303
+    user = the_user(app)
+    assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
+
+
+def age_changes(app, **delta) -> None:
+    """Move every change (and its undo, if any) into the past by ``delta``."""
+    with app.app_context():
+        for change in db.session.scalars(select(AccountChange)):
+            change.created_at -= timedelta(**delta)
+            if change.spent_at:
+                change.spent_at -= timedelta(**delta)
+        db.session.commit()
+
+
+def test_a_change_older_than_the_undo_period_is_closed_whatever_its_links_say(
+    app, client, owner
+):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    age_changes(app, days=7, minutes=1)
+    assert app.test_client().get(link).status_code == 400
+
+
+def test_a_closed_change_is_not_told_of_later_ones(app, client, owner):
+    recover(app, client)
+    confirm_new_address(app, client)
+    age_changes(app, days=7, minutes=1)
+    before = len(outbox(app))
+    recover(app, client, email=NEW_EMAIL)
+    assert [m.to_address for m in outbox(app)[before:]] == [NEW_EMAIL]
+
+
+# --- after an undo, the bill is not enough for a while ---------------------------------------
+
+REFUSED = "No podemos recuperar el acceso con tu factura"
+
+
+def prove_bill(app, tab):
+    page = text(tab.get("/recuperar/con-factura"))
+    return tab.post("/recuperar/con-factura", data={
+        "csrf_token": hidden(page, "csrf_token"), "captcha_token": hidden(page, "captcha_token"),
+        "comentarios": "", "zona": str(zone_id(app)), "cuenta": SEED["account"],
+        "factura": SEED["invoice"]})
+
+
+def assert_refused(response) -> None:
+    page = text(response)
+    assert response.status_code == 403, page
+    assert REFUSED in page
+    assert "«No recuerdo mi usuario y/o contraseña»" in page and "Atención al cliente" in page
+    assert "usuPDFactura1" not in page and "c*****@" not in page and "n****@" not in page
+
+
+def test_after_an_undo_recovery_by_bill_is_refused_for_the_undo_period(app, client, owner):
+    recover(app, client)
+    assert undo(app, app.test_client(), link_in(app, OWNER_EMAIL, "deshacer-cambio")
+                ).status_code == 303
+    assert_refused(prove_bill(app, app.test_client()))
+    [event] = events(app, "recovery_by_bill_refused")
+    assert event.user_id == the_user(app).id
+    age_changes(app, days=7, minutes=1)
+    assert prove_bill(app, app.test_client()).status_code == 303
+
+
+def test_a_bill_proved_before_the_undo_is_refused_at_the_second_step(app, client, owner):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    reader, writer = app.test_client(), app.test_client()  # one opens the form, one sends it
+    proved = [prove_bill(app, tab).location for tab in (reader, writer)]
+    form = text(writer.get(proved[1]))
+    assert undo(app, app.test_client(), link).status_code == 303
+    assert_refused(reader.get(proved[0]))
+    assert_refused(writer.post(proved[1], data={
+        "csrf_token": hidden(form, "csrf_token"), "contrasena": "Zx8cV5bN2m",
+        "contrasena2": "Zx8cV5bN2m", "correo": NEW_EMAIL, "correo2": NEW_EMAIL}))
+    assert writer.get(proved[1]).location == "/recuperar/con-factura"  # the proof is gone
+    assert len(events(app, "recovery_by_bill")) == 1
+    assert sign_in(app.test_client(), "usuPDFactura1", "Zx8cV5bN2m").status_code == 422
+
+
+# --- the undo page says what happened ---------------------------------------------------------
+
+def test_the_undo_page_says_whether_the_new_address_was_confirmed(app, client, owner):
+    recover(app, client)
+    link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    waiting = text(app.test_client().get(link))
+    assert "pidió cambiar tu correo a <strong>n****@e******.mx</strong>" in waiting
+    assert "tus avisos siguen llegando a este correo" in waiting
+    confirm_new_address(app, client)
+    changed = text(app.test_client().get(link))
+    assert "cambiaron tu correo a <strong>n****@e******.mx</strong>" in changed
+    assert "al deshacer vuelve a ser este, <strong>c*****@e**********.es</strong>" in changed
+    assert "siguen llegando" not in changed
 
 
 @pytest.fixture
@@ -251,6 +424,9 @@ def test_a_signed_in_customer_sees_which_address_is_pending(app, client, owner):
     token = hidden(html, "csrf_token")
     client.post("/mi-oficina/reenviar-confirmacion",
                 data={"csrf_token": token, "next": "/mi-oficina"})
+    resent = text(client.get("/mi-oficina"))
+    assert "Te enviamos un correo nuevo a <strong>nuevo@ejemplo.mx</strong>" in resent
+    assert "seguimos usando <strong>correo@electronico.es</strong>" in resent
     assert [m.subject for m in outbox(app) if m.to_address == NEW_EMAIL] == [
         "Confirma tu correo nuevo"] * 2
 

@@ -141,7 +141,16 @@ def test_pages_reached_with_a_mailed_token_are_valid_html(app, client, tmp_path)
 
 
 def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
-    from tests.http.test_recovery_by_bill import NEW_EMAIL, OWNER_EMAIL, link_in, recover, undo
+    from tests.http.test_recovery_by_bill import (
+        NEW_EMAIL,
+        OWNER_EMAIL,
+        confirm_new_address,
+        link_in,
+        outbox,
+        prove_bill,
+        recover,
+        undo,
+    )
 
     documents = Documents(tmp_path)
     assert Registration(app.test_client(), app).complete().status_code == 303
@@ -156,9 +165,18 @@ def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
     confirm = link_in(app, NEW_EMAIL, "confirmar-correo")
     visit(client, documents, confirm, resend_forms=False)
     link = link_in(app, OWNER_EMAIL, "deshacer-cambio")
-    visit(client, documents, link, resend_forms=False)
+    visit(client, documents, link, resend_forms=False)  # the new address still waits
+    confirm_new_address(app, client)
+    visit(client, documents, link, resend_forms=False)  # the new address confirmed
+    recover(app, client, email="otro@ejemplo.mx")  # a later change, told to the owner too
+    visit(client, documents, link_in(app, OWNER_EMAIL, "deshacer-cambio"), resend_forms=False)
+    for row in outbox(app):
+        documents.add(f"mail {row.subject} to {row.to_address}", row.body_html)
     undone = undo(app, client, link)
     documents.add(f"undo done ({undone.status_code})",
                   client.get(undone.location or link, follow_redirects=True).get_data(as_text=True))
     visit(client, documents, link, resend_forms=False)  # spent
+    refused = prove_bill(app, client)
+    documents.add(f"recovery by bill after an undo ({refused.status_code})",
+                  refused.get_data(as_text=True))
     check(documents)
