@@ -68,7 +68,7 @@ def main() -> None:
             from ov.services import office
 
             user_id = db.session.scalar(select(User.id).where(User.username == USERNAME))
-            newest = office.last_invoices([a.id for a in office.accounts(user_id)], 1)[0].id
+            newest = office.Scope.of(user_id).last_invoices(1)[0].id
         pages = ["/mi-oficina", "/mi-oficina/facturas", f"/mi-oficina/facturas/{newest}",
                  "/mi-oficina/pagos", "/mi-oficina/consumos"]
         with app.app_context():

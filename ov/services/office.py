@@ -1,8 +1,8 @@
 """What "Mi oficina" shows, always reached through the user's own account links.
 
-Every function takes the user's id and finds records only through ``UserAccount``: an id
-that belongs to another customer is simply not found. Each runs a fixed number of queries,
-however long the account's history.
+Every query is a method of the user's ``Scope``, built from the user's id: records are found
+only through ``UserAccount``, so an id that belongs to another customer is simply not found.
+Each runs a fixed number of queries, however long the account's history.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -70,134 +71,149 @@ def choose(accounts_: list[Account], wanted: str | int | None) -> list[Account]:
     return chosen or accounts_
 
 
-def last_invoices(account_ids: list[int], limit: int = 3) -> list[Invoice]:
-    return list(
-        db.session.scalars(
+class Scope:
+    """What one user may see: every query of Mi oficina is a method of the user's scope.
+
+    The contracts come from the user's own links, so a page cannot pass another customer's
+    account id by mistake: ``chosen`` (the contracts the page shows) is always a subset of
+    them, and records asked for by id are looked up through the links again. The contracts
+    are loaded on first use (one query), so a page that needs only one record by id (a
+    PDF duplicate) does not pay for them.
+    """
+
+    def __init__(self, user_id: int, wanted: str | int | None = None) -> None:
+        self.user_id = user_id
+        self._wanted = wanted
+
+    @classmethod
+    def of(cls, user_id: int, wanted: str | int | None = None) -> Scope:
+        """The user's scope, showing the contract ``wanted`` or all of them."""
+        return cls(user_id, wanted)
+
+    @cached_property
+    def accounts(self) -> tuple[Account, ...]:
+        return tuple(accounts(self.user_id))
+
+    @cached_property
+    def chosen(self) -> tuple[Account, ...]:
+        return tuple(choose(list(self.accounts), self._wanted))
+
+    @property
+    def chosen_ids(self) -> list[int]:
+        return [account.id for account in self.chosen]
+
+    def _in_chosen(self, column):
+        return column.in_(self.chosen_ids)
+
+    def last_invoices(self, limit: int = 3) -> list[Invoice]:
+        return list(
+            db.session.scalars(
+                select(Invoice)
+                .where(self._in_chosen(Invoice.account_id))
+                .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def unpaid_invoices(self) -> list[Invoice]:
+        return list(
+            db.session.scalars(
+                select(Invoice)
+                .where(self._in_chosen(Invoice.account_id), Invoice.paid_at.is_(None))
+                .order_by(Invoice.due_date)
+            )
+        )
+
+    def invoice_years(self) -> list[int]:
+        year = extract("year", Invoice.issue_date)
+        return [
+            int(value)
+            for value in db.session.scalars(
+                select(year).where(self._in_chosen(Invoice.account_id)).group_by(year)
+                .order_by(year.desc())
+            )
+        ]
+
+    def invoices_page(
+        self, *, year: int | None, status: str | None, today: date, number: int,
+        per_page: int = 12,
+    ) -> Page:
+        """One page of invoices, newest first (two queries: the count and the rows)."""
+        conditions = [self._in_chosen(Invoice.account_id)]
+        if year:
+            conditions.append(extract("year", Invoice.issue_date) == year)
+        if status in {s.value for s in InvoiceStatus}:
+            conditions.append(Invoice.status_expression(today) == status)
+        query = select(Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        return _page(query, conditions, number, per_page)
+
+    def invoice(self, invoice_id: int) -> Invoice | None:
+        """One of the user's invoices (any contract of theirs) with its lines, account and
+        zone (two queries); None for another customer's."""
+        return db.session.scalars(
             select(Invoice)
-            .where(Invoice.account_id.in_(account_ids))
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-            .limit(limit)
+            .options(
+                selectinload(Invoice.lines),
+                joinedload(Invoice.account).joinedload(Account.zone),
+            )
+            .where(Invoice.id == invoice_id, Invoice.account_id.in_(_linked(self.user_id)))
+        ).first()
+
+    def payments_page(self, *, number: int, per_page: int = 12) -> Page:
+        query = (select(Payment).options(joinedload(Payment.invoice))
+                 .order_by(Payment.paid_on.desc(), Payment.id.desc()))
+        return _page(query, [self._in_chosen(Payment.account_id)], number, per_page)
+
+    def has_payments(self) -> bool:
+        return db.session.scalar(
+            select(Payment.id).where(self._in_chosen(Payment.account_id)).limit(1)
+        ) is not None
+
+    def payments_in_process(self) -> Decimal:
+        amount = db.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), 0)).where(
+                self._in_chosen(Payment.account_id),
+                Payment.status == PaymentStatus.IN_PROCESS.value,
+            )
         )
-    )
+        return Decimal(amount or 0)
 
-
-def unpaid_invoices(account_ids: list[int]) -> list[Invoice]:
-    return list(
-        db.session.scalars(
-            select(Invoice)
-            .where(Invoice.account_id.in_(account_ids), Invoice.paid_at.is_(None))
-            .order_by(Invoice.due_date)
+    def consumption(self, months: int = 24) -> list[Invoice]:
+        """The last ``months`` invoices of the chosen contracts, oldest first (one query)."""
+        rows = list(
+            db.session.scalars(
+                select(Invoice)
+                .where(self._in_chosen(Invoice.account_id))
+                .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+                .limit(months * max(len(self.chosen), 1))
+            )
         )
-    )
+        return list(reversed(rows))
 
+    def unread_notices(self) -> int:
+        return db.session.scalar(
+            select(func.count()).select_from(Notice).where(
+                Notice.user_id == self.user_id, Notice.read_at.is_(None)
+            )
+        ) or 0
 
-def invoice_years(account_ids: list[int]) -> list[int]:
-    year = extract("year", Invoice.issue_date)
-    return [
-        int(value)
-        for value in db.session.scalars(
-            select(year).where(Invoice.account_id.in_(account_ids)).group_by(year)
-            .order_by(year.desc())
+    def notices(self, limit: int = 50) -> list[Notice]:
+        return list(
+            db.session.scalars(
+                select(Notice).where(Notice.user_id == self.user_id)
+                .order_by(Notice.created_at.desc()).limit(limit)
+            )
         )
-    ]
 
 
-def invoices_page(
-    account_ids: list[int], *, year: int | None, status: str | None, today: date,
-    number: int, per_page: int = 12,
-) -> Page:
-    """One page of invoices, newest first (two queries: the count and the rows)."""
-    conditions = [Invoice.account_id.in_(account_ids)]
-    if year:
-        conditions.append(extract("year", Invoice.issue_date) == year)
-    if status in {s.value for s in InvoiceStatus}:
-        conditions.append(Invoice.status_expression(today) == status)
-    total = db.session.scalar(select(func.count()).select_from(Invoice).where(*conditions))
+def _page(query, conditions: list, number: int, per_page: int) -> Page:
+    """Rows ``query`` finds under ``conditions``, one page of them (two queries: the count
+    and the rows); a page number past the end shows the last page."""
+    model = query.column_descriptions[0]["entity"]
+    total = db.session.scalar(select(func.count()).select_from(model).where(*conditions))
     pages = max(1, -(-total // per_page))
     number = min(max(number, 1), pages)
-    items = list(
-        db.session.scalars(
-            select(Invoice)
-            .where(*conditions)
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-            .offset((number - 1) * per_page)
-            .limit(per_page)
-        )
-    )
+    items = list(db.session.scalars(
+        query.where(*conditions).offset((number - 1) * per_page).limit(per_page)
+    ))
     return Page(items, number, per_page, total)
-
-
-def invoice(user_id: int, invoice_id: int) -> Invoice | None:
-    """One of the user's invoices with its lines, account and zone (two queries)."""
-    return db.session.scalars(
-        select(Invoice)
-        .options(
-            selectinload(Invoice.lines),
-            joinedload(Invoice.account).joinedload(Account.zone),
-        )
-        .where(Invoice.id == invoice_id, Invoice.account_id.in_(_linked(user_id)))
-    ).first()
-
-
-def payments_page(account_ids: list[int], *, number: int, per_page: int = 12) -> Page:
-    conditions = [Payment.account_id.in_(account_ids)]
-    total = db.session.scalar(select(func.count()).select_from(Payment).where(*conditions))
-    pages = max(1, -(-total // per_page))
-    number = min(max(number, 1), pages)
-    items = list(
-        db.session.scalars(
-            select(Payment)
-            .options(joinedload(Payment.invoice))
-            .where(*conditions)
-            .order_by(Payment.paid_on.desc(), Payment.id.desc())
-            .offset((number - 1) * per_page)
-            .limit(per_page)
-        )
-    )
-    return Page(items, number, per_page, total)
-
-
-def has_payments(account_ids: list[int]) -> bool:
-    return db.session.scalar(
-        select(Payment.id).where(Payment.account_id.in_(account_ids)).limit(1)
-    ) is not None
-
-
-def payments_in_process(account_ids: list[int]) -> Decimal:
-    amount = db.session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.account_id.in_(account_ids),
-            Payment.status == PaymentStatus.IN_PROCESS.value,
-        )
-    )
-    return Decimal(amount or 0)
-
-
-def consumption(account_ids: list[int], months: int = 24) -> list[Invoice]:
-    """The last ``months`` invoices per the chosen contracts, oldest first (one query)."""
-    rows = list(
-        db.session.scalars(
-            select(Invoice)
-            .where(Invoice.account_id.in_(account_ids))
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-            .limit(months * max(len(account_ids), 1))
-        )
-    )
-    return list(reversed(rows))
-
-
-def unread_notices(user_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Notice).where(
-            Notice.user_id == user_id, Notice.read_at.is_(None)
-        )
-    ) or 0
-
-
-def notices(user_id: int, limit: int = 50) -> list[Notice]:
-    return list(
-        db.session.scalars(
-            select(Notice).where(Notice.user_id == user_id)
-            .order_by(Notice.created_at.desc()).limit(limit)
-        )
-    )

@@ -156,10 +156,11 @@ def test_several_contracts_have_a_switcher_and_a_total(app, signed_in, seed_cust
         first, second = second_contract(seed_customer, "1234567")
         make_invoices(second, 2, unpaid_last=1)
         db.session.commit()
-        from ov.services.office import unpaid_invoices
+        from ov.services.office import Scope
 
-        both = sum(i.total for i in unpaid_invoices([first.id, second.id]))
-        only_second = sum(i.total for i in unpaid_invoices([second.id]))
+        user_id = seed_customer["user_id"]
+        both = sum(i.total for i in Scope.of(user_id).unpaid_invoices())
+        only_second = sum(i.total for i in Scope.of(user_id, second.id).unpaid_invoices())
         second_id = second.id
     from ov.formatting import money
 
@@ -468,10 +469,10 @@ def test_the_balance_reference_is_text_grouped_for_dictation(app, signed_in, see
     html = text(signed_in.get("/mi-oficina/pagos"))
     with app.app_context():
         account = db.session.get(Account, seed_customer["account_id"])
-        from ov.services.office import unpaid_invoices
+        from ov.services.office import Scope
 
-        coupon = references.balance_reference(account, unpaid_invoices([account.id]),
-                                              date.today())
+        owed = Scope.of(seed_customer["user_id"], account.id).unpaid_invoices()
+        coupon = references.balance_reference(account, owed, date.today())
     assert grouped_references(html) == [coupon.for_people]
     assert "readonly" not in html  # not hidden inside a form field any more
     assert html.count(coupon.reference) == 1  # the whole number, once, for the copy button

@@ -1,0 +1,53 @@
+"""Mi oficina's queries are methods of the user's scope: nothing outside the user's links."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import event
+
+from ov.extensions import db
+from ov.services.office import Scope
+from tests.support.factories import make_customer, make_invoices
+
+pytestmark = pytest.mark.usefixtures("clean_db")
+
+
+@pytest.fixture
+def two_customers(app):
+    with app.app_context():
+        me, mine = make_customer()
+        _, theirs = make_customer(username="otroCliente22", email="otro@ejemplo.mx",
+                                           number="7654321")
+        make_invoices(mine, 5)
+        theirs_invoices = make_invoices(theirs, 5)
+        db.session.commit()
+        return {"user": me.id, "mine": mine.id, "theirs": theirs.id,
+                "their_invoice": theirs_invoices[-1].id}
+
+
+def test_another_customers_contract_is_never_in_the_scope(app, two_customers):
+    with app.app_context():
+        scope = Scope.of(two_customers["user"], two_customers["theirs"])
+        assert [a.id for a in scope.chosen] == [two_customers["mine"]]
+        found = (scope.last_invoices(10) + scope.unpaid_invoices() + scope.consumption()
+                 + scope.invoices_page(year=None, status=None, today=date.today(),
+                                       number=1).items
+                 + scope.payments_page(number=1).items)
+        assert found and {row.account_id for row in found} == {two_customers["mine"]}
+        assert scope.invoice(two_customers["their_invoice"]) is None
+
+
+def test_one_invoice_by_id_does_not_load_the_contracts(app, two_customers):
+    with app.app_context():
+        mine = Scope.of(two_customers["user"]).last_invoices(1)[0].id
+        db.session.expunge_all()
+        statements: list[str] = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert Scope.of(two_customers["user"]).invoice(mine).id == mine
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        assert len(statements) == 2  # the invoice with its account and zone; its lines
