@@ -157,6 +157,18 @@ def htmx_headers() -> dict[str, str]:
     return {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "main#contenido"}
 
 
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The clock signed links read (itsdangerous), frozen; tests move it by hand."""
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    clock = [int(time.time())]
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: clock[0])
+    return clock
+
+
 # --- a live server and a real browser -----------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -784,18 +784,6 @@ def test_the_reset_link_moves_to_a_token_free_url_and_works_once(app, client, cu
     assert sign_in(app.test_client(), "usuPDFactura1", NEW_PASSWORD).status_code == 303
 
 
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """The clock signed links read (itsdangerous), frozen; tests move it by hand."""
-    import time
-
-    from itsdangerous.timed import TimestampSigner
-
-    clock = [int(time.time())]
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: clock[0])
-    return clock
-
-
 def test_a_reset_link_expires_after_sixty_minutes(app, client, customer, frozen_clock):
     start = frozen_clock[0]
     request_reset(client)

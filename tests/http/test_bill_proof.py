@@ -8,11 +8,12 @@ number, and the answer costs the same queries either way.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import Account, Invoice
 from tests.support.journeys import SEED, Registration, hidden, zone_id
+from tests.support.queries import counting_queries
 
 pytestmark = pytest.mark.usefixtures("billing")
 
@@ -106,18 +107,8 @@ def test_a_new_invoice_retires_the_oldest_of_the_two(app):
 def queries_for(app, invoice: str) -> int:
     registration = Registration(app.test_client(), app)
     form = registration.step1_form(factura=invoice)
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_queries(app) as statements:
         registration.client.post("/registro/paso-1", data=form)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len([s for s in statements if "FROM invoice" in s or "JOIN invoice" in s])
 
 

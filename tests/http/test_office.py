@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import AuditEvent, Invoice, Notice, UserAccount
 from ov.services import passwords, references
 from tests.support.factories import make_customer, make_invoices
 from tests.support.journeys import PASSWORD, sign_in
+from tests.support.queries import counting_queries
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -63,22 +63,6 @@ def second_contract(seed_customer: dict, number: str):
     db.session.flush()
     db.session.add(UserAccount(user_id=seed_customer["user_id"], account_id=second.id))
     return first, second
-
-
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # --- access -----------------------------------------------------------------------------------

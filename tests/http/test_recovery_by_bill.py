@@ -370,18 +370,6 @@ def test_the_undo_page_says_whether_the_new_address_was_confirmed(app, client, o
     assert "siguen llegando" not in changed
 
 
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """The clock signed links read (itsdangerous), frozen; tests move it by hand."""
-    import time
-
-    from itsdangerous.timed import TimestampSigner
-
-    clock = [int(time.time())]
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: clock[0])
-    return clock
-
-
 def test_the_undo_link_lasts_seven_days(app, client, owner, frozen_clock):
     start = frozen_clock[0]
     recover(app, client)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 
 from ov.extensions import db
 from ov.services.office import Scope
 from tests.support.factories import make_customer, make_invoices
+from tests.support.queries import counting_queries
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -43,11 +43,6 @@ def test_one_invoice_by_id_does_not_load_the_contracts(app, two_customers):
     with app.app_context():
         mine = Scope.of(two_customers["user"]).last_invoices(1)[0].id
         db.session.expunge_all()
-        statements: list[str] = []
-        listen = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listen)
-        try:
+        with counting_queries(app) as statements:
             assert Scope.of(two_customers["user"]).invoice(mine).id == mine
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listen)
         assert len(statements) == 2  # the invoice with its account and zone; its lines
