@@ -1,0 +1,200 @@
+"""Mis contratos through HTTP: adding a contract with its bill, naming it, and removing it."""
+
+from __future__ import annotations
+
+import pytest
+from limits import parse
+from sqlalchemy import select
+
+from ov.extensions import db
+from ov.models import Account, AuditEvent, Invoice, OutboxMail, UserAccount, Zone
+from ov.services.bill_proof import NO_MATCH
+from tests.support.journeys import SEED, Registration, hidden, sign_in
+
+pytestmark = pytest.mark.usefixtures("billing")
+
+NEW = "/mi-oficina/contratos/nuevo"
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def another_bill(app, skip: int = 0) -> dict:
+    """A demo contract other than the seed's, and the number of its newest invoice (or of
+    the ``skip``-th newest)."""
+    with app.app_context():
+        account = db.session.scalars(
+            select(Account).where(Account.number != SEED["account"]).order_by(Account.id)
+        ).first()
+        number = db.session.scalars(
+            select(Invoice.number).where(Invoice.account_id == account.id)
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).offset(skip).limit(1)
+        ).one()
+        zone = db.session.get(Zone, account.zone_id)
+        return {"account_id": account.id, "zona": str(zone.id), "cuenta": account.number,
+                "factura": number, "printed": account.printed_number, "zone": zone.name}
+
+
+def seed_bill(app) -> dict:
+    with app.app_context():
+        zone = db.session.scalar(select(Zone.id).where(Zone.name == SEED["zone"]))
+    return {"zona": str(zone), "cuenta": SEED["account"], "factura": SEED["invoice"]}
+
+
+@pytest.fixture
+def customer(app, client):
+    """The seed's customer, registered and signed in."""
+    assert Registration(client, app).complete().status_code == 303
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    return client
+
+
+def add(client, bill: dict, headers=None, **answers):
+    page = text(client.get(NEW))
+    form = {"csrf_token": hidden(page, "csrf_token"),
+            "captcha_token": hidden(page, "captcha_token"), "comentarios": "",
+            "zona": bill["zona"], "cuenta": bill["cuenta"], "factura": bill["factura"]}
+    form.update(answers)
+    return client.post(NEW, data=form, headers=headers or {})
+
+
+def links_of(app, username: str = "usuPDFactura1") -> list[int]:
+    from ov.models import User
+
+    with app.app_context():
+        return list(db.session.scalars(
+            select(UserAccount.account_id).join(User).where(User.username == username)
+            .order_by(UserAccount.account_id)))
+
+
+def events(app, kind: str) -> list[AuditEvent]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+
+
+# --- Añadir contrato -------------------------------------------------------------------------
+
+def test_the_add_form_asks_for_the_bill_as_step_1_does(customer):
+    page = customer.get(NEW)
+    assert page.status_code == 200
+    html = text(page)
+    assert "<h1>Añadir contrato</h1>" in html
+    for name in ('name="zona"', 'name="cuenta"', 'name="factura"', 'name="captcha_token"',
+                 'name="csrf_token"'):
+        assert name in html
+    assert f'action="{NEW}"' in html and f'data-hx-post="{NEW}"' in html
+    assert NEW in text(customer.get("/mi-oficina/contratos"))  # reached from Mis contratos
+
+
+def test_a_customer_adds_a_second_contract_with_its_newest_bill(app, customer):
+    bill = another_bill(app)
+    response = add(customer, bill)
+    assert response.status_code == 303, text(response)[:600]
+    assert response.location == "/mi-oficina/contratos"
+    assert bill["account_id"] in links_of(app)
+    assert len(links_of(app)) == 2
+    page = text(customer.get("/mi-oficina/contratos"))
+    assert f"Añadimos el contrato {bill['printed']} de {bill['zone']}" in page
+    assert f"Contrato {bill['printed']}" in page
+    added = events(app, "contract_added")
+    assert [event.details["account_id"] for event in added] == [bill["account_id"]]
+
+
+def test_with_htmx_the_form_answers_in_place(app, customer, htmx_headers):
+    wrong = add(customer, another_bill(app), headers=htmx_headers, factura="ZE00000000")
+    assert wrong.status_code == 422
+    html = text(wrong)
+    assert html.startswith("<title>Error: Añadir contrato")
+    assert "<html" not in html and NO_MATCH in html
+
+
+@pytest.mark.parametrize("wrong", ["number", "old-invoice", "zone"])
+def test_a_wrong_or_old_bill_gets_the_one_generic_error(app, customer, wrong):
+    bill = another_bill(app, skip=2 if wrong == "old-invoice" else 0)
+    answers = {"number": {"factura": "ZE00000000"}, "old-invoice": {},
+               "zone": {"zona": seed_bill(app)["zona"]}}[wrong]
+    if wrong == "zone" and bill["zona"] == answers["zona"]:
+        answers = {"zona": str(int(bill["zona"]) % 5 + 1)}
+    response = add(customer, bill, **answers)
+    assert response.status_code == 422
+    html = text(response)
+    assert NO_MATCH in html and html.count(NO_MATCH) == 1
+    assert f'value="{bill["cuenta"]}"' in html  # the answers are kept
+    assert "<title>Error: Añadir contrato" in html
+    assert links_of(app) == [links_of(app)[0]]
+
+
+def test_field_rules_are_registrations(app, customer):
+    response = add(customer, another_bill(app), cuenta="4098-9917", factura="")
+    assert response.status_code == 422
+    html = text(response)
+    assert "Escribe el número de factura." in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_a_contract_already_yours_gets_a_clear_message(app, customer):
+    response = add(customer, seed_bill(app))
+    assert response.status_code == 409
+    html = text(response)
+    assert "Ese contrato ya está vinculado a tu usuario" in html
+    assert len(links_of(app)) == 1
+    assert events(app, "contract_added") == []
+
+
+def test_another_users_contract_gets_the_already_registered_answer(app, customer):
+    bill = another_bill(app)
+    other = app.test_client()
+    registered = Registration(other, app)
+    assert registered.step1(zona=bill["zona"], cuenta=bill["cuenta"],
+                            factura=bill["factura"]).status_code == 303
+    assert registered.step2(usuario="otraPersona22", correo="otra.persona@ejemplo.mx",
+                            correo2="otra.persona@ejemplo.mx").status_code == 303
+    assert registered.step3().status_code == 303
+    response = add(customer, bill)
+    assert response.status_code == 409
+    html = text(response)
+    assert "Este contrato ya está registrado" in html
+    assert "o***********@e******.mx" in html
+    assert "otra.persona@ejemplo.mx" not in html
+    assert 'aria-label="Mi oficina"' in html  # inside Mi oficina, tabs and all
+    assert links_of(app, "otraPersona22") == [bill["account_id"]]
+    with app.app_context():
+        told = db.session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == "otra.persona@ejemplo.mx",
+            OutboxMail.subject.contains("intentó registrar"))).all()
+    assert len(told) == 1
+    assert [e.details["account_id"] for e in events(app, "contract_already_registered")] == [
+        bill["account_id"]]
+
+
+def test_the_limits_per_contract_are_registrations(app, customer):
+    allowed = parse(app.config["OV_REGISTRATION_ACCOUNT_LIMIT"]).amount
+    bill = another_bill(app)
+    for _ in range(allowed):
+        assert add(customer, bill, factura="ZE00000000").status_code == 422
+    refused = add(customer, bill)  # even the right bill now waits
+    assert refused.status_code == 429
+    assert "Demasiados intentos" in text(refused)
+    assert bill["account_id"] not in links_of(app)
+
+
+def test_the_limits_per_address_are_registrations(app, customer, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_REGISTRATION_IP_LIMIT", "2 per hour")
+    bill = another_bill(app)
+    for attempt in range(2):
+        assert add(customer, bill, cuenta=str(9000000 + attempt)).status_code == 422
+    assert add(customer, bill).status_code == 429
+
+
+def test_a_post_without_csrf_gets_the_400_page(app, customer):
+    bill = another_bill(app)
+    response = customer.post(NEW, data={"zona": bill["zona"], "cuenta": bill["cuenta"],
+                                        "factura": bill["factura"]})
+    assert response.status_code == 400
+    assert bill["account_id"] not in links_of(app)
+
+
+def test_the_add_form_needs_a_signed_in_customer(client):
+    response = client.get(NEW)
+    assert response.status_code == 302 and response.location.startswith("/entrar")
