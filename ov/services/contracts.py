@@ -7,14 +7,21 @@ tries to insert the link, so two people proving the same bill at once cannot bot
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ov.extensions import db
 from ov.models import Account, User, UserAccount
 from ov.services import audit
 from ov.services.registration import owner_of
+from ov.services.validation import FieldError
+
+ALIAS_LENGTH = 30
+#: Besides letters and the digits 0 to 9, what a short name of a place needs.
+ALIAS_SIGNS = " .,;:-_'\"()/#&º"
 
 
 @dataclass(frozen=True)
@@ -58,3 +65,46 @@ def add(user_id: int, account: Account, *, client_address: str | None) -> AddOut
                      account_id=account.id)
         return Added(account)
     raise RuntimeError("the link to the account changed twice while it was being added")
+
+
+# --- the alias ------------------------------------------------------------------------------
+
+def clean_alias(value: str | None) -> str:
+    """A short name for a contract: 1 to 30 letters, digits 0-9, spaces and common signs;
+    trimmed, with inner runs of spaces made one."""
+    text = unicodedata.normalize("NFC", value or "")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} for ch in text):
+        raise FieldError(
+            "Tiene caracteres que no se pueden escribir con el teclado. Escríbelo de nuevo."
+        )
+    text = " ".join(text.split())
+    if not text:
+        raise FieldError(
+            "Escribe un nombre para este contrato, por ejemplo «Casa» o «Local de la tienda»."
+        )
+    if len(text) > ALIAS_LENGTH:
+        raise FieldError(
+            f"Puede tener hasta {ALIAS_LENGTH} caracteres; el que escribiste tiene {len(text)}."
+        )
+    for ch in text:
+        if not (ch.isalpha() or ch in "0123456789" or ch in ALIAS_SIGNS):
+            raise FieldError(
+                "Usa solo letras, números del 0 al 9, espacios y los signos "
+                f". , ; : - _ ' \" ( ) / # & º. Quita «{ch}»."
+            )
+    return text
+
+
+def link_of(user_id: int, account_id: int) -> UserAccount | None:
+    """The user's own link to that contract; None for another customer's, or none."""
+    return db.session.scalars(
+        select(UserAccount).where(UserAccount.user_id == user_id,
+                                  UserAccount.account_id == account_id)
+    ).first()
+
+
+def set_alias(link: UserAccount, alias: str, *, client_address: str | None) -> None:
+    """Name the contract (``alias`` already cleaned), audited; the caller commits."""
+    link.alias = alias
+    audit.record("contract_named", user_id=link.user_id, client_address=client_address,
+                 account_id=link.account_id)

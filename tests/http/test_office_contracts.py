@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 from limits import parse
+from markupsafe import escape
 from sqlalchemy import select
 
 from ov.extensions import db
@@ -198,3 +201,96 @@ def test_a_post_without_csrf_gets_the_400_page(app, customer):
 def test_the_add_form_needs_a_signed_in_customer(client):
     response = client.get(NEW)
     assert response.status_code == 302 and response.location.startswith("/entrar")
+
+
+# --- the alias -------------------------------------------------------------------------------
+
+def name_url(account_id: int) -> str:
+    return f"/mi-oficina/contratos/{account_id}/nombre"
+
+
+def seed_account_id(app) -> int:
+    return links_of(app)[0]
+
+
+def name(client, account_id: int, alias, headers=None):
+    token = hidden(text(client.get("/mi-oficina/contratos")), "csrf_token")
+    data = {"csrf_token": token}
+    if alias is not None:
+        data[f"contrato{account_id}-alias"] = alias
+    return client.post(name_url(account_id), data=data, headers=headers or {})
+
+
+def alias_of(app, account_id: int) -> str | None:
+    with app.app_context():
+        return db.session.scalar(
+            select(UserAccount.alias).where(UserAccount.account_id == account_id))
+
+
+def test_a_contract_gets_a_name_shown_on_mis_contratos(app, customer):
+    mine = seed_account_id(app)
+    page = text(customer.get("/mi-oficina/contratos"))
+    assert f'action="{name_url(mine)}"' in page and f'id="contrato{mine}-alias"' in page
+    response = name(customer, mine, "  Casa  ")
+    assert response.status_code == 303 and response.location == "/mi-oficina/contratos"
+    assert alias_of(app, mine) == "Casa"
+    page = text(customer.get("/mi-oficina/contratos"))
+    assert "Guardamos el nombre «Casa»" in page
+    assert "<h2" in page and "Casa · Contrato 8295249-" in page
+    assert 'value="Casa"' in page  # the form shows the name to change it
+    named = events(app, "contract_named")
+    assert [(e.details["account_id"]) for e in named] == [mine]
+
+
+def test_the_switcher_shows_the_names(app, customer):
+    mine = seed_account_id(app)
+    bill = another_bill(app)
+    assert add(customer, bill).status_code == 303
+    assert name(customer, mine, "Casa").status_code == 303
+    assert name(customer, bill["account_id"], "Local de la tienda").status_code == 303
+    switcher = text(customer.get("/mi-oficina/facturas"))
+    assert f'<option value="{mine}">Casa · 8295249-' in switcher
+    assert f'<option value="{bill["account_id"]}">Local de la tienda · {bill["printed"]}' in (
+        switcher)
+
+
+@pytest.mark.parametrize(("alias", "says"), [
+    ("", "Escribe un nombre para este contrato"),
+    (None, "Escribe un nombre para este contrato"),
+    ("x" * 31, "Puede tener hasta 30 caracteres; el que escribiste tiene 31."),
+    ("<script>", "Quita «<»"),
+])
+def test_an_empty_long_or_odd_name_is_refused_with_the_answer_kept(app, customer, alias, says):
+    mine = seed_account_id(app)
+    assert name(customer, mine, "Casa").status_code == 303
+    response = name(customer, mine, alias)
+    assert response.status_code == 422
+    html = text(response)
+    assert "<title>Error: Mis contratos" in html
+    assert says in unescape(html)
+    assert f'href="#contrato{mine}-alias"' in html  # the summary leads to the field
+    if alias:
+        assert f'value="{escape(alias)}"' in html
+    assert alias_of(app, mine) == "Casa"
+
+
+def test_with_htmx_a_refused_name_answers_in_place(app, customer, htmx_headers):
+    response = name(customer, seed_account_id(app), "", headers=htmx_headers)
+    assert response.status_code == 422
+    assert text(response).startswith("<title>Error: Mis contratos")
+
+
+def test_another_users_contract_cannot_be_named(app, customer):
+    bill = another_bill(app)
+    response = name(customer, bill["account_id"], "Mío")
+    assert response.status_code == 404
+    assert alias_of(app, bill["account_id"]) is None
+    denied = events(app, "access_denied")
+    assert [e.details["record_id"] for e in denied] == [bill["account_id"]]
+
+
+def test_naming_without_csrf_gets_the_400_page(app, customer):
+    mine = seed_account_id(app)
+    response = customer.post(name_url(mine), data={f"contrato{mine}-alias": "Casa"})
+    assert response.status_code == 400
+    assert alias_of(app, mine) is None

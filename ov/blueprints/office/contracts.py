@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from wtforms import StringField
 
 from ov.blueprints.already_registered import already_registered
-from ov.blueprints.office.common import bp, office_context, page
+from ov.blueprints.office.common import bp, not_yours, office_context
 from ov.blueprints.registration import HINTS
-from ov.blueprints.registration_forms import Step1Form, bill_key
+from ov.blueprints.registration_forms import Cleaned, Form, Step1Form, bill_key
 from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.rate_limits import refused
@@ -25,9 +26,51 @@ ALREADY_YOURS = (
 )
 
 
+class AliasForm(Form):
+    alias = StringField(
+        "Nombre del contrato",
+        validators=[Cleaned(contracts.clean_alias)],
+        render_kw={"maxlength": contracts.ALIAS_LENGTH, "autocomplete": "off"},
+    )
+
+
+def alias_form(account_id: int, formdata=None, alias: str | None = None) -> AliasForm:
+    """One contract's alias form; its prefix keeps every field id on the page unique."""
+    return AliasForm(formdata, prefix=f"contrato{account_id}", data={"alias": alias})
+
+
+def contracts_list(status: int = 200, refused: AliasForm | None = None, refused_id=None):
+    office = office_context()
+    forms = {account.id: alias_form(account.id, alias=office.scope.aliases.get(account.id))
+             for account in office.accounts}
+    errors = []
+    if refused is not None:
+        forms[refused_id] = refused
+        errors = [(f.id, f.errors[0]) for f in refused if f.errors]
+    return render("office/contracts.html", "content", status, push=request.method == "GET",
+                  heading="Mis contratos", office=office, alias_forms=forms, errors=errors)
+
+
 @bp.get("/contratos", endpoint="contracts")
 def contracts_page():
-    return page("office/contracts.html", "Mis contratos", office=office_context())
+    return contracts_list()
+
+
+@bp.post("/contratos/<int:account_id>/nombre")
+def name_contract(account_id: int):
+    link = contracts.link_of(current_user.id, account_id)
+    if link is None:
+        not_yours("contract", account_id)
+    form = alias_form(account_id, request.form)
+    if not form.validate():
+        response = contracts_list(422, form, account_id)
+        db.session.commit()
+        return response
+    contracts.set_alias(link, form.alias.data, client_address=request.remote_addr)
+    db.session.commit()
+    flash(f"Guardamos el nombre «{form.alias.data}» del contrato "
+          f"{link.account.printed_number}.")
+    return redirect(url_for("office.contracts"), 303)
 
 
 def add_form(form: Step1Form, status: int = 200, errors=(), proof=None):
