@@ -7,10 +7,11 @@ tries to insert the link, so two people proving the same bill at once cannot bot
 
 from __future__ import annotations
 
+import enum
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ov.extensions import db
@@ -108,3 +109,39 @@ def set_alias(link: UserAccount, alias: str, *, client_address: str | None) -> N
     link.alias = alias
     audit.record("contract_named", user_id=link.user_id, client_address=client_address,
                  account_id=link.account_id)
+
+
+# --- removing -------------------------------------------------------------------------------
+
+class Removal(enum.Enum):
+    REMOVED = "removed"
+    LAST = "last"  # a user always keeps at least one contract
+    NOT_FOUND = "not-found"  # not the user's (another customer's, or none)
+
+
+def remove(user_id: int, account_id: int, *, client_address: str | None) -> Removal:
+    """Unlink the contract from the user unless it is their last one, audited; the caller
+    commits. The billing data stays: only the link goes, and the bill can add it again.
+
+    The user's row is locked first, so two removals of one user's contracts (two tabs) take
+    turns on PostgreSQL; the count of the other links is part of the delete itself, so the
+    second sees the first's result (SQLite runs one write at a time anyway).
+    """
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    others = (
+        select(func.count()).select_from(UserAccount)
+        .where(UserAccount.user_id == user_id, UserAccount.account_id != account_id)
+        .scalar_subquery()
+    )
+    removed = db.session.execute(
+        delete(UserAccount)
+        .where(UserAccount.user_id == user_id, UserAccount.account_id == account_id, others > 0)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if removed:
+        audit.record("contract_removed", user_id=user_id, client_address=client_address,
+                     account_id=account_id)
+        return Removal.REMOVED
+    if link_of(user_id, account_id) is None:
+        return Removal.NOT_FOUND
+    return Removal.LAST

@@ -23,12 +23,13 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def another_bill(app, skip: int = 0) -> dict:
-    """A demo contract other than the seed's, and the number of its newest invoice (or of
-    the ``skip``-th newest)."""
+def another_bill(app, skip: int = 0, besides: int | None = None) -> dict:
+    """A demo contract other than the seed's (and than ``besides``), and the number of its
+    newest invoice (or of the ``skip``-th newest)."""
     with app.app_context():
         account = db.session.scalars(
-            select(Account).where(Account.number != SEED["account"]).order_by(Account.id)
+            select(Account).where(Account.number != SEED["account"], Account.id != besides)
+            .order_by(Account.id)
         ).first()
         number = db.session.scalars(
             select(Invoice.number).where(Invoice.account_id == account.id)
@@ -43,6 +44,16 @@ def seed_bill(app) -> dict:
     with app.app_context():
         zone = db.session.scalar(select(Zone.id).where(Zone.name == SEED["zone"]))
     return {"zona": str(zone), "cuenta": SEED["account"], "factura": SEED["invoice"]}
+
+
+def registered_by_another(app, bill: dict) -> None:
+    """Another person registers the contract of ``bill`` as otraPersona22."""
+    registered = Registration(app.test_client(), app)
+    assert registered.step1(zona=bill["zona"], cuenta=bill["cuenta"],
+                            factura=bill["factura"]).status_code == 303
+    assert registered.step2(usuario="otraPersona22", correo="otra.persona@ejemplo.mx",
+                            correo2="otra.persona@ejemplo.mx").status_code == 303
+    assert registered.step3().status_code == 303
 
 
 @pytest.fixture
@@ -147,13 +158,7 @@ def test_a_contract_already_yours_gets_a_clear_message(app, customer):
 
 def test_another_users_contract_gets_the_already_registered_answer(app, customer):
     bill = another_bill(app)
-    other = app.test_client()
-    registered = Registration(other, app)
-    assert registered.step1(zona=bill["zona"], cuenta=bill["cuenta"],
-                            factura=bill["factura"]).status_code == 303
-    assert registered.step2(usuario="otraPersona22", correo="otra.persona@ejemplo.mx",
-                            correo2="otra.persona@ejemplo.mx").status_code == 303
-    assert registered.step3().status_code == 303
+    registered_by_another(app, bill)
     response = add(customer, bill)
     assert response.status_code == 409
     html = text(response)
@@ -294,3 +299,168 @@ def test_naming_without_csrf_gets_the_400_page(app, customer):
     response = customer.post(name_url(mine), data={f"contrato{mine}-alias": "Casa"})
     assert response.status_code == 400
     assert alias_of(app, mine) is None
+
+
+# --- Quitar ----------------------------------------------------------------------------------
+
+def remove_url(account_id: int) -> str:
+    return f"/mi-oficina/contratos/{account_id}/quitar"
+
+
+def remove(client, account_id: int, headers=None):
+    token = hidden(text(client.get("/mi-oficina/contratos")), "csrf_token")
+    return client.post(remove_url(account_id), data={"csrf_token": token},
+                       headers=headers or {})
+
+
+@pytest.fixture
+def two_contracts(app, customer):
+    bill = another_bill(app)
+    assert add(customer, bill).status_code == 303
+    return bill
+
+
+def test_removing_asks_first_then_unlinks_and_keeps_the_billing_data(app, customer,
+                                                                      two_contracts):
+    bill = two_contracts
+    assert name(customer, bill["account_id"], "Local de la tienda").status_code == 303
+    listed = text(customer.get("/mi-oficina/contratos"))
+    assert f'href="{remove_url(bill["account_id"])}"' in listed
+    asked = customer.get(remove_url(bill["account_id"]))
+    assert asked.status_code == 200
+    html = text(asked)
+    assert "¿Quitar el contrato Local de la tienda" in html and bill["printed"] in html
+    assert f'action="{remove_url(bill["account_id"])}"' in html
+    assert "Sí, quitar este contrato" in html
+    assert bill["account_id"] in links_of(app)  # asking changed nothing
+    with app.app_context():
+        invoices = db.session.scalar(select(db.func.count()).select_from(Invoice).where(
+            Invoice.account_id == bill["account_id"]))
+    response = remove(customer, bill["account_id"])
+    assert response.status_code == 303 and response.location == "/mi-oficina/contratos"
+    assert links_of(app) == [seed_account_id(app)]
+    page = text(customer.get("/mi-oficina/contratos"))
+    assert f"Quitamos el contrato {bill['printed']} de tu usuario" in page
+    with app.app_context():
+        assert db.session.get(Account, bill["account_id"]) is not None
+        assert db.session.scalar(select(db.func.count()).select_from(Invoice).where(
+            Invoice.account_id == bill["account_id"])) == invoices > 0
+    removed = events(app, "contract_removed")
+    assert [e.details["account_id"] for e in removed] == [bill["account_id"]]
+    assert add(customer, bill).status_code == 303  # its bill adds it again
+
+
+def test_with_htmx_removing_swaps_in_place(app, customer, two_contracts, htmx_headers):
+    asked = customer.get(remove_url(two_contracts["account_id"]), headers=htmx_headers)
+    assert asked.status_code == 200 and text(asked).startswith("<title>¿Quitar el contrato")
+    assert f'data-hx-post="{remove_url(two_contracts["account_id"])}"' in text(asked)
+
+
+def test_the_last_contract_cannot_be_removed(app, customer):
+    mine = seed_account_id(app)
+    asked = customer.get(remove_url(mine))
+    assert asked.status_code == 200
+    html = text(asked)
+    assert "Tu usuario necesita al menos un contrato" in html
+    assert f'action="{remove_url(mine)}"' not in html  # nothing to confirm
+    refused = remove(customer, mine)
+    assert refused.status_code == 409
+    assert "Tu usuario necesita al menos un contrato" in text(refused)
+    assert "<title>Error: No puedes quitar tu único contrato" in text(refused)
+    assert links_of(app) == [mine]
+    assert events(app, "contract_removed") == []
+
+
+def test_removing_both_of_two_contracts_leaves_the_second(app, customer, two_contracts):
+    """The rule is the service's own (the count and the delete are one statement), not
+    only the confirmation page's: two tabs confirming each of the two contracts."""
+    from ov.models import User
+    from ov.services import contracts
+
+    with app.app_context():
+        user = db.session.scalar(select(User.id).where(User.username == "usuPDFactura1"))
+        first = contracts.remove(user, seed_account_id(app), client_address=None)
+        second = contracts.remove(user, two_contracts["account_id"], client_address=None)
+        db.session.commit()
+    assert (first, second) == (contracts.Removal.REMOVED, contracts.Removal.LAST)
+    assert links_of(app) == [two_contracts["account_id"]]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_another_users_link_answers_404_and_is_audited(app, customer, method):
+    bill = another_bill(app)
+    registered_by_another(app, bill)
+    if method == "GET":
+        response = customer.get(remove_url(bill["account_id"]))
+    else:
+        response = remove(customer, bill["account_id"])
+    assert response.status_code == 404
+    assert links_of(app, "otraPersona22") == [bill["account_id"]]
+    denied = events(app, "access_denied")
+    assert [e.details["record_id"] for e in denied] == [bill["account_id"]]
+    assert customer.get(remove_url(99_999_999)).status_code == 404
+
+
+def test_removing_without_csrf_gets_the_400_page(app, customer, two_contracts):
+    response = customer.post(remove_url(two_contracts["account_id"]))
+    assert response.status_code == 400
+    assert two_contracts["account_id"] in links_of(app)
+
+
+# --- valid HTML in every state ---------------------------------------------------------------
+
+def test_every_contract_page_and_its_error_states_are_valid_html(app, customer, tmp_path,
+                                                                 htmx_headers):
+    from tests.support.nu import Documents, describe
+
+    documents = Documents(tmp_path)
+    mine = seed_account_id(app)
+    bill = another_bill(app)
+
+    def keep(label: str, response) -> None:
+        documents.add(f"{label} ({response.status_code})", text(response))
+
+    keep("own contract again", add(customer, seed_bill(app)))
+    keep("wrong bill", add(customer, bill, factura="ZE00000000"))
+    keep("last contract, asked", customer.get(remove_url(mine)))
+    keep("last contract, refused", remove(customer, mine))
+    keep("name too long", name(customer, mine, "x" * 31))
+    documents.add_fragment("name refused, in place",
+                           text(name(customer, mine, "", headers=htmx_headers)))
+    registered_by_another(app, bill)
+    keep("another user's contract", add(customer, bill))
+    third = another_bill(app, besides=bill["account_id"])
+    assert add(customer, third).status_code == 303
+    assert name(customer, third["account_id"], "Local de la tienda").status_code == 303
+    keep("two contracts, named", customer.get("/mi-oficina/contratos"))
+    keep("removal asked", customer.get(remove_url(third["account_id"])))
+    documents.add_fragment("removal asked, in place", text(
+        customer.get(remove_url(third["account_id"]), headers=htmx_headers)))
+    found = documents.errors()
+    assert not found, describe(found)
+
+
+# --- constant queries ------------------------------------------------------------------------
+
+def test_the_contract_pages_run_as_many_queries_with_two_contracts_as_with_three(app, customer):
+    from tests.http.test_office import counting_queries
+
+    def counts() -> dict[str, int]:
+        found = {}
+        for url in ("/mi-oficina/contratos", NEW, remove_url(seed_account_id(app)),
+                    "/mi-oficina/facturas"):
+            customer.get(url)
+            with counting_queries(app) as statements:
+                assert customer.get(url).status_code == 200, url
+            found[url] = len(statements)
+        return found
+
+    second = another_bill(app)
+    assert add(customer, second).status_code == 303
+    assert name(customer, second["account_id"], "Casa").status_code == 303
+    two = counts()
+    third = another_bill(app, besides=second["account_id"])
+    assert add(customer, third).status_code == 303
+    assert name(customer, third["account_id"], "Local").status_code == 303
+    assert counts() == two
+    assert max(two.values()) <= 12, two

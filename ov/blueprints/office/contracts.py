@@ -120,3 +120,38 @@ def add_contract():
                 template="office/contract_taken.html", office=office_context(),
                 heading="Este contrato ya está registrado",
             )
+
+
+def removal_page(link, status: int = 200, *, alone: bool | None = None):
+    """The confirmation, or (``alone``: the user's only contract) why it stays."""
+    office = office_context()
+    alone = len(office.accounts) == 1 if alone is None else alone
+    account = link.account
+    name = link.alias or account.printed_number
+    heading = "No puedes quitar tu único contrato" if alone else f"¿Quitar el contrato {name}?"
+    return render("office/contract_remove.html", "content", status,
+                  push=request.method == "GET", heading=heading, office=office,
+                  account=account, alias=link.alias, alone=alone, refused=status >= 400)
+
+
+@bp.route("/contratos/<int:account_id>/quitar", methods=["GET", "POST"])
+def remove_contract(account_id: int):
+    """GET asks first (or says why the last contract stays); POST unlinks."""
+    link = contracts.link_of(current_user.id, account_id)
+    if link is None:
+        not_yours("contract", account_id)
+    if request.method != "POST":
+        response = removal_page(link)
+        db.session.commit()
+        return response
+    printed = link.account.printed_number
+    outcome = contracts.remove(current_user.id, account_id, client_address=request.remote_addr)
+    if outcome is contracts.Removal.NOT_FOUND:  # removed in another tab meanwhile
+        not_yours("contract", account_id)
+    if outcome is contracts.Removal.LAST:
+        db.session.commit()
+        return removal_page(link, 409, alone=True)
+    db.session.commit()
+    flash(f"Quitamos el contrato {printed} de tu usuario. Sus facturas y pagos siguen en "
+          "nuestros registros; si lo necesitas de nuevo, añádelo con su factura.")
+    return redirect(url_for("office.contracts"), 303)
