@@ -23,13 +23,18 @@ from flask import (
 from markupsafe import Markup
 
 from ov.addresses import client_key
-from ov.blueprints.registration_forms import Step1Form, Step2Form, Step3Form, zone_id
+from ov.blueprints.already_registered import already_registered
+from ov.blueprints.registration_forms import (
+    Step1Form,
+    Step2Form,
+    Step3Form,
+    bill_key,
+)
 from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.models.portal import username_key
 from ov.rate_limits import Allowance, refused, take, take_once
-from ov.services import audit, captcha, mail, passwords, registration, tokens
-from ov.services.validation import FieldError, clean_account_number, mask_email
+from ov.services import captcha, mail, passwords, registration, tokens
 
 bp = Blueprint("registration", __name__, url_prefix="/registro")
 
@@ -67,12 +72,7 @@ def _asks_for_help() -> bool:
 
 def _account_key() -> str:
     """Rate-limit key for attempts on one contract, whatever address they come from."""
-    raw = request.form.get("cuenta", "")
-    try:
-        number = clean_account_number(raw)
-    except FieldError:
-        number = raw.strip()[:20]
-    return f"registro:{zone_id(request.form.get('zona'))}:{number}"
+    return bill_key("registro", request.form)
 
 
 def lifetime() -> timedelta:
@@ -268,26 +268,6 @@ def too_many_drafts(form: Step1Form, wait: int):
         render_step("registration/step1.html", form, 429, [("", message)],
                     widget=captcha.widget(), captcha_error=None, unavailable=False),
         wait,
-    )
-
-
-def already_registered(account, owner):
-    """Say so, show the owner's address masked, offer recovery, and tell the owner."""
-    sent = mail.queue_registration_attempt(owner, account)
-    audit.record(
-        "registration_already_registered",
-        user_id=owner.id,
-        client_address=client_address(),
-        account_id=account.id,
-    )
-    db.session.commit()
-    mail.deliver_soon([sent])
-    return render(
-        "registration/already_registered.html",
-        "content",
-        status=409,
-        account=account,
-        masked_email=mask_email(owner.email),
     )
 
 

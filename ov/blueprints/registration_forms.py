@@ -56,6 +56,17 @@ def zone_id(value) -> int | None:
     return int(text)
 
 
+def bill_key(prefix: str, answers: Mapping[str, str]) -> str:
+    """A rate-limit key for attempts on one contract (``answers`` as posted), whatever
+    address they come from; ``prefix`` keeps each journey's count apart."""
+    raw = answers.get("cuenta", "")
+    try:
+        number = clean_account_number(raw)
+    except FieldError:
+        number = raw.strip()[:20]
+    return f"{prefix}:{zone_id(answers.get('zona'))}:{number}"
+
+
 class Step1Form(Form):
     zona = SelectField(
         "Zona Geográfica",

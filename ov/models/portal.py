@@ -109,6 +109,8 @@ class UserAccount(db.Model):
     )
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), unique=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The user's own short name for the contract ("Casa"), shown beside its number.
+    alias: Mapped[str | None] = mapped_column(String(30))
 
     user: Mapped[User] = relationship(back_populates="links")
     account: Mapped[Account] = relationship()

@@ -49,14 +49,14 @@ def _linked(user_id: int):
     return select(UserAccount.account_id).where(UserAccount.user_id == user_id)
 
 
-def accounts(user_id: int) -> list[Account]:
-    """The user's contracts, with their zones (one query)."""
+def links(user_id: int) -> list[UserAccount]:
+    """The user's links, with their contracts and zones (one query)."""
     return list(
         db.session.scalars(
-            select(Account)
-            .options(joinedload(Account.zone))
-            .where(Account.id.in_(_linked(user_id)))
-            .order_by(Account.id)
+            select(UserAccount)
+            .options(joinedload(UserAccount.account).joinedload(Account.zone))
+            .where(UserAccount.user_id == user_id)
+            .order_by(UserAccount.account_id)
         )
     )
 
@@ -91,8 +91,17 @@ class Scope:
         return cls(user_id, wanted)
 
     @cached_property
+    def links(self) -> tuple[UserAccount, ...]:
+        return tuple(links(self.user_id))
+
+    @property
     def accounts(self) -> tuple[Account, ...]:
-        return tuple(accounts(self.user_id))
+        return tuple(link.account for link in self.links)
+
+    @cached_property
+    def aliases(self) -> dict[int, str]:
+        """The names the user gave their contracts, by account id."""
+        return {link.account_id: link.alias for link in self.links if link.alias}
 
     @cached_property
     def chosen(self) -> tuple[Account, ...]:

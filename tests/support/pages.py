@@ -7,8 +7,9 @@ from flask import Flask
 # Endpoints that answer something other than an HTML page.
 NOT_PAGES = {"static", "ops.healthz", "ops.readyz", "office.invoice_pdf", "office.invoice_cfdi"}
 # Mi oficina pages that need a signed-in customer's own record: visited signed in, with
-# the same axe and weight checks, by tests/browser/test_office_browser.py.
-SIGNED_IN_PAGES = {"office.invoice"}
+# the same axe and weight checks, by tests/browser/test_office_browser.py (invoices) and
+# tests/browser/test_contracts_browser.py (removing a contract).
+SIGNED_IN_PAGES = {"office.invoice", "office.remove_contract"}
 # Rules with arguments need an example URL; add one here when such a page is added.
 EXAMPLES: dict[str, list[str]] = {}
 # Pages that need a valid signed token in the URL: no example URL can stay valid, so each

@@ -3,12 +3,14 @@
 ``common`` holds the blueprint and what every page shares (the signed-in rule, the private
 cache headers, the tabs and the user's ``Scope``); each other module adds its area's pages:
 ``home``, ``invoices`` (with the PDF duplicate and the CFDI), ``payments``, ``consumption``,
-``account`` (Mis datos, Mis contratos), ``service_requests`` and ``notices``.
+``account`` (Mis datos), ``contracts`` (Mis contratos: add, name, remove),
+``service_requests`` and ``notices``.
 """
 
 from ov.blueprints.office import (  # noqa: F401  (each module adds its pages to bp)
     account,
     consumption,
+    contracts,
     home,
     invoices,
     notices,

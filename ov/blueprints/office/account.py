@@ -1,4 +1,4 @@
-"""Mis datos and Mis contratos."""
+"""Mis datos."""
 
 from __future__ import annotations
 
@@ -10,8 +10,3 @@ from ov.blueprints.office.common import bp, office_context, page
 @bp.get("/datos")
 def profile():
     return page("office/profile.html", "Mis datos", office=office_context(), user=current_user)
-
-
-@bp.get("/contratos")
-def contracts():
-    return page("office/contracts.html", "Mis contratos", office=office_context())
