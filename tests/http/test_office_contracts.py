@@ -443,7 +443,7 @@ def test_every_contract_page_and_its_error_states_are_valid_html(app, customer, 
 # --- constant queries ------------------------------------------------------------------------
 
 def test_the_contract_pages_run_as_many_queries_with_two_contracts_as_with_three(app, customer):
-    from tests.http.test_office import counting_queries
+    from tests.support.queries import counting_queries
 
     def counts() -> dict[str, int]:
         found = {}
