@@ -4,7 +4,8 @@ The old address is told at once, with a link (7 days, single use) that undoes th
 ends every session; a new address typed there only replaces the old one once the link mailed
 to it is opened, and the address it replaces is told then too. An undo takes back its change
 and the newer ones, never older ones, so the earliest address has the last word whatever the
-bill-holder does in between; after an undo the bill is refused for 7 days.
+bill-holder does in between; after an undo the bill is refused for 7 days, and any bill
+issued by then for good (tests/http/test_undo_chains.py tries the sequences).
 """
 
 from __future__ import annotations

@@ -6,14 +6,18 @@ mailboxes of the addresses they type. Time passes by moving every change into th
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import delete, func, select, update
 
-from ov.extensions import db
-from ov.models import Account, AccountChange, Invoice
+from ov.extensions import db, limiter
+from ov.models import Account, AccountChange, Invoice, billing
 from ov.services import tokens
 from ov.services.mail import MEXICO_CITY
 from tests.http.test_recovery_by_bill import (
@@ -35,7 +39,7 @@ from tests.http.test_recovery_by_bill import (
     undo,
     undo_links,
 )
-from tests.support.journeys import SEED, hidden, sign_in, zone_id
+from tests.support.journeys import SEED, Registration, hidden, sign_in, zone_id
 
 pytestmark = pytest.mark.usefixtures("billing", "owner")
 
@@ -170,6 +174,18 @@ def test_the_thiefs_own_recoveries_never_spend_the_owners_link(app, client):
     assert the_user(app).email == OWNER_EMAIL
 
 
+def test_a_later_change_asks_about_every_change_not_just_the_last(app, client):
+    """The owner recovering by bill while the thief's address is on the account is told of it
+    at the first address: doing the last change does not make the earlier one the owner's."""
+    thief_takes_over(app, client)
+    recover(app, app.test_client(), password=NEW_PASSWORD, email=OWNER_EMAIL)
+    [again] = [m for m in outbox(app) if m.subject == "Hubo otro cambio en tu Oficina Virtual"]
+    assert again.to_address == OWNER_EMAIL
+    assert "Si fuiste tú, no tienes que hacer nada" not in again.body_text
+    assert "Si hiciste tú todos estos cambios, no tienes que hacer nada." in again.body_text
+    assert "Si alguno no lo hiciste tú, abre este enlace" in again.body_html
+
+
 # --- an undo tells the address it replaces ----------------------------------------------------
 
 def test_an_undo_tells_the_address_it_replaces_plainly(app, client):
@@ -271,3 +287,150 @@ def test_the_refusal_says_the_undo_came_from_a_link_mailed_to_the_user(app, clie
     page = text(prove_bill(app, app.test_client()))
     assert REFUSED in page and "desde su correo electrónico" not in page
     assert "con un enlace que enviamos por correo" in page
+
+
+# --- any sequence: a state machine of the owner and the bill-holder ------------------------------
+
+OTHER_EMAIL = "otro@ejemplo.mx"
+THIEFS = (NEW_EMAIL, OTHER_EMAIL)
+PERIOD_DAYS = 7
+
+
+class OwnerAndBillHolder(RuleBasedStateMachine):
+    """Both hold every bill of the contract; the owner holds the mailbox of ``OWNER_EMAIL``,
+    the bill-holder those of ``THIEFS``. After every step: while the bill-holder holds the
+    account (knows its password, or has their address on it) and the chain that began with the
+    owner's address on the account is still open, the newest link in the owner's mailbox
+    works (the owner need not dig out an older mail). ``OV_TEST_UNDO_EXAMPLES`` sets how many
+    sequences are tried."""
+
+    def __init__(self, app, keep: set[str]):
+        super().__init__()
+        self.app, self.tabs = app, {"owner": app.test_client(), "thief": app.test_client()}
+        with app.app_context():
+            limiter.reset()
+            db.session.remove()
+            with db.engine.begin() as connection:
+                for table in reversed(db.metadata.sorted_tables):
+                    if table.name not in keep:
+                        connection.execute(table.delete())
+                connection.execute(delete(Invoice).where(Invoice.number.like("ZE9999%")))
+        assert Registration(app.test_client(), app).complete().status_code == 303
+        self.knows_password, self.email = "owner", OWNER_EMAIL
+        self.day, self.last_event, self.protected = 0, None, True
+        self.passwords, self.bills = 0, 0
+        self.invoice = SEED["invoice"]
+
+    def _password(self) -> str:
+        self.passwords += 1
+        return f"Zx8cV5bN{self.passwords:02d}"
+
+    def _event(self) -> None:
+        self.last_event = self.day
+        self.email = the_user(self.app).email
+
+    def _recover(self, who: str, email: str) -> None:
+        tab = self.tabs[who]
+        proved = prove_with(self.app, tab, self.invoice)
+        if proved.status_code == 403:  # refused after an undo
+            return
+        assert proved.status_code == 303, text(proved)
+        form = text(tab.get(proved.location))
+        password = self._password()
+        done = tab.post(proved.location, data={
+            "csrf_token": hidden(form, "csrf_token"), "contrasena": password,
+            "contrasena2": password, "correo": email, "correo2": email})
+        assert done.status_code == 303, text(done)
+        self.knows_password = who
+        self._event()
+
+    @rule(email=st.sampled_from((*THIEFS, OWNER_EMAIL)), then_confirms=st.booleans())
+    def thief_recovers(self, email, then_confirms):
+        self._recover("thief", email)
+        if then_confirms and email in THIEFS:
+            self.confirms(email)
+
+    @rule()
+    def owner_recovers_and_confirms(self):
+        self._recover("owner", OWNER_EMAIL)
+        self.confirms(OWNER_EMAIL)
+
+    @rule()
+    def a_new_bill_arrives(self):
+        self.bills += 1
+        self.invoice = f"ZE9999{self.bills:04d}"
+        add_invoice(self.app, self.invoice, date.today() + timedelta(days=self.bills))
+
+    @rule()
+    def owner_confirms_an_address_the_thief_typed(self):
+        self.confirms(OWNER_EMAIL)
+
+    def confirms(self, mailbox):
+        who = "owner" if mailbox == OWNER_EMAIL else "thief"
+        mails = [m for m in outbox(self.app) if m.to_address == mailbox
+                 and m.subject == "Confirma tu correo nuevo"]
+        if not mails:
+            return
+        link = re.search(LINK.format(path="confirmar-correo"), mails[-1].body_text).group(1)
+        tab = self.tabs[who]
+        page = tab.get(link)
+        if page.status_code == 400 or 'name="csrf_token"' not in text(page):
+            return  # no longer pending, or already the address on the account
+        answer = tab.post(link, data={"csrf_token": hidden(text(page), "csrf_token")})
+        assert answer.status_code == 303, text(answer)
+        if answer.location == "/correo-confirmado" and the_user(self.app).email == mailbox:
+            self._event()
+
+    @rule(mailbox=st.sampled_from((OWNER_EMAIL, *THIEFS)), oldest=st.booleans())
+    def undoes(self, mailbox, oldest):
+        who = "owner" if mailbox == OWNER_EMAIL else "thief"
+        links = undo_links(self.app, mailbox)
+        if not links:
+            return
+        tab = self.tabs[who]
+        link = links[0] if oldest else links[-1]
+        if tab.get(link).status_code == 400:
+            return
+        assert undo(self.app, tab, link).status_code == 303
+        assert tab.get(reset_link_after_undo(tab)).status_code == 303
+        form = text(tab.get("/recuperar/nueva-contrasena"))
+        password = self._password()
+        saved = tab.post("/recuperar/nueva-contrasena", data={
+            "csrf_token": hidden(form, "csrf_token"), "contrasena": password,
+            "contrasena2": password})
+        assert saved.status_code == 303, text(saved)
+        self.knows_password = who
+        self._event()
+
+    @rule(days=st.sampled_from((2, 6, 8)))
+    def time_passes(self, days):
+        age_changes(self.app, days=days)
+        self.day += days
+        if self.last_event is not None and self.day - self.last_event >= PERIOD_DAYS:
+            if self.email in THIEFS:
+                self.protected = False  # the owner let a whole period pass: out of scope
+            self.last_event = None
+
+    @invariant()
+    def the_owner_keeps_a_way_back(self):
+        thief_holds = self.knows_password == "thief" or self.email in THIEFS
+        if not (self.protected and thief_holds and self.last_event is not None):
+            return
+        links = undo_links(self.app, OWNER_EMAIL)
+        assert links, "the owner was never told"
+        assert app_get(self.app, links[-1]) == 200, "the owner's newest link does not work"
+
+
+def app_get(app, link: str) -> int:
+    return app.test_client().get(link).status_code
+
+
+def test_no_sequence_leaves_the_owner_without_a_way_back(app):
+    keep = {model.__table__.name for model in vars(billing).values()
+            if isinstance(model, type) and issubclass(model, db.Model)
+            and model.__module__ == billing.__name__}
+    run_state_machine_as_test(
+        lambda: OwnerAndBillHolder(app, keep),
+        settings=settings(max_examples=int(os.environ.get("OV_TEST_UNDO_EXAMPLES", "40")),
+                          stateful_step_count=12, deadline=None, database=None),
+    )
