@@ -25,9 +25,10 @@ holding the account while that address holds no working link. Four rules give it
 2. *An undo spends its own change and the newer ones, never older ones.* The first address's
    oldest open change is the chain's first, so its undo spends every other link, while a
    bill-holder's undo leaves it open.
-3. *Every event is told to every address with an open change*, except the one acting (the
-   address that opened a link, or the one on the account, told of the change itself): later
-   changes by ``tell_open_changes``, undos by the mails ``undo`` returns, which also tell the
+3. *Every event is told to every address with an open change*, except the one whose undo
+   link was opened (it holds everything then) and the one on the account, told of a recovery
+   by the change itself: later changes by ``tell_open_changes`` (a confirmed address too, as
+   it may not have chosen the password), undos by the mails ``undo`` returns, which also tell the
    address the undo replaced, plainly, even if it has no change left to undo. Each mail
    carries the link of that address's *oldest* open change, the one that spends the most,
    freshly signed, so the link lasts the period from the last event it was told of.
@@ -138,7 +139,7 @@ def confirm_pending(
         undo_url=link_for(user, replaced),
         undo_validity=undo_validity(),
     )
-    return [told, *tell_open_changes(user, change)]
+    return [told, *tell_open_changes(user, change, tell_current=True)]
 
 
 # --- undo links -----------------------------------------------------------------------------
@@ -216,14 +217,20 @@ def link_for(user: User, address: str) -> str | None:
     return undo_url(change) if change else None
 
 
-def tell_open_changes(user: User, change: AccountChange) -> list[OutboxMail]:
+def tell_open_changes(
+    user: User, change: AccountChange, *, tell_current: bool = False
+) -> list[OutboxMail]:
     """Tell ``change`` to the address of every other open change of the user, each with the
     link of its oldest open change.
 
-    Left out: the address ``change`` itself is told to, and the user's current address (the
-    one that made the change, or is told of it anyway).
+    Left out: the address ``change`` itself is told to, and, unless ``tell_current``, the
+    user's current address (told of the change anyway). A confirmation tells it: whoever
+    opened the link there may not be whoever chose the password, and its own open change is
+    the way to take the password back too.
     """
-    told_already = {change.notified_email.casefold(), user.email.casefold()}
+    told_already = {change.notified_email.casefold()}
+    if not tell_current:
+        told_already.add(user.email.casefold())
     until = mail.local_datetime(closes_at(change))
     return [
         mail.queue(
@@ -232,6 +239,7 @@ def tell_open_changes(user: User, change: AccountChange) -> list[OutboxMail]:
             "account_changed_again",
             user=user,
             kind=change.kind,
+            here=address == user.email.casefold(),
             when=mail.local_datetime(change.created_at),
             since=mail.local_datetime(other.created_at),
             current_masked=mask_email(user.email),

@@ -58,8 +58,8 @@ REQUIRED_CONTEXT = {
     "registration_attempt": ("owner", "account", "when", "recover_url"),
     "confirm_email": ("user", "confirm_url"),
     "email_replaced": ("user", "when", "new_masked", "undo_url", "undo_validity"),
-    "account_changed_again": ("user", "kind", "when", "since", "current_masked", "undo_url",
-                              "until"),
+    "account_changed_again": ("user", "kind", "here", "when", "since", "current_masked",
+                              "undo_url", "until"),
     "account_change_undone": ("user", "when", "restored_masked", "replaced", "undo_url",
                               "until"),
 }
