@@ -335,6 +335,11 @@ def validate(config: dict, instance_path: str) -> None:
         )
     if not 1 <= int(config["OV_UNDO_LINK_DAYS"]) <= 30:
         raise ConfigError(f"OV_UNDO_LINK_DAYS={config['OV_UNDO_LINK_DAYS']!r}: usa de 1 a 30 días")
+    if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
+        raise ConfigError(
+            f"OV_LOGIN_DEVICE_MAX_FAILURES={config['OV_LOGIN_DEVICE_MAX_FAILURES']!r}: usa de 1 a "
+            "50 intentos fallidos por navegador"
+        )
     if Decimal(str(config["OV_COUPON_LATE_FEE"])) < 0:
         raise ConfigError(
             f"OV_COUPON_LATE_FEE={config['OV_COUPON_LATE_FEE']}: el cargo no puede ser negativo"

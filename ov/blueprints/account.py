@@ -54,6 +54,9 @@ def confirm_email(token: str):
             # The address it replaces is told at once, with a link that undoes it.
             mails = account_changes.confirm_pending(user, address,
                                                     client_address=request.remote_addr)
+            if mails is None:  # confirmed a moment ago in another tab, cancelled or replaced
+                db.session.rollback()
+                return _invalid_link()
         else:
             # Conditional update: two clicks at once confirm (and audit) only once.
             confirmed = db.session.execute(
@@ -128,13 +131,15 @@ def undo_change(token: str):
     if change is None:
         return _invalid_undo_link()
     if request.method == "POST":
-        user = account_changes.undo(change, client_address=request.remote_addr)
-        if user is None:  # spent by a second tab a moment ago
+        undone = account_changes.undo(change, client_address=request.remote_addr)
+        if undone is None:  # spent by a second tab a moment ago
             db.session.rollback()
             return _invalid_undo_link()
+        user, mails = undone
         session[UNDONE_KEY] = {"u": user.username, "t": auth_service.reset_token(user),
                                "e": mask_email(user.email)}
         db.session.commit()
+        mail.deliver_soon(mails)  # the address it replaced hears of it now
         return redirect(url_for("account.change_undone"), code=303)
     user = change.user
     # What the undo would take back: an address already confirmed in place of this one, one

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -357,9 +358,10 @@ def recover_bill():
         db.session.commit()
         if owner is None:
             return render("auth/recover_bill_unregistered.html", "content", status=404)
-        if account_changes.recently_undone(owner):
+        if account_changes.bill_refused(owner, proof.issued):
             return _bill_refused(owner)
-        session[BILL_KEY] = {"a": proof.account.id, "u": owner.id, "t": time.time()}
+        session[BILL_KEY] = {"a": proof.account.id, "u": owner.id, "t": time.time(),
+                             "i": proof.issued.isoformat()}
         return go("auth.recover_bill_new")
     db.session.commit()
     return render_form(
@@ -369,9 +371,9 @@ def recover_bill():
 
 
 def _bill_refused(user: User):
-    """A change of this user was undone from its mailbox a short while ago: the bill no longer
-    proves anything for now. 403: the proof was right, and this answer will not change by
-    sending it again; nothing about the user is shown."""
+    """A change of this user was undone with a link mailed to it, a short while ago or after
+    this bill was issued: the bill proves nothing. 403: the proof was right, and this answer
+    will not change by sending it again; nothing about the user is shown."""
     session.pop(BILL_KEY, None)
     audit.record("recovery_by_bill_refused", user_id=user.id, client_address=client_address())
     db.session.commit()
@@ -379,15 +381,17 @@ def _bill_refused(user: User):
                   validity=account_changes.undo_validity())
 
 
-def _bill_proof() -> tuple[User, Account] | None:
+def _bill_proof() -> tuple[User, Account, date] | None:
+    """The user, the account and the issue date of the invoice proved a moment ago."""
     proof = session.get(BILL_KEY)
-    if not isinstance(proof, dict) or time.time() - float(proof.get("t", 0)) > BILL_PROOF_SECONDS:
+    if (not isinstance(proof, dict) or not isinstance(proof.get("i"), str)
+            or time.time() - float(proof.get("t", 0)) > BILL_PROOF_SECONDS):
         session.pop(BILL_KEY, None)
         return None
     user, account = db.session.get(User, proof.get("u")), db.session.get(Account, proof.get("a"))
     if user is None or account is None or registration.owner_of(account.id) is not user:
         return None
-    return user, account
+    return user, account, date.fromisoformat(proof["i"])
 
 
 @bp.route("/recuperar/con-factura/nuevos-datos", methods=["GET", "POST"])
@@ -395,8 +399,8 @@ def recover_bill_new():
     proof = _bill_proof()
     if proof is None:
         return go("auth.recover_bill")
-    user, account = proof
-    if account_changes.recently_undone(user):  # undone after the bill was proved
+    user, account, issued = proof
+    if account_changes.bill_refused(user, issued):  # undone after the bill was proved
         return _bill_refused(user)
     context = {"username": user.username, "masked_email": mask_email(user.email)}
     if request.method == "GET":  # reached through a redirect: htmx must show this URL

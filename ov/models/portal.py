@@ -122,7 +122,8 @@ class AccountChange(db.Model):
 
     ``spent_at`` is set when the link is used, or when an older change's link is used (an
     undo takes the newer changes back with it); nothing else sets it, so a recent ``spent_at``
-    means a recent undo. Each link works once, within ``OV_UNDO_LINK_DAYS`` of ``created_at``.
+    means a recent undo. Each link works once, while the user's chain of changes is open
+    (until ``OV_UNDO_LINK_DAYS`` after its last change or undo: ``ov.services.account_changes``).
     """
 
     __tablename__ = "account_change"

@@ -8,23 +8,38 @@ Two mechanisms, for every journey that changes a user's access (recovery by bill
   every mail still goes to the current address. Confirming it is a change of its own: the
   address it replaces is told at once, with an undo link.
 * **Undo link.** ``open_change`` records the change and the address it is told to (the one
-  the user had). For ``OV_UNDO_LINK_DAYS`` days from then the change is *open*: its link
-  works once, and ``undo`` gives that address back, cancels a pending one, and makes the
-  password unusable: the session stamp follows the password hash, so every session ends, and
-  whoever opened the link chooses a new password through the ordinary reset form.
+  the user had). While the change is *open* its link works once, and ``undo`` gives that
+  address back, cancels a pending one, and makes the password unusable: the session stamp
+  follows the password hash, so every session ends, and whoever opened the link chooses a new
+  password through the ordinary reset form.
 
-The earliest address wins. An undo spends its own change and the newer ones, never older
-ones, so whoever holds a bill cannot take the owner's link away by making (and undoing) changes
-of their own. And while a change is open, every later one is also told to the address of each
-open change, with the link of that address's newest open change (the one that lasts longest).
-A link never outlives its change: the period runs from the change, whenever the link was
-mailed. An address that was on the account only becomes current again through an undo from
-its own mailbox, so its newest open change is older than every change told to someone else
-since, and undoing it spends them all.
+**The invariant.** The address that was on the account before the first change of a chain
+always keeps a way back for ``OV_UNDO_LINK_DAYS`` from the last change it was told of, and
+no sequence of recoveries, confirmations and undos by whoever holds the bill ends with them
+holding the account while that address holds no working link. Four rules give it:
 
-After an undo, recovery by bill is refused for that user for the same period
-(``recently_undone``): the bill that was just beaten must not take the account straight back.
-Only an undo sets ``AccountChange.spent_at``, so a recent ``spent_at`` is a recent undo.
+1. *Changes close together, as a chain.* A chain is the user's run of events (changes, and
+   the undos that spend them) with no gap longer than the period; its changes stay open until
+   the period has passed since its last event, whenever each was made. A link mailed to the
+   first address can therefore never close before one mailed to anybody else.
+2. *An undo spends its own change and the newer ones, never older ones.* The first address's
+   oldest open change is the chain's first, so its undo spends every other link, while a
+   bill-holder's undo leaves it open.
+3. *Every event is told to every address with an open change*, except the one whose undo
+   link was opened (it holds everything then) and the one on the account, told of a recovery
+   by the change itself: later changes by ``tell_open_changes`` (a confirmed address too, as
+   it may not have chosen the password), undos by the mails ``undo`` returns, which also tell the
+   address the undo replaced, plainly, even if it has no change left to undo. Each mail
+   carries the link of that address's *oldest* open change, the one that spends the most,
+   freshly signed, so the link lasts the period from the last event it was told of.
+4. *An undo holds recovery by bill back*: for the period after it, and for good with any
+   bill issued on or before it (``bill_refused``), so the bill that was just beaten cannot
+   take the account straight back, not even once the period is over.
+
+Confirming a pending address that has an open change of its own was considered as an undo
+in disguise (spending the changes since). It is not needed with the rules above, and it
+would keep the password of whoever typed that address while spending the first address's
+links; a confirmation stays a change of its own, told to the address it replaces.
 
 Restoring the previous password hash instead was considered and left out: after two changes
 in a row it would give back the first intruder's password, and a password the owner may have
@@ -36,10 +51,10 @@ No request objects: callers pass the client address and commit; mails are rows i
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ov.extensions import db
 from ov.models import AccountChange, OutboxMail, User, utcnow
@@ -121,10 +136,10 @@ def confirm_pending(
         user=user,
         when=mail.local_datetime(change.created_at),
         new_masked=mask_email(user.email),
-        undo_url=undo_url(change),
+        undo_url=link_for(user, replaced),
         undo_validity=undo_validity(),
     )
-    return [told, *tell_open_changes(user, change)]
+    return [told, *tell_open_changes(user, change, tell_current=True)]
 
 
 # --- undo links -----------------------------------------------------------------------------
@@ -135,8 +150,8 @@ def _period() -> timedelta:
 
 def open_change(user: User, kind: str, *, notified_email: str | None = None) -> AccountChange:
     """Record a change of ``kind``, told to ``notified_email`` (default: the user's current
-    address), the address an undo gives back. Mail it ``undo_url(change)``, and the addresses
-    of the other open changes ``tell_open_changes(user, change)``."""
+    address), the address an undo gives back. Mail it ``link_for(user, that address)``, and
+    the addresses of the other open changes ``tell_open_changes(user, change)``."""
     change = AccountChange(user_id=user.id, kind=kind,
                            notified_email=notified_email or user.email, created_at=utcnow())
     db.session.add(change)
@@ -149,33 +164,74 @@ def undo_url(change: AccountChange) -> str:
     return mail.external_url("account.undo_change", token=tokens.make_token(UNDO, {"c": change.id}))
 
 
-def closes_at(change: AccountChange) -> datetime:
-    """When the change stops being undoable (its links die then, whenever they were mailed)."""
-    return change.created_at + _period()
-
-
-def _open(user_id: int) -> list[AccountChange]:
-    """The user's open changes (unspent, within the undo period), oldest first."""
+def _changes(user_id: int) -> list[AccountChange]:
     return list(db.session.scalars(
-        select(AccountChange)
-        .where(AccountChange.user_id == user_id, AccountChange.spent_at.is_(None),
-               AccountChange.created_at > utcnow() - _period())
-        .order_by(AccountChange.id)
+        select(AccountChange).where(AccountChange.user_id == user_id).order_by(AccountChange.id)
     ))
 
 
-def tell_open_changes(user: User, change: AccountChange) -> list[OutboxMail]:
-    """Tell ``change`` to the address of every other open change of the user, each with the
-    link of its newest open change (the one that lasts longest).
+def _chain(changes: list[AccountChange]) -> tuple[datetime, datetime] | None:
+    """When the live chain of these changes began and when its last event was (a change made
+    or undone); None when the last event is older than the period."""
+    events = sorted({moment for change in changes
+                     for moment in (change.created_at, change.spent_at) if moment}, reverse=True)
+    if not events or utcnow() - events[0] > _period():
+        return None
+    start = events[0]
+    for moment in events[1:]:
+        if start - moment > _period():
+            break
+        start = moment
+    return start, events[0]
 
-    Left out: the address ``change`` itself is told to, and the user's current address (the
-    one that made the change, or is told of it anyway).
+
+def _open(user_id: int) -> list[AccountChange]:
+    """The user's open changes (unspent, in the live chain), oldest first."""
+    changes = _changes(user_id)
+    chain = _chain(changes)
+    if chain is None:
+        return []
+    return [change for change in changes
+            if change.spent_at is None and change.created_at >= chain[0]]
+
+
+def closes_at(change: AccountChange) -> datetime:
+    """When the chain of an open change closes unless something else happens: the period
+    after its last event (its links die then, whenever they were mailed)."""
+    chain = _chain(_changes(change.user_id))
+    return (chain[1] if chain else change.created_at) + _period()
+
+
+def _oldest_open(user_id: int) -> dict[str, AccountChange]:
+    """Each address with an open change (case-folded) and its oldest open change: the one
+    whose undo spends the most."""
+    oldest: dict[str, AccountChange] = {}
+    for change in _open(user_id):
+        oldest.setdefault(change.notified_email.casefold(), change)
+    return oldest
+
+
+def link_for(user: User, address: str) -> str | None:
+    """The undo link to mail ``address``: its oldest open change's, freshly signed."""
+    change = _oldest_open(user.id).get(address.casefold())
+    return undo_url(change) if change else None
+
+
+def tell_open_changes(
+    user: User, change: AccountChange, *, tell_current: bool = False
+) -> list[OutboxMail]:
+    """Tell ``change`` to the address of every other open change of the user, each with the
+    link of its oldest open change.
+
+    Left out: the address ``change`` itself is told to, and, unless ``tell_current``, the
+    user's current address (told of the change anyway). A confirmation tells it: whoever
+    opened the link there may not be whoever chose the password, and its own open change is
+    the way to take the password back too.
     """
-    told_already = {change.notified_email.casefold(), user.email.casefold()}
-    newest: dict[str, AccountChange] = {}
-    for other in _open(user.id):
-        if other.id != change.id and other.notified_email.casefold() not in told_already:
-            newest[other.notified_email.casefold()] = other  # oldest first: the newest stays
+    told_already = {change.notified_email.casefold()}
+    if not tell_current:
+        told_already.add(user.email.casefold())
+    until = mail.local_datetime(closes_at(change))
     return [
         mail.queue(
             other.notified_email,
@@ -183,14 +239,15 @@ def tell_open_changes(user: User, change: AccountChange) -> list[OutboxMail]:
             "account_changed_again",
             user=user,
             kind=change.kind,
+            here=address == user.email.casefold(),
             when=mail.local_datetime(change.created_at),
             since=mail.local_datetime(other.created_at),
             current_masked=mask_email(user.email),
             pending_masked=mask_email(user.pending_email) if user.pending_email else None,
             undo_url=undo_url(other),
-            until=mail.local_datetime(closes_at(other)),
+            until=until,
         )
-        for other in newest.values()
+        for address, other in _oldest_open(user.id).items() if address not in told_already
     ]
 
 
@@ -201,7 +258,7 @@ def change_for(token: str | None) -> AccountChange | None:
     if not isinstance(change_id, int):
         return None
     change = db.session.get(AccountChange, change_id)
-    if change is None or change.spent_at is not None or closes_at(change) < utcnow():
+    if change is None or all(other.id != change.id for other in _open(change.user_id)):
         return None
     return change
 
@@ -211,22 +268,28 @@ def has_later_changes(change: AccountChange) -> bool:
     return any(other.id > change.id for other in _open(change.user_id))
 
 
-def recently_undone(user: User) -> bool:
-    """Whether a change of the user was undone within the undo period (recovery by bill is
-    refused meanwhile). Only undos set ``spent_at``."""
-    return db.session.scalar(
-        select(AccountChange.id)
-        .where(AccountChange.user_id == user.id,
-               AccountChange.spent_at > utcnow() - _period())
-        .limit(1)
-    ) is not None
+def bill_refused(user: User, issued: date) -> bool:
+    """Whether a bill issued on ``issued`` no longer proves the user: within the period after
+    an undo, no bill does; after it, only one issued later than the last undo (Mexico City's
+    calendar, the one bills are dated by). Only undos set ``spent_at``."""
+    last_undo = db.session.scalar(
+        select(func.max(AccountChange.spent_at)).where(AccountChange.user_id == user.id)
+    )
+    if last_undo is None:
+        return False
+    return (utcnow() - last_undo <= _period()
+            or issued <= last_undo.astimezone(mail.MEXICO_CITY).date())
 
 
-def undo(change: AccountChange, *, client_address: str | None) -> User | None:
-    """Spend the link and undo; None when another request spent it a moment ago.
+def undo(
+    change: AccountChange, *, client_address: str | None
+) -> tuple[User, list[OutboxMail]] | None:
+    """Spend the link and undo: the user and the mails that tell it (the caller commits and
+    sends them); None when another request spent it a moment ago.
 
     The user's newer changes are spent with it, never the older ones: an address told before
-    this one keeps its own link, so the earliest address has the last word.
+    this one keeps its own link, so the earliest address has the last word. The address the
+    undo replaces is told, and so is every other address with a change still open.
     """
     now = utcnow()
     spent = db.session.execute(
@@ -245,6 +308,7 @@ def undo(change: AccountChange, *, client_address: str | None) -> User | None:
         .execution_options(synchronize_session=False)
     )
     user = db.session.get(User, change.user_id)
+    replaced = user.email
     user.email = change.notified_email
     user.email_confirmed_at = now  # the link was opened in that mailbox
     user.pending_email = user.pending_email_at = None
@@ -254,4 +318,28 @@ def undo(change: AccountChange, *, client_address: str | None) -> User | None:
     user.locked_until = None
     audit.record("account_change_undone", user_id=user.id, client_address=client_address,
                  change=change.kind, change_id=change.id)
-    return user
+    return user, _tell_undo(user, replaced, now)
+
+
+def _tell_undo(user: User, replaced: str, when: datetime) -> list[OutboxMail]:
+    """The undo, told to the address it replaced (if it did) and to every other address with
+    an open change, each with its oldest open change's link if it has one."""
+    oldest = _oldest_open(user.id)
+    told = [address for address in oldest if address != user.email.casefold()]
+    if replaced.casefold() != user.email.casefold() and replaced.casefold() not in oldest:
+        told.append(replaced)
+    mails = []
+    for address in told:
+        other = oldest.get(address.casefold())
+        mails.append(mail.queue(
+            other.notified_email if other else address,
+            "Deshicieron un cambio en tu Oficina Virtual",
+            "account_change_undone",
+            user=user,
+            when=mail.local_datetime(when),
+            restored_masked=mask_email(user.email),
+            replaced=address.casefold() == replaced.casefold(),
+            undo_url=undo_url(other) if other else None,
+            until=mail.local_datetime(when + _period()),
+        ))
+    return mails

@@ -283,7 +283,7 @@ def recover_by_bill(
     ``OV_UNDO_LINK_DAYS`` days (``ov.services.account_changes``), and so is the address of
     every change still open, with its own link; a different new address gets a confirmation
     link and stays pending until it is opened. The caller refuses the bill for a while after
-    an undo (``account_changes.recently_undone``).
+    an undo (``account_changes.bill_refused``).
     """
     set_password(user, new_password)
     change = account_changes.open_change(user, "recovery_by_bill")
@@ -296,7 +296,7 @@ def recover_by_bill(
         account=account,
         when=mail.local_datetime(utcnow()),
         pending_masked=mask_email(user.pending_email) if user.pending_email else None,
-        undo_url=account_changes.undo_url(change),
+        undo_url=account_changes.link_for(user, change.notified_email),
         undo_validity=account_changes.undo_validity(),
     )]
     if confirm is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import select
@@ -33,6 +34,7 @@ class Proof:
     """The outcome: the proved account, or what to say and with which HTTP status."""
 
     account: Account | None = None
+    issued: date | None = None  # the proved invoice's issue date
     status: int = 422
     errors: list[tuple[str, str]] = field(default_factory=list)
     captcha_error: str | None = None
@@ -43,23 +45,28 @@ def recent_invoices() -> int:
     return int(current_app.config["OV_PROOF_RECENT_INVOICES"])
 
 
-def prove_ownership(zone_id: int, account_number: str, invoice_number: str) -> Account | None:
-    """The account in that zone whose recent invoices include that number, or None.
+def prove_ownership(
+    zone_id: int, account_number: str, invoice_number: str
+) -> tuple[Account, date] | None:
+    """The account in that zone whose recent invoices include that number, and that
+    invoice's issue date; or None.
 
     One query: the account with its newest invoice numbers (at most ``recent_invoices()``
     rows, read through the account/issue-date index), compared here.
     """
     rows = db.session.execute(
-        select(Account, Invoice.number)
+        select(Account, Invoice.number, Invoice.issue_date)
         .join(Invoice, Invoice.account_id == Account.id)
         .where(Account.zone_id == zone_id, Account.number == account_number)
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
         .limit(recent_invoices())
     ).all()
-    numbers = [number for _account, number in rows]
-    if rows and same_invoice_number(invoice_number, numbers):
-        return rows[0][0]
-    return None
+    numbers = [number for _account, number, _issued in rows]
+    if not rows or not same_invoice_number(invoice_number, numbers):
+        return None
+    issued = [day for _account, number, day in rows if number == invoice_number] or [
+        day for _account, number, day in rows if same_invoice_number(invoice_number, [number])]
+    return rows[0][0], issued[0]
 
 
 def prove(
@@ -84,10 +91,10 @@ def prove(
         result.errors = [(captcha.ERROR_TARGET, checked.message)]
         result.status = 503 if checked.unavailable else 422
         return result
-    account = prove_ownership(zone_id, account_number, invoice_number)
-    if account is None:
+    proved = prove_ownership(zone_id, account_number, invoice_number)
+    if proved is None:
         audit.record(f"{purpose}_proof_failed", client_address=client_address, zone_id=zone_id)
         result.errors = [("", NO_MATCH)]
         return result
-    result.account = account
+    result.account, result.issued = proved
     return result

@@ -58,7 +58,9 @@ REQUIRED_CONTEXT = {
     "registration_attempt": ("owner", "account", "when", "recover_url"),
     "confirm_email": ("user", "confirm_url"),
     "email_replaced": ("user", "when", "new_masked", "undo_url", "undo_validity"),
-    "account_changed_again": ("user", "kind", "when", "since", "current_masked", "undo_url",
+    "account_changed_again": ("user", "kind", "here", "when", "since", "current_masked",
+                              "undo_url", "until"),
+    "account_change_undone": ("user", "when", "restored_masked", "replaced", "undo_url",
                               "until"),
 }
 # Failures caused by one message (the connection is still good): the drain goes on.

@@ -4,7 +4,8 @@ The old address is told at once, with a link (7 days, single use) that undoes th
 ends every session; a new address typed there only replaces the old one once the link mailed
 to it is opened, and the address it replaces is told then too. An undo takes back its change
 and the newer ones, never older ones, so the earliest address has the last word whatever the
-bill-holder does in between; after an undo the bill is refused for 7 days.
+bill-holder does in between; after an undo the bill is refused for 7 days, and any bill
+issued by then for good (tests/http/test_undo_chains.py tries the sequences).
 """
 
 from __future__ import annotations
@@ -204,13 +205,27 @@ def test_the_undo_link_works_once(app, client, owner):
 
 def test_an_undo_spends_its_own_change_and_the_newer_ones_never_older_ones(app, client, owner):
     recover(app, client)
+    confirm_new_address(app, client)
+    recover(app, client, email=NEW_EMAIL)  # told to the address now on the account
+    assert undo(app, client, undo_links(app, NEW_EMAIL)[-1]).status_code == 303
+    with app.app_context():
+        spent = [c.spent_at is not None
+                 for c in db.session.scalars(select(AccountChange).order_by(AccountChange.id))]
+    assert spent == [False, False, True]
+    assert undo(app, app.test_client(), undo_links(app, OWNER_EMAIL)[-1]).status_code == 303
+    with app.app_context():
+        assert all(c.spent_at for c in db.session.scalars(select(AccountChange)))
+
+
+def test_every_mail_carries_the_link_of_the_addresss_oldest_open_change(app, client, owner):
+    recover(app, client)
     recover(app, app.test_client(), password="Zx8cV5bN2m", email="otro@ejemplo.mx")
     first, second = undo_links(app, OWNER_EMAIL)
     assert undo(app, app.test_client(), second).status_code == 303
-    assert app.test_client().get(first).status_code == 200  # the older change stays undoable
-    assert undo(app, app.test_client(), first).status_code == 303
+    assert app.test_client().get(first).status_code == 400  # the same change, spent
+    [event] = events(app, "account_change_undone")
     with app.app_context():
-        assert all(c.spent_at for c in db.session.scalars(select(AccountChange)))
+        assert event.details["change_id"] == min(db.session.scalars(select(AccountChange.id)))
 
 
 def test_undoing_an_older_change_spends_the_newer_links(app, client, owner):
@@ -258,7 +273,7 @@ def test_confirming_the_new_address_tells_the_old_one_at_once_with_an_undo_link(
     user = the_user(app)
     assert (user.email, user.pending_email) == (OWNER_EMAIL, None)
     [event] = events(app, "account_change_undone")
-    assert event.details["change"] == "email_change"
+    assert event.details["change"] == "recovery_by_bill"  # the oldest: it spends both
 
 
 def test_a_later_change_is_told_to_every_address_with_an_open_change(app, client, owner):

@@ -170,9 +170,12 @@ def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
     visit(client, documents, link, resend_forms=False)  # the new address confirmed
     recover(app, client, email="otro@ejemplo.mx")  # a later change, told to the owner too
     visit(client, documents, link_in(app, OWNER_EMAIL, "deshacer-cambio"), resend_forms=False)
+    # The address on the account undoes the later change: the owner hears of it, with a link.
+    assert undo(app, app.test_client(), link_in(app, NEW_EMAIL, "deshacer-cambio")
+                ).status_code == 303
+    undone = undo(app, client, link)  # the owner's: the address it replaces hears of it
     for row in outbox(app):
         documents.add(f"mail {row.subject} to {row.to_address}", row.body_html)
-    undone = undo(app, client, link)
     documents.add(f"undo done ({undone.status_code})",
                   client.get(undone.location or link, follow_redirects=True).get_data(as_text=True))
     visit(client, documents, link, resend_forms=False)  # spent

@@ -162,10 +162,11 @@ def test_client_address_comes_from_trusted_proxies_only(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("name", "value"),
     [("OV_PROOF_RECENT_INVOICES", "0"), ("OV_PROOF_RECENT_INVOICES", "25"),
-     ("OV_UNDO_LINK_DAYS", "0"), ("OV_UNDO_LINK_DAYS", "31")],
+     ("OV_UNDO_LINK_DAYS", "0"), ("OV_UNDO_LINK_DAYS", "31"),
+     ("OV_LOGIN_DEVICE_MAX_FAILURES", "0"), ("OV_LOGIN_DEVICE_MAX_FAILURES", "51")],
 )
-def test_the_bill_proof_and_undo_settings_stay_in_their_range(tmp_path, monkeypatch, name,
-                                                              value):
+def test_the_bill_proof_undo_and_device_settings_stay_in_their_range(tmp_path, monkeypatch,
+                                                                     name, value):
     with pytest.raises(ConfigError, match=name):
         make(tmp_path, monkeypatch, {name: value})
 
