@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from hypothesis import settings
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
@@ -24,6 +25,11 @@ from ov import create_app
 from ov.extensions import db, limiter
 
 CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis would fail an example that takes longer than 200 ms: a wall-clock limit that a
+# busy machine breaks for no reason. Properties here are about results, never durations.
+settings.register_profile("ov", deadline=None, database=None)
+settings.load_profile("ov")
 TEST_DATABASE_URL = os.environ.get("OV_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("OV_TEST_REDIS_URL", "")
 CHROMIUM = os.environ.get("OV_CHROMIUM", "/usr/bin/chromium")

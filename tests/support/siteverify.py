@@ -77,6 +77,7 @@ class SiteverifyServer:
         self._answers: list[Answer] = []
         self._default = Answer(b'{"success": false, "error-codes": ["not-scripted"]}')
         self._lock = threading.Lock()
+        self._received = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server = _Server(self)
         self._thread = threading.Thread(
@@ -107,9 +108,16 @@ class SiteverifyServer:
         with self._lock:
             self.requests.append(fields)
             self.paths.append(path)
+            self._received.notify_all()
             if len(self._answers) > 1:
                 return self._answers.pop(0)
             return self._answers[0] if self._answers else self._default
+
+    def wait_for_requests(self, count: int, timeout: float = 10) -> bool:
+        """True once ``count`` requests have arrived. The app may give up on a slow answer
+        before this server's thread has even read the request: wait for that event."""
+        with self._received:
+            return self._received.wait_for(lambda: len(self.requests) >= count, timeout)
 
     # --- lifecycle ---
 

@@ -428,7 +428,8 @@ def test_a_vendor_that_never_answers_is_refused_not_accepted(app, vendor, siteve
         ok=False, code="provider-timeout", message=captcha.MSG_UNAVAILABLE, unavailable=True
     )
     assert posted_timeouts == [(0.7, 0.01)]
-    assert len(siteverify.requests) == 1  # it was asked, and gave no answer
+    assert siteverify.wait_for_requests(1)  # it was asked, and gave no answer
+    assert len(siteverify.requests) == 1
     assert nonce_rows() == 0
 
     zone = Zone(id=3, code="NLD", name="Nuevo Laredo", cities="Nuevo Laredo")
