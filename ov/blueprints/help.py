@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ov.htmx import is_partial, render
+from ov.services import notices
 from ov.services.office import BANKS, STORES
 
 bp = Blueprint("help", __name__)
@@ -12,7 +13,10 @@ bp = Blueprint("help", __name__)
 
 @bp.get("/")
 def home():
-    return render("help/home.html", "content")
+    # A visitor's zone is not known: every current notice, under its zone's name (those
+    # for all zones first), so each finds theirs at a glance without signing in.
+    return render("help/home.html", "content",
+                  service_notices_by_zone=notices.by_zone(notices.current_zone_notices()))
 
 
 @bp.get("/atencion-al-cliente")

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ov.extensions import db
-from ov.models.billing import Account, _in
+from ov.models.billing import Account, Zone, _in
 from ov.models.common import UTCDateTime, utcnow
 
 
@@ -214,6 +214,27 @@ class Notice(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZoneNotice(db.Model):
+    """A service notice for one zone, or every zone when ``zone_id`` is empty (maintenance,
+    an interruption), shown from ``starts_at`` until just before ``ends_at``."""
+
+    __tablename__ = "zone_notice"
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+        Index("ix_zone_notice_ends_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    zone: Mapped[Zone | None] = relationship()
 
 
 class ReadingSubmission(db.Model):

@@ -188,3 +188,64 @@ def test_the_unread_count_is_one_query_on_every_office_page(app, signed_in, seed
         assert "Avisos (20)" in html, url
         counts = [s for s in statements if "count(" in s.lower() and "notice" in s.lower()]
         assert len(counts) == 1, (url, counts)
+
+
+# --- zone-wide service notices as banners --------------------------------------------------
+
+DURING = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)  # 10:00 in Mexico City
+
+
+@pytest.fixture
+def zone_notices(app, seed_customer, monkeypatch):
+    """One notice for the customer's zone, one for every zone, one for Monterrey, one over;
+    the clock stopped while the first three are current."""
+    from ov.models import Zone, ZoneNotice
+    from ov.services import notices
+
+    with app.app_context():
+        monterrey = Zone(id=1, code="MTY", name="Monterrey", cities="Monterrey")
+        day = dict(starts_at=datetime(2026, 12, 2, 15, 0, tzinfo=UTC),
+                   ends_at=datetime(2026, 12, 3, 0, 0, tzinfo=UTC))
+        db.session.add_all([
+            monterrey,
+            ZoneNotice(zone_id=3, title="Corte en Nuevo Laredo", body="Colonia Madero.", **day),
+            ZoneNotice(zone_id=None, title="Pagos en línea en pausa", body="De 9 a 11 h.",
+                       **day),
+            ZoneNotice(zone=monterrey, title="Mantenimiento en Monterrey", body="Centro.",
+                       **day),
+            ZoneNotice(zone_id=3, title="Ya terminó", body="Ayer.",
+                       starts_at=datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
+                       ends_at=datetime(2026, 12, 2, 0, 0, tzinfo=UTC)),
+        ])
+        db.session.commit()
+    monkeypatch.setattr(notices, "utcnow", lambda: DURING)
+
+
+def test_mi_oficina_home_shows_the_notices_of_the_customers_zone(signed_in, zone_notices):
+    html = text(signed_in.get("/mi-oficina"))
+    banner = re.search(r'<section class="service-notices".*?</section>', html, re.S).group(0)
+    assert "Corte en Nuevo Laredo" in banner and "Pagos en línea en pausa" in banner
+    assert "Mantenimiento en Monterrey" not in banner and "Ya terminó" not in banner
+    assert "Del 02/12/2026 09:00 al 02/12/2026 18:00" in banner  # Mexico City time
+    assert "Corte en Nuevo Laredo" not in text(signed_in.get("/mi-oficina/facturas"))
+
+
+def test_the_public_home_shows_every_current_notice_grouped_by_zone(client, zone_notices):
+    html = text(client.get("/"))
+    banner = re.search(r'<section class="service-notices".*?</section>', html, re.S).group(0)
+    headings = re.findall(r"<h3>(.*?)</h3>", banner)
+    assert headings == ["Todas las zonas", "Monterrey", "Nuevo Laredo"]
+    assert banner.index("Pagos en línea en pausa") < banner.index("Mantenimiento en Monterrey")
+    assert banner.index("Mantenimiento en Monterrey") < banner.index("Corte en Nuevo Laredo")
+    assert "Ya terminó" not in banner
+
+
+def test_no_banner_before_a_notice_starts_or_after_it_ends(client, signed_in, zone_notices,
+                                                           monkeypatch):
+    from ov.services import notices
+
+    for moment in (datetime(2026, 12, 2, 14, 59, tzinfo=UTC),
+                   datetime(2026, 12, 3, 0, 0, tzinfo=UTC)):
+        monkeypatch.setattr(notices, "utcnow", lambda moment=moment: moment)
+        assert "service-notices" not in text(signed_in.get("/mi-oficina"))
+        assert "service-notices" not in text(client.get("/"))

@@ -47,3 +47,163 @@ def test_marking_all_read_counts_only_the_users_unread_notices(app):
         assert notices.mark_all_read(Scope.of(user.id), NOW) == 0
         assert Scope.of(user.id).unread_notices() == 0
         assert Scope.of(other.id).unread_notices() == 1
+
+
+# --- zone-wide service notices -------------------------------------------------------------
+
+def zone_notice(app, zone: str = "Nuevo Laredo", starts: str = "2026-12-02 09:00",
+                ends: str = "2026-12-02 18:00", title: str = "Mantenimiento de la red",
+                text: str = "Sin gas de 9 a 18 h.", now: datetime = NOW):
+    """Post a notice as staff do (local Mexico City times), after the zone exists."""
+    return notices.post_zone_notice(zone=zone, title=title, text=text,
+                                    starts=starts, ends=ends, now=now)
+
+
+@pytest.fixture
+def zones(app):
+    from ov.models import Zone
+
+    with app.app_context():
+        db.session.add_all([Zone(id=1, code="MTY", name="Monterrey", cities="Monterrey"),
+                            Zone(id=4, code="BJN", name="Bajío Norte", cities="León")])
+        make_customer()  # Nuevo Laredo (zone 3)
+        db.session.commit()
+
+
+def test_times_are_typed_in_mexico_city_and_stored_in_utc(app, zones):
+    with app.app_context():
+        made = zone_notice(app)
+        db.session.commit()
+        assert made.starts_at == datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # UTC-6, no DST
+        assert made.ends_at == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+        assert made.zone.name == "Nuevo Laredo"
+
+
+def test_a_zone_is_found_whatever_its_accents_and_letter_case(app, zones):
+    with app.app_context():
+        assert zone_notice(app, zone="bajio norte").zone.name == "Bajío Norte"
+        assert zone_notice(app, zone="Todas").zone is None  # every zone
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    ({"zone": "Monterey"}, "No hay ninguna zona «Monterey». Las zonas son: Bajío Norte, "
+                           "Monterrey, Nuevo Laredo (o «todas»)."),
+    ({"starts": "2026-12-02 18:00", "ends": "2026-12-02 09:00"},
+     "El fin (--hasta) debe ser posterior al inicio (--desde)."),
+    ({"starts": "2026-12-02 09:00", "ends": "2026-12-02 09:00"},
+     "El fin (--hasta) debe ser posterior al inicio (--desde)."),
+    ({"starts": "02/12/2026 09:00"},
+     "La fecha de inicio (--desde) «02/12/2026 09:00» no es válida: escríbela como "
+     "AAAA-MM-DD HH:MM, en hora de la Ciudad de México (por ejemplo 2026-12-02 09:00)."),
+    ({"ends": "2026-02-30 18:00"},
+     "La fecha de fin (--hasta) «2026-02-30 18:00» no es válida: escríbela como "
+     "AAAA-MM-DD HH:MM, en hora de la Ciudad de México (por ejemplo 2026-12-02 09:00)."),
+    ({"starts": "2026-11-01 09:00", "ends": "2026-11-01 18:00"},
+     "El aviso terminaría el 01/11/2026 18:00, que ya pasó."),
+    ({"title": "  "}, "Falta el título (--titulo)."),
+    ({"text": ""}, "Falta el texto (--texto)."),
+    ({"title": "x" * 121}, "El título (--titulo) tiene 121 caracteres; el máximo es 120."),
+])
+def test_bad_zone_notices_are_refused_with_a_clear_message(app, zones, answers, message):
+    with app.app_context():
+        with pytest.raises(notices.NoticeError) as refused:
+            zone_notice(app, **answers)
+        assert str(refused.value) == message
+
+
+def test_a_zone_notice_is_current_from_its_start_until_its_end(app, zones):
+    with app.app_context():
+        made = zone_notice(app)
+        db.session.commit()
+        before = datetime(2026, 12, 2, 14, 59, tzinfo=UTC)
+        start = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+        last = datetime(2026, 12, 2, 23, 59, tzinfo=UTC)
+        end = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+        assert notices.current_zone_notices(before) == []
+        assert notices.current_zone_notices(start) == [made]
+        assert notices.current_zone_notices(last) == [made]
+        assert notices.current_zone_notices(end) == []
+
+
+def test_a_user_sees_the_notices_of_their_zones_and_of_every_zone(app, zones):
+    with app.app_context():
+        ours = zone_notice(app, title="Nuestra zona")
+        everyone = zone_notice(app, zone="todas", title="Todas")
+        zone_notice(app, zone="Monterrey", title="Otra zona")
+        db.session.commit()
+        during = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+        assert notices.current_zone_notices(during, zone_ids=[3]) == [everyone, ours]
+        assert len(notices.current_zone_notices(during)) == 3
+        groups = notices.by_zone(notices.current_zone_notices(during))
+        assert [(name, [n.title for n in items]) for name, items in groups] == [
+            ("Todas las zonas", ["Todas"]), ("Monterrey", ["Otra zona"]),
+            ("Nuevo Laredo", ["Nuestra zona"])]
+
+
+def test_ending_a_zone_notice_takes_it_down_at_once(app, zones):
+    with app.app_context():
+        made = zone_notice(app)
+        upcoming = zone_notice(app, starts="2026-12-05 09:00", ends="2026-12-05 12:00")
+        db.session.commit()
+        during = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+        assert notices.end_zone_notice(made.id, during).ends_at == during
+        assert notices.current_zone_notices(during) == []
+        ended = notices.end_zone_notice(upcoming.id, during)  # not started: never shown
+        assert ended.starts_at == ended.ends_at == upcoming.starts_at
+        with pytest.raises(notices.NoticeError, match="ningún aviso de zona con el número 999"):
+            notices.end_zone_notice(999, during)
+
+
+# --- the staff command -------------------------------------------------------------------
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """The notices' clock stopped at NOW (18:00 UTC, noon in Mexico City, 1 December)."""
+    monkeypatch.setattr(notices, "utcnow", lambda: NOW)
+    return NOW
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=["notice", *args])
+
+
+ADD = ["add", "--zona", "Monterrey", "--titulo", "Mantenimiento", "--texto",
+       "Sin gas de 9 a 18 h.", "--desde", "2026-12-02 09:00", "--hasta", "2026-12-02 18:00"]
+
+
+def test_staff_post_list_and_end_a_notice_from_the_command_line(app, zones, frozen):
+    added = run(app, *ADD)
+    assert added.exit_code == 0, added.output
+    assert added.output == ("Aviso 1 publicado para Monterrey: del 02/12/2026 09:00 al "
+                            "02/12/2026 18:00 (hora de la Ciudad de México).\n")
+    listed = run(app, "list")
+    assert listed.exit_code == 0
+    assert listed.output.splitlines() == [
+        "1  Monterrey  02/12/2026 09:00 – 02/12/2026 18:00  próximo  Mantenimiento"]
+    ended = run(app, "end", "1")
+    assert ended.exit_code == 0 and ended.output == "Aviso 1 terminado: ya no se muestra.\n"
+    assert run(app, "list").output == "No hay avisos de zona vigentes ni próximos.\n"
+    assert "terminado" in run(app, "list", "--todos").output
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"--zona": "Monterey"}, "No hay ninguna zona «Monterey»."),
+    ({"--hasta": "2026-12-02 08:00"}, "El fin (--hasta) debe ser posterior al inicio"),
+    ({"--desde": "mañana"}, "La fecha de inicio (--desde) «mañana» no es válida"),
+])
+def test_the_command_refuses_bad_input_with_a_clear_message(app, zones, frozen, change,
+                                                             message):
+    args = list(ADD)
+    for option, value in change.items():
+        args[args.index(option) + 1] = value
+    refused = run(app, *args)
+    assert refused.exit_code == 1
+    assert message in refused.output and "Traceback" not in refused.output
+    with app.app_context():
+        assert notices.zone_notices(NOW, ended=True) == []
+
+
+def test_ending_an_unknown_notice_says_so(app, zones, frozen):
+    refused = run(app, "end", "42")
+    assert refused.exit_code == 1
+    assert "No hay ningún aviso de zona con el número 42." in refused.output
