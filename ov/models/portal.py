@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -200,16 +201,25 @@ class ServiceRequestEvent(db.Model):
 
 
 class Notice(db.Model):
-    """A message to a user ("aviso"), optionally about one of their accounts."""
+    """A message to a user ("aviso"), optionally about one of their accounts.
+
+    A notice made by an event (ov.services.notices.notify) has a ``kind`` and a ``key``
+    (which invoice, which address...): there is at most one per user, kind and key.
+    """
 
     __tablename__ = "notice"
-    __table_args__ = (Index("ix_notice_user_read_at", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notice_user_read_at", "user_id", "read_at"),
+        UniqueConstraint("user_id", "kind", "key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("portal_user.id", ondelete="CASCADE")
     )
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    key: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

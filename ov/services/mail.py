@@ -60,6 +60,7 @@ REQUIRED_CONTEXT = {
     "email_replaced": ("user", "when", "new_masked", "undo_url", "undo_validity"),
     "account_changed_again": ("user", "kind", "when", "since", "current_masked", "undo_url",
                               "until"),
+    "notice": ("user", "title", "body", "action", "notices_url"),
 }
 # Failures caused by one message (the connection is still good): the drain goes on.
 # OV_MAIL_BACKEND=file: our backend (one .eml file per message), not Flask-Mailman's .log.

@@ -1,22 +1,38 @@
-"""Notices ("avisos"): the user's own messages, and zone-wide service notices.
+"""Notices ("avisos"): the user's own messages, those events make, and zone-wide notices.
 
 A user's notices are reached through the user's ``Scope`` (ov.services.office): a notice of
 another customer is not found. Zone-wide notices (maintenance, interruptions) are posted by
 staff with ``flask --app ov notice add`` and shown while current. Callers commit.
+
+An event makes a notice with one call, once per user, kind and key, and a mail through the
+outbox when the user gets that kind by email::
+
+    made = notices.notify(user, notices.EMAIL_UNCONFIRMED, key, title=..., body=...)
+    db.session.commit()
+    if made and made.mail:
+        mail.deliver_soon(made.mail)
+
+A new kind of event (a new invoice, a payment applied, a request's new status) is a ``Kind``
+here and that call where the event happens, keyed by what makes it one event (the invoice's
+number, the payment's id, the request's folio and status).
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ov.extensions import db
 from ov.formatting import LOCAL_TIME, moment
-from ov.models import Notice, Zone, ZoneNotice, utcnow
+from ov.models import Notice, OutboxMail, User, Zone, ZoneNotice, utcnow
+from ov.services import mail
 from ov.services.office import Scope
 
 #: What staff type for a notice meant for every zone.
@@ -46,6 +62,100 @@ def mark_all_read(scope: Scope, now: datetime | None = None) -> int:
     result = db.session.execute(
         update(Notice)
         .where(Notice.user_id == scope.user_id, Notice.read_at.is_(None))
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+# --- notices made by events --------------------------------------------------------------
+
+def _notices_by_mail(user: User) -> bool:
+    """The step-3 choice "avisos por correo" (the only one stored so far)."""
+    return bool(user.email_notices)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of event notice: its stored name, and whether a user gets it by email."""
+
+    name: str
+    by_mail: Callable[[User], bool] = _notices_by_mail
+
+
+EMAIL_UNCONFIRMED = Kind("email_unconfirmed")
+
+
+@dataclass(frozen=True)
+class Notified:
+    """A notice just made, and its mail when the user gets that kind by email."""
+
+    notice: Notice
+    mail: OutboxMail | None
+
+
+def _exists(user_id: int, kind: str, key: str) -> bool:
+    return db.session.scalar(
+        select(Notice.id).where(Notice.user_id == user_id, Notice.kind == kind,
+                                Notice.key == key).limit(1)
+    ) is not None
+
+
+def notify(user: User, kind: Kind, key: str, *, title: str, body: str,
+           account_id: int | None = None,
+           action: tuple[str, str] | None = None) -> Notified | None:
+    """Make the user's notice for this event, unless it exists: None then.
+
+    Once per (user, kind, key), even when two requests run at once: the insert runs in a
+    savepoint, and the unique constraint refuses the second (no notice, no mail). The mail
+    (``action``: a button's label and link, for what the notice asks) is queued in the
+    caller's transaction, so it exists only if the notice does. The caller commits.
+    """
+    if user.id is None:
+        db.session.flush()
+    if _exists(user.id, kind.name, key):
+        return None
+    notice = Notice(user_id=user.id, account_id=account_id, kind=kind.name, key=key,
+                    title=title, body=body, created_at=utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(notice)
+    except IntegrityError:
+        return None  # another request made it between the check and the insert
+    queued = None
+    if kind.by_mail(user):
+        queued = mail.queue(user.email, f"Aviso: {title}", "notice", user=user, title=title,
+                            body=body, action=action,
+                            notices_url=mail.external_url("office.notices"))
+    return Notified(notice, queued)
+
+
+def _address_key(address: str) -> str:
+    return hashlib.sha256(address.strip().casefold().encode()).hexdigest()
+
+
+def remind_unconfirmed_email(user: User) -> Notified | None:
+    """While the user's email is unconfirmed: a notice asking to confirm it (once per
+    address), with a fresh link in its mail."""
+    if user.email_confirmed_at is not None:
+        return None
+    return notify(
+        user, EMAIL_UNCONFIRMED, _address_key(user.email),
+        title="Confirma tu correo electrónico",
+        body=(f"Aún no confirmas tu correo {user.email}. Abre el enlace que te enviamos para "
+              "confirmarlo: así podremos mandarte tus avisos y ayudarte si olvidas tu "
+              "contraseña. Si no te llegó, pide otro con «Reenviar el correo»."),
+        action=("Confirmar mi correo", mail.confirm_url(user)),
+    )
+
+
+def email_confirmed(user_id: int, now: datetime | None = None) -> int:
+    """The user's email is confirmed: its reminders have nothing more to ask, and stop
+    counting as unread. How many there were."""
+    result = db.session.execute(
+        update(Notice)
+        .where(Notice.user_id == user_id, Notice.kind == EMAIL_UNCONFIRMED.name,
+               Notice.read_at.is_(None))
         .values(read_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -31,9 +31,20 @@ def add_notices(app, user_id: int, titles: list[str], read: int = 0) -> list[int
         return [notice.id for notice in made]
 
 
+def confirmed_customer(app, **options) -> dict:
+    """A customer whose email is confirmed: no reminder joins the notices a test makes."""
+    from ov.models import User
+
+    made = customer(app, **options)
+    with app.app_context():
+        db.session.get(User, made["user_id"]).email_confirmed_at = START
+        db.session.commit()
+    return made
+
+
 @pytest.fixture
 def seed_customer(app):
-    return customer(app, invoices=3)
+    return confirmed_customer(app, invoices=3)
 
 
 @pytest.fixture
@@ -123,7 +134,7 @@ def test_marking_all_with_htmx(app, signed_in, seed_customer, htmx_headers):
 
 
 def test_another_customers_notice_answers_404_and_is_audited(app, signed_in, seed_customer):
-    other = customer(app, invoices=1, username="otraPersona2", number="5550001")
+    other = confirmed_customer(app, invoices=1, username="otraPersona2", number="5550001")
     theirs = add_notices(app, other["user_id"], ["De otra persona"])[0]
     for notice_id in (theirs, 999999):
         response = signed_in.post(f"/mi-oficina/avisos/{notice_id}/leido",
@@ -141,7 +152,7 @@ def test_another_customers_notice_answers_404_and_is_audited(app, signed_in, see
 
 
 def test_marking_all_leaves_other_customers_notices_alone(app, signed_in, seed_customer):
-    other = customer(app, invoices=1, username="otraPersona2", number="5550001")
+    other = confirmed_customer(app, invoices=1, username="otraPersona2", number="5550001")
     add_notices(app, other["user_id"], ["De otra persona"])
     add_notices(app, seed_customer["user_id"], ["Mío"])
     signed_in.post("/mi-oficina/avisos/leidos", data={"csrf_token": token(signed_in)})
@@ -249,3 +260,48 @@ def test_no_banner_before_a_notice_starts_or_after_it_ends(client, signed_in, zo
         monkeypatch.setattr(notices, "utcnow", lambda moment=moment: moment)
         assert "service-notices" not in text(signed_in.get("/mi-oficina"))
         assert "service-notices" not in text(client.get("/"))
+
+
+# --- the "email not confirmed" notice ----------------------------------------------------
+
+def register(app, client, **step3):
+    from tests.support.journeys import Registration
+
+    journey = Registration(client, app)
+    assert journey.step1().status_code == 303 and journey.step2().status_code == 303
+    assert journey.step3(**step3).status_code == 303
+
+
+def test_signing_in_unconfirmed_leaves_one_notice_and_one_mail(app, client, billing):
+    from ov.models import OutboxMail
+
+    register(app, client, avisos="y")
+    with app.app_context():
+        welcome = db.session.scalar(select(func.count()).select_from(OutboxMail))
+    for _ in range(2):  # the second sign-in makes nothing new
+        assert sign_in(client, "usuPDFactura1").status_code == 303
+        page = text(client.get("/mi-oficina/avisos"))
+        assert "Avisos (1)" in page and "Confirma tu correo electrónico" in page
+        client.post("/salir", data={"csrf_token": hidden(page, "csrf_token")})
+    with app.app_context():
+        mails = db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert len(mails) == welcome + 1
+        assert mails[-1].subject == "Aviso: Confirma tu correo electrónico"
+        assert mails[-1].to_address == "correo@electronico.es"
+    confirm = re.search(r"(/confirmar-correo/\S+)", mails[-1].body_text).group(1)
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    form = text(client.get(confirm))
+    assert client.post(confirm, data={"csrf_token": hidden(form, "csrf_token")}).status_code == 303
+    assert "Avisos (0)" in text(client.get("/mi-oficina/avisos"))
+
+
+def test_a_customer_who_chose_no_notices_by_mail_gets_the_notice_only(app, client, billing):
+    from ov.models import OutboxMail
+
+    register(app, client)  # "avisos" not ticked
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(OutboxMail))
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    assert "Confirma tu correo electrónico" in text(client.get("/mi-oficina/avisos"))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == before

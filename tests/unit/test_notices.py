@@ -207,3 +207,90 @@ def test_ending_an_unknown_notice_says_so(app, zones, frozen):
     refused = run(app, "end", "42")
     assert refused.exit_code == 1
     assert "No hay ningún aviso de zona con el número 42." in refused.output
+
+
+# --- notices created by events -----------------------------------------------------------
+
+def outbox_to(address: str) -> list:
+    from sqlalchemy import select
+
+    from ov.models import OutboxMail
+
+    return list(db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == address)))
+
+
+def user_notices(user) -> list[Notice]:
+    from sqlalchemy import select
+
+    return list(db.session.scalars(select(Notice).where(Notice.user_id == user.id)))
+
+
+def test_an_event_notice_is_created_once_with_one_mail_even_if_called_twice(app):
+    with app.test_request_context():
+        user, _ = make_customer()
+        user.email_notices = True
+        first = notices.remind_unconfirmed_email(user)
+        second = notices.remind_unconfirmed_email(user)
+        db.session.commit()
+        assert first is not None and second is None
+        [notice] = user_notices(user)
+        assert notice.kind == "email_unconfirmed"
+        assert notice.title == "Confirma tu correo electrónico"
+        assert "cliente@ejemplo.mx" in notice.body and notice.read_at is None
+        [sent] = outbox_to("cliente@ejemplo.mx")
+        assert first.mail is sent and sent.subject == "Aviso: Confirma tu correo electrónico"
+        assert "/confirmar-correo/" in sent.body_text and "/mi-oficina/avisos" in sent.body_text
+
+
+def test_the_unique_key_holds_when_two_requests_race_past_the_check(app, monkeypatch):
+    """Two requests both find no notice, then both insert: the second insert is refused by
+    the (user, kind, key) constraint and gives no second notice and no second mail."""
+    with app.test_request_context():
+        user, _ = make_customer()
+        db.session.commit()
+        assert notices.remind_unconfirmed_email(user) is not None
+        db.session.commit()
+        monkeypatch.setattr(notices, "_exists", lambda *args: False)
+        assert notices.remind_unconfirmed_email(user) is None
+        db.session.commit()
+        assert len(user_notices(user)) == 1
+        assert len(outbox_to(user.email)) == 1
+
+
+def test_no_mail_for_a_user_who_did_not_ask_for_notices_by_email(app):
+    with app.test_request_context():
+        user, _ = make_customer()
+        user.email_notices = False
+        made = notices.remind_unconfirmed_email(user)
+        db.session.commit()
+        assert made.mail is None and len(user_notices(user)) == 1
+        assert outbox_to(user.email) == []
+
+
+def test_a_confirmed_email_needs_no_reminder(app):
+    with app.test_request_context():
+        user, _ = make_customer()
+        user.email_confirmed_at = NOW
+        assert notices.remind_unconfirmed_email(user) is None
+        assert user_notices(user) == [] and outbox_to(user.email) == []
+
+
+def test_a_new_unconfirmed_address_gets_its_own_reminder(app):
+    with app.test_request_context():
+        user, _ = make_customer()
+        assert notices.remind_unconfirmed_email(user) is not None
+        user.email = "nuevo@ejemplo.mx"
+        assert notices.remind_unconfirmed_email(user) is not None
+        assert len(user_notices(user)) == 2
+
+
+def test_confirming_the_email_marks_its_reminder_read(app):
+    with app.test_request_context():
+        user, _ = make_customer()
+        notices.remind_unconfirmed_email(user)
+        db.session.commit()
+        user.email_confirmed_at = NOW
+        assert notices.email_confirmed(user.id, NOW) == 1
+        db.session.commit()
+        assert [n.read_at for n in user_notices(user)] == [NOW]
+        assert Scope.of(user.id).unread_notices() == 0

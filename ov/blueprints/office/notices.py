@@ -2,17 +2,20 @@
 
 Without JavaScript each form posts and comes back to the page (303); with htmx the answer is
 the page's panel, so the list and the "Avisos (N)" count above it change together.
+
+Signing in while the email is unconfirmed leaves the notice asking to confirm it (once per
+address; Flask-Login's ``user_logged_in`` signal, whichever way the user signed in).
 """
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, flash, redirect, request, url_for
+from flask_login import current_user, user_logged_in
 
 from ov.blueprints.office.common import bp, not_yours, office_context, page
 from ov.extensions import db
 from ov.htmx import is_partial
-from ov.services import audit
+from ov.services import audit, mail
 from ov.services import notices as service
 from ov.services import office as data
 
@@ -60,3 +63,17 @@ def _done(message: str, marked: int | None):
     flash(message)
     anchor = f"aviso-{marked}" if marked else None
     return redirect(url_for("office.notices", _anchor=anchor), 303)
+
+
+def _signed_in(app: Flask, user, **_extra) -> None:
+    made = service.remind_unconfirmed_email(user)
+    if made is None:
+        return
+    db.session.commit()
+    if made.mail is not None:  # sent once this request is over: signing in never waits
+        mail.deliver_after_response(None, made.mail)
+
+
+@bp.record_once
+def _listen(state) -> None:
+    user_logged_in.connect(_signed_in, state.app)

@@ -1,4 +1,4 @@
-"""Zone-wide service notices, shown while current.
+"""Zone-wide service notices, shown while current; event notices made once per kind and key.
 
 Revision ID: 0008_zone_notices
 Revises: 0005_scrub_audit_usernames
@@ -30,9 +30,19 @@ def upgrade():
     )
     with op.batch_alter_table("zone_notice", schema=None) as batch_op:
         batch_op.create_index("ix_zone_notice_ends_at", ["ends_at"], unique=False)
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("kind", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("key", sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint(
+            op.f("uq_notice_user_id_kind_key"), ["user_id", "kind", "key"]
+        )
 
 
 def downgrade():
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("uq_notice_user_id_kind_key"), type_="unique")
+        batch_op.drop_column("key")
+        batch_op.drop_column("kind")
     with op.batch_alter_table("zone_notice", schema=None) as batch_op:
         batch_op.drop_index("ix_zone_notice_ends_at")
     op.drop_table("zone_notice")
