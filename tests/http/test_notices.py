@@ -119,7 +119,7 @@ def test_marking_one_with_htmx_swaps_the_list_and_the_count(app, signed_in, seed
     assert "<html" not in fragment and "<title>Avisos" in fragment
     assert "Avisos (1)" in fragment
     marked = re.search(rf'<li class="notice" id="aviso-{ids[0]}">.*?</li>', fragment, re.S)
-    assert marked and "data-focus" in marked.group(0) and "marcado como leído" in marked.group(0)
+    assert marked and "data-focus" in marked.group(0) and "(marcado como leído)" in marked.group(0)
     assert "Sin leer" in re.search(rf'id="aviso-{ids[1]}">.*?</li>', fragment, re.S).group(0)
 
 
@@ -305,3 +305,16 @@ def test_a_customer_who_chose_no_notices_by_mail_gets_the_notice_only(app, clien
     assert "Confirma tu correo electrónico" in text(client.get("/mi-oficina/avisos"))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == before
+
+
+def test_the_mark_read_fragments_stay_within_the_swap_budget(app, signed_in, seed_customer,
+                                                            htmx_headers):
+    """A form swap costs a slow phone at most 2 KB on the wire (docs/budgets.md), with a
+    full list of fifty notices."""
+    ids = add_notices(app, seed_customer["user_id"],
+                      [f"Tu factura de {n} ya está disponible" for n in range(50)])
+    headers = {**htmx_headers, "Accept-Encoding": "br, gzip"}
+    for url in (f"/mi-oficina/avisos/{ids[0]}/leido", "/mi-oficina/avisos/leidos"):
+        response = signed_in.post(url, data={"csrf_token": token(signed_in)}, headers=headers)
+        assert response.status_code == 200 and response.headers["Content-Encoding"] == "br"
+        assert len(response.data) <= 2 * 1024, (url, len(response.data))
