@@ -272,8 +272,9 @@ def register(app, client, **step3):
     assert journey.step3(**step3).status_code == 303
 
 
-def test_signing_in_unconfirmed_leaves_one_notice_and_one_mail(app, client, billing):
+def test_signing_in_unconfirmed_leaves_one_notice_and_one_mail(app, client, billing, tmp_path):
     from ov.models import OutboxMail
+    from tests.support.nu import Documents, describe
 
     register(app, client, avisos="y")
     with app.app_context():
@@ -288,6 +289,9 @@ def test_signing_in_unconfirmed_leaves_one_notice_and_one_mail(app, client, bill
         assert len(mails) == welcome + 1
         assert mails[-1].subject == "Aviso: Confirma tu correo electrónico"
         assert mails[-1].to_address == "correo@electronico.es"
+    documents = Documents(tmp_path)
+    documents.add("the notice's mail", mails[-1].body_html)
+    assert not documents.errors(), describe(documents.errors())
     confirm = re.search(r"(/confirmar-correo/\S+)", mails[-1].body_text).group(1)
     assert sign_in(client, "usuPDFactura1").status_code == 303
     form = text(client.get(confirm))
@@ -318,3 +322,18 @@ def test_the_mark_read_fragments_stay_within_the_swap_budget(app, signed_in, see
         response = signed_in.post(url, data={"csrf_token": token(signed_in)}, headers=headers)
         assert response.status_code == 200 and response.headers["Content-Encoding"] == "br"
         assert len(response.data) <= 2 * 1024, (url, len(response.data))
+
+
+def test_the_public_home_still_answers_when_the_database_does_not(client, monkeypatch):
+    """The home page needs no database but for its banners: without one it shows none."""
+    from sqlalchemy.exc import OperationalError
+
+    from ov.services import notices
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(notices, "current_zone_notices", unreachable)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "service-notices" not in text(response) and "Regístrate" in text(response)
