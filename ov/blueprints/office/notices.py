@@ -70,8 +70,8 @@ def _signed_in(app: Flask, user, **_extra) -> None:
     if made is None:
         return
     db.session.commit()
-    if made.mail is not None:  # sent once this request is over: signing in never waits
-        mail.deliver_after_response(None, made.mail)
+    if made.mail is not None:  # once per address; if SMTP is down, mail-drain sends it later
+        mail.deliver_soon(made.mail)
 
 
 @bp.record_once
