@@ -1,5 +1,5 @@
-"""Flask commands: ``flask --app ov init-db``, ``demo-data``, ``mail-drain`` and
-``purge-expired``."""
+"""Flask commands: ``flask --app ov init-db``, ``demo-data``, ``mail-drain``,
+``purge-expired`` and ``notice`` (zone-wide service notices)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask.cli import with_appcontext
 
 from ov import sessions
 from ov.extensions import db
-from ov.services import captcha, demo_data, mail, registration
+from ov.formatting import moment
+from ov.services import captcha, demo_data, mail, notices, registration
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(mail_drain_command)
     app.cli.add_command(purge_expired_command)
+    app.cli.add_command(notice_group)
 
 
 @click.command("init-db")
@@ -145,3 +147,56 @@ def purge_expired_command() -> None:
         f"Purged {drafts} registration drafts, {tokens} spent form tokens, "
         f"{stored} sessions."
     )
+
+
+@click.group("notice")
+def notice_group() -> None:
+    """Zone-wide service notices (maintenance, interruptions), shown while current on the
+    home page and in Mi oficina."""
+
+
+@notice_group.command("add")
+@click.option("--zona", required=True, help='The zone\'s name, or "todas" for every zone.')
+@click.option("--titulo", required=True, help=f"A short title (up to {notices.TITLE_MAX}).")
+@click.option("--texto", required=True, help="What customers read.")
+@click.option("--desde", required=True, help='Start, Mexico City time: "2026-12-02 09:00".')
+@click.option("--hasta", required=True, help='End, Mexico City time: "2026-12-02 18:00".')
+@with_appcontext
+def notice_add_command(zona: str, titulo: str, texto: str, desde: str, hasta: str) -> None:
+    """Post a service notice for a zone, from --desde until --hasta."""
+    try:
+        made = notices.post_zone_notice(zone=zona, title=titulo, text=texto, starts=desde,
+                                        ends=hasta)
+    except notices.NoticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Aviso {made.id} publicado para {notices.zone_label(made)}: del "
+               f"{moment(made.starts_at)} al {moment(made.ends_at)} (hora de la Ciudad de "
+               "México).")
+
+
+@notice_group.command("list")
+@click.option("--todos", is_flag=True, help="Include the notices that are over.")
+@with_appcontext
+def notice_list_command(todos: bool) -> None:
+    """The current and upcoming notices (and with --todos those that are over)."""
+    now = notices.utcnow()
+    found = notices.zone_notices(now, ended=todos)
+    if not found:
+        click.echo("No hay avisos de zona vigentes ni próximos.")
+    for notice in found:
+        click.echo(f"{notice.id}  {notices.zone_label(notice)}  {moment(notice.starts_at)} – "
+                   f"{moment(notice.ends_at)}  {notices.state(notice, now)}  {notice.title}")
+
+
+@notice_group.command("end")
+@click.argument("notice_id", type=click.IntRange(min=1))
+@with_appcontext
+def notice_end_command(notice_id: int) -> None:
+    """Take a notice down now (one that has not started never shows)."""
+    try:
+        notices.end_zone_notice(notice_id)
+    except notices.NoticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Aviso {notice_id} terminado: ya no se muestra.")

@@ -16,7 +16,7 @@ from ov.auth_helpers import private, safe_next
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import User, utcnow
-from ov.services import account_changes, audit, mail, tokens
+from ov.services import account_changes, audit, mail, notices, tokens
 from ov.services import auth as auth_service
 from ov.services.mail import validity_text
 from ov.services.validation import mask_email
@@ -68,6 +68,8 @@ def confirm_email(token: str):
             if confirmed.rowcount:
                 audit.record("email_confirmed", user_id=user.id,
                              client_address=request.remote_addr)
+        if mails or (not pending and confirmed.rowcount):
+            notices.email_confirmed(user.id)
         db.session.commit()
         if mails:
             mail.deliver_soon(mails)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ov.extensions import db
 from ov.htmx import is_partial, render
+from ov.services import notices
 from ov.services.office import BANKS, STORES
 
 bp = Blueprint("help", __name__)
@@ -12,7 +15,20 @@ bp = Blueprint("help", __name__)
 
 @bp.get("/")
 def home():
-    return render("help/home.html", "content")
+    return render("help/home.html", "content", service_notices_by_zone=_service_notices())
+
+
+def _service_notices() -> list:
+    """A visitor's zone is not known: every current notice, under its zone's name (those
+    for all zones first), so each finds theirs at a glance without signing in. The page
+    needs the database for nothing else: without it, it shows no banner rather than fail."""
+    try:
+        return notices.by_zone(notices.current_zone_notices())
+    except (OperationalError, InterfaceError) as exc:
+        db.session.rollback()
+        current_app.logger.warning("home page without service notices: %s",
+                                   type(exc.orig).__name__)
+        return []
 
 
 @bp.get("/atencion-al-cliente")

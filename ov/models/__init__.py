@@ -28,6 +28,7 @@ from ov.models.portal import (
     ServiceRequestStatus,
     User,
     UserAccount,
+    ZoneNotice,
     username_key,
 )
 from ov.models.tokens import UsedNonce
@@ -59,6 +60,7 @@ __all__ = [
     "User",
     "UserAccount",
     "Zone",
+    "ZoneNotice",
     "username_key",
     "utcnow",
 ]

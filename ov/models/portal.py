@@ -23,11 +23,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ov.extensions import db
-from ov.models.billing import Account, _in
+from ov.models.billing import Account, Zone, _in
 from ov.models.common import UTCDateTime, utcnow
 
 
@@ -203,20 +204,50 @@ class ServiceRequestEvent(db.Model):
 
 
 class Notice(db.Model):
-    """A message to a user ("aviso"), optionally about one of their accounts."""
+    """A message to a user ("aviso"), optionally about one of their accounts.
+
+    A notice made by an event (ov.services.notices.notify) has a ``kind`` and a ``key``
+    (which invoice, which address...): there is at most one per user, kind and key.
+    """
 
     __tablename__ = "notice"
-    __table_args__ = (Index("ix_notice_user_read_at", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notice_user_read_at", "user_id", "read_at"),
+        UniqueConstraint("user_id", "kind", "key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("portal_user.id", ondelete="CASCADE")
     )
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    key: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZoneNotice(db.Model):
+    """A service notice for one zone, or every zone when ``zone_id`` is empty (maintenance,
+    an interruption), shown from ``starts_at`` until just before ``ends_at``."""
+
+    __tablename__ = "zone_notice"
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+        Index("ix_zone_notice_ends_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    zone: Mapped[Zone | None] = relationship()
 
 
 class ReadingSubmission(db.Model):

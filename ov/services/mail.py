@@ -62,6 +62,7 @@ REQUIRED_CONTEXT = {
                               "undo_url", "until"),
     "account_change_undone": ("user", "when", "restored_masked", "replaced", "undo_url",
                               "until"),
+    "notice": ("user", "title", "body", "action", "notices_url"),
 }
 # Failures caused by one message (the connection is still good): the drain goes on.
 # OV_MAIL_BACKEND=file: our backend (one .eml file per message), not Flask-Mailman's .log.

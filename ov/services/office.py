@@ -210,9 +210,15 @@ class Scope:
         return list(
             db.session.scalars(
                 select(Notice).where(Notice.user_id == self.user_id)
-                .order_by(Notice.created_at.desc()).limit(limit)
+                .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit)
             )
         )
+
+    def notice(self, notice_id: int) -> Notice | None:
+        """One of the user's notices; None for another customer's (one query)."""
+        return db.session.scalars(
+            select(Notice).where(Notice.id == notice_id, Notice.user_id == self.user_id)
+        ).first()
 
 
 def _page(query, conditions: list, number: int, per_page: int) -> Page:

@@ -269,7 +269,8 @@ def test_the_other_tabs_show_real_content(app, signed_in, seed_customer):
     assert "48 a 72 horas" in pay and "OXXO" in pay and "aplicado" in pay
     reference = re.search(r'id="referencia-saldo-\d+"[^>]*data-copiar="(\d+)"', pay).group(1)
     assert references.is_valid(reference)
-    assert "Avisos (1" in text(signed_in.get("/mi-oficina"))
+    # The programmed cut, and the reminder to confirm the email left at sign-in.
+    assert "Avisos (2)" in text(signed_in.get("/mi-oficina"))
     assert "Corte programado" in text(signed_in.get("/mi-oficina/avisos"))
 
 

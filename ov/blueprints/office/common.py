@@ -86,8 +86,9 @@ def office_context() -> Office:
 
 
 def page(template: str, heading: str, **context) -> Response:
+    # Only a page's own address goes into the history: never the URL a form was posted to.
     return render(
-        template, "content", push=True, heading=heading, today=today(),
+        template, "content", push=request.method == "GET", heading=heading, today=today(),
         status_labels=STATUS_LABELS, reading_labels=READING_LABELS, banks=data.BANKS,
         stores=data.STORES, **context,
     )

@@ -6,6 +6,7 @@ from flask import current_app
 
 from ov.blueprints.office.common import bp, office_context, page, today
 from ov.models.billing import InvoiceStatus
+from ov.services import notices
 
 
 @bp.get("")
@@ -24,4 +25,7 @@ def home():
         in_process=scope.payments_in_process(),
         has_payments=scope.has_payments(),
         store_url=current_app.config["OV_STORE_URL"],
+        # Every contract of the user's, whichever the page shows: an outage is news for each.
+        service_notices_by_zone=notices.by_zone(notices.current_zone_notices(
+            zone_ids={account.zone_id for account in scope.accounts})),
     )
