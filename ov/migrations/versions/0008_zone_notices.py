@@ -1,7 +1,7 @@
 """Zone-wide service notices, shown while current; event notices made once per kind and key.
 
 Revision ID: 0008_zone_notices
-Revises: 0005_scrub_audit_usernames
+Revises: 0007_contract_alias
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_zone_notices"
-down_revision = "0005_scrub_audit_usernames"
+down_revision = "0007_contract_alias"
 branch_labels = None
 depends_on = None
 
