@@ -190,7 +190,7 @@ def notice_list_command(todos: bool) -> None:
 
 
 @notice_group.command("end")
-@click.argument("notice_id", type=click.IntRange(min=1))
+@click.argument("notice_id", type=click.IntRange(1, 2_147_483_647))
 @with_appcontext
 def notice_end_command(notice_id: int) -> None:
     """Take a notice down now (one that has not started never shows)."""

@@ -183,21 +183,33 @@ def find_zone(name: str) -> Zone | None:
                       f"(o «{ALL_ZONES}»).")
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2099
+
+
 def parse_local(text: str, label: str) -> datetime:
     """A moment typed as ``AAAA-MM-DD HH:MM`` in Mexico City time, in UTC."""
+    wrong = NoticeError(
+        f"La fecha {label} «{text.strip()}» no es válida: escríbela como AAAA-MM-DD HH:MM, "
+        "en hora de la Ciudad de México (por ejemplo 2026-12-02 09:00)."
+    )
     try:
         local = datetime.strptime(text.strip(), LOCAL_FORMAT)
     except ValueError:
-        raise NoticeError(
-            f"La fecha {label} «{text.strip()}» no es válida: escríbela como AAAA-MM-DD HH:MM, "
-            "en hora de la Ciudad de México (por ejemplo 2026-12-02 09:00)."
-        ) from None
+        raise wrong from None
+    if not MIN_YEAR <= local.year <= MAX_YEAR:  # also keeps the UTC conversion in range
+        raise NoticeError(f"La fecha {label} «{text.strip()}» está fuera de los años "
+                          f"{MIN_YEAR} a {MAX_YEAR}.")
     return local.replace(tzinfo=LOCAL_TIME).astimezone(utcnow().tzinfo)
 
 
 def _text(value: str, name: str, limit: int, *, one_line: bool = False) -> str:
     """``name`` is how the message calls it: ``el título (--titulo)``."""
     value = " ".join(value.split()) if one_line else value.strip()
+    odd = next((c for c in value if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cs")),
+               None)
+    if odd is not None:  # a control code or a byte the terminal could not read as UTF-8
+        raise NoticeError(f"{name[0].upper()}{name[1:]} tiene un carácter que no se puede "
+                          f"mostrar (U+{ord(odd):04X}); escríbelo de nuevo sin él.")
     if not value:
         raise NoticeError(f"Falta {name}.")
     if len(value) > limit:

@@ -102,6 +102,10 @@ def test_marking_all_without_javascript(app, signed_in, seed_customer):
     assert "Marcaste tus 2 avisos como leídos." in page
     assert "Avisos (0)" in page and "Marcar todos como leídos" not in page
     assert unread(app, seed_customer["user_id"]) == 0
+    # The same button sent again from a page left open: nothing to mark, and it says so.
+    again = signed_in.post("/mi-oficina/avisos/leidos", data={"csrf_token": token(signed_in)})
+    assert again.status_code == 303
+    assert "No tenías avisos sin leer." in text(signed_in.get("/mi-oficina/avisos"))
 
 
 def test_marking_one_with_htmx_swaps_the_list_and_the_count(app, signed_in, seed_customer,

@@ -464,3 +464,13 @@ def test_the_contract_pages_run_as_many_queries_with_two_contracts_as_with_three
     assert name(customer, third["account_id"], "Local").status_code == 303
     assert counts() == two
     assert max(two.values()) <= 12, two
+
+
+@pytest.mark.parametrize("number", ["2147483648", "99999999999", "9" * 25])
+def test_a_contract_number_out_of_range_is_not_found(app, customer, number):
+    token = hidden(text(customer.get("/mi-oficina/contratos")), "csrf_token")
+    assert customer.get(f"/mi-oficina/contratos/{number}/quitar").status_code == 404
+    assert customer.post(f"/mi-oficina/contratos/{number}/quitar",
+                         data={"csrf_token": token}).status_code == 404
+    assert customer.post(f"/mi-oficina/contratos/{number}/nombre",
+                         data={"csrf_token": token, "alias": "Casa"}).status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -174,14 +175,17 @@ ADD = ["add", "--zona", "Monterrey", "--titulo", "Mantenimiento", "--texto",
 def test_staff_post_list_and_end_a_notice_from_the_command_line(app, zones, frozen):
     added = run(app, *ADD)
     assert added.exit_code == 0, added.output
-    assert added.output == ("Aviso 1 publicado para Monterrey: del 02/12/2026 09:00 al "
+    # The number is the database's (PostgreSQL's sequences keep counting between tests).
+    number = re.match(r"Aviso (\d+) publicado", added.output).group(1)
+    assert added.output == (f"Aviso {number} publicado para Monterrey: del 02/12/2026 09:00 al "
                             "02/12/2026 18:00 (hora de la Ciudad de México).\n")
     listed = run(app, "list")
     assert listed.exit_code == 0
     assert listed.output.splitlines() == [
-        "1  Monterrey  02/12/2026 09:00 – 02/12/2026 18:00  próximo  Mantenimiento"]
-    ended = run(app, "end", "1")
-    assert ended.exit_code == 0 and ended.output == "Aviso 1 terminado: ya no se muestra.\n"
+        f"{number}  Monterrey  02/12/2026 09:00 – 02/12/2026 18:00  próximo  Mantenimiento"]
+    ended = run(app, "end", number)
+    assert ended.exit_code == 0
+    assert ended.output == f"Aviso {number} terminado: ya no se muestra.\n"
     assert run(app, "list").output == "No hay avisos de zona vigentes ni próximos.\n"
     assert "terminado" in run(app, "list", "--todos").output
 
@@ -190,6 +194,10 @@ def test_staff_post_list_and_end_a_notice_from_the_command_line(app, zones, froz
     ({"--zona": "Monterey"}, "No hay ninguna zona «Monterey»."),
     ({"--hasta": "2026-12-02 08:00"}, "El fin (--hasta) debe ser posterior al inicio"),
     ({"--desde": "mañana"}, "La fecha de inicio (--desde) «mañana» no es válida"),
+    ({"--hasta": "9999-12-31 23:00"}, "está fuera de los años 2000 a 2099"),
+    ({"--desde": "0001-01-01 00:00"}, "está fuera de los años 2000 a 2099"),
+    ({"--titulo": "T\udcff"}, "tiene un carácter que no se puede mostrar (U+DCFF)"),
+    ({"--texto": "Sin gas\x1b[31m"}, "tiene un carácter que no se puede mostrar (U+001B)"),
 ])
 def test_the_command_refuses_bad_input_with_a_clear_message(app, zones, frozen, change,
                                                              message):
@@ -294,3 +302,10 @@ def test_confirming_the_email_marks_its_reminder_read(app):
         db.session.commit()
         assert [n.read_at for n in user_notices(user)] == [NOW]
         assert Scope.of(user.id).unread_notices() == 0
+
+
+@pytest.mark.parametrize("number", ["99999999999", "99999999999999999999"])
+def test_ending_a_notice_number_out_of_range_is_a_clear_refusal(app, zones, number):
+    refused = run(app, "end", number)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)

@@ -56,7 +56,7 @@ def contracts_page():
     return contracts_list()
 
 
-@bp.post("/contratos/<int:account_id>/nombre")
+@bp.post("/contratos/<int(max=2147483647):account_id>/nombre")
 def name_contract(account_id: int):
     link = contracts.link_of(current_user.id, account_id)
     if link is None:
@@ -134,7 +134,7 @@ def removal_page(link, status: int = 200, *, alone: bool | None = None):
                   account=account, alias=link.alias, alone=alone, refused=status >= 400)
 
 
-@bp.route("/contratos/<int:account_id>/quitar", methods=["GET", "POST"])
+@bp.route("/contratos/<int(max=2147483647):account_id>/quitar", methods=["GET", "POST"])
 def remove_contract(account_id: int):
     """GET asks first (or says why the last contract stays); POST unlinks."""
     link = contracts.link_of(current_user.id, account_id)

@@ -48,7 +48,9 @@ def mark_all_read():
     audit.record("notices_read", user_id=current_user.id, client_address=request.remote_addr,
                  count=count)
     db.session.commit()
-    if count == 1:
+    if count == 0:  # sent again from a page left open
+        message = "No tenías avisos sin leer."
+    elif count == 1:
         message = "Marcaste tu aviso como leído."
     else:
         message = f"Marcaste tus {count} avisos como leídos."
