@@ -150,7 +150,7 @@ def test_another_customers_notice_answers_404_and_is_audited(app, signed_in, see
     assert unread(app, other["user_id"]) == 1
     with app.app_context():
         denied = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.kind == "access_denied")).all()
+            AuditEvent.kind == "access_denied").order_by(AuditEvent.id)).all()
         assert [(event.user_id, event.details["record_id"]) for event in denied] == [
             (seed_customer["user_id"], theirs), (seed_customer["user_id"], 999999)]
 

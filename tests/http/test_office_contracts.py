@@ -84,7 +84,8 @@ def links_of(app, username: str = "usuPDFactura1") -> list[int]:
 
 def events(app, kind: str) -> list[AuditEvent]:
     with app.app_context():
-        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+        return list(db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
 
 
 # --- Añadir contrato -------------------------------------------------------------------------

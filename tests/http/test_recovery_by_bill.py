@@ -50,7 +50,8 @@ def the_user(app) -> User:
 
 def events(app, kind: str) -> list[AuditEvent]:
     with app.app_context():
-        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+        return list(db.session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
 
 
 def is_signed_in(tab) -> bool:
