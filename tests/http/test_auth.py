@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
-from ov.models import AuditEvent, OutboxMail, User
+from ov.models import AuditEvent, User
 from ov.services import passwords
 from tests.support.factories import make_customer
 from tests.support.journeys import PASSWORD, SEED, hidden, sign_in, zone_id
+from tests.support.rows import events, outbox
 from tests.support.smtp import PATIENCE, background_mail, smtp_server
 
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -45,20 +46,8 @@ def user(app, user_id: int) -> User:
         return found
 
 
-def outbox(app) -> list[OutboxMail]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
-def events(app, kind: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 def is_signed_in(client) -> bool:

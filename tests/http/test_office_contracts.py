@@ -10,9 +10,10 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from ov.extensions import db
-from ov.models import Account, AuditEvent, Invoice, OutboxMail, UserAccount, Zone
+from ov.models import Account, Invoice, OutboxMail, UserAccount, Zone
 from ov.services.bill_proof import NO_MATCH
 from tests.support.journeys import SEED, Registration, hidden, sign_in
+from tests.support.rows import events
 
 pytestmark = pytest.mark.usefixtures("billing")
 
@@ -82,10 +83,6 @@ def links_of(app, username: str = "usuPDFactura1") -> list[int]:
             .order_by(UserAccount.account_id)))
 
 
-def events(app, kind: str) -> list[AuditEvent]:
-    with app.app_context():
-        return list(db.session.scalars(
-            select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
 
 
 # --- Añadir contrato -------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
-from ov.models import AccountChange, AuditEvent, OutboxMail, User
+from ov.models import AccountChange, AuditEvent, User
 from tests.support.journeys import PASSWORD, SEED, Registration, hidden, sign_in, zone_id
+from tests.support.rows import events, outbox
 
 pytestmark = pytest.mark.usefixtures("billing")
 
@@ -33,12 +34,6 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def outbox(app) -> list[OutboxMail]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 def the_user(app) -> User:
@@ -48,10 +43,6 @@ def the_user(app) -> User:
         return user
 
 
-def events(app, kind: str) -> list[AuditEvent]:
-    with app.app_context():
-        return list(db.session.scalars(
-            select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
 
 
 def is_signed_in(tab) -> bool:

@@ -30,7 +30,6 @@ from tests.http.test_recovery_by_bill import (
     age_changes,
     assert_refused,
     confirm_new_address,
-    outbox,
     owner,  # noqa: F401  (the fixture)
     prove_bill,
     recover,
@@ -40,6 +39,7 @@ from tests.http.test_recovery_by_bill import (
     undo_links,
 )
 from tests.support.journeys import SEED, Registration, hidden, sign_in, zone_id
+from tests.support.rows import outbox
 
 pytestmark = pytest.mark.usefixtures("billing", "owner")
 

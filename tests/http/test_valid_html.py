@@ -146,11 +146,11 @@ def test_recovery_by_bill_and_its_undo_are_valid_html(app, client, tmp_path):
         OWNER_EMAIL,
         confirm_new_address,
         link_in,
-        outbox,
         prove_bill,
         recover,
         undo,
     )
+    from tests.support.rows import outbox
 
     documents = Documents(tmp_path)
     assert Registration(app.test_client(), app).complete().status_code == 303
