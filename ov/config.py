@@ -82,6 +82,10 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "RESET_MAX_AGE_MINUTES": ("OV_RESET_MAX_AGE_MINUTES", int),
     "PROOF_RECENT_INVOICES": ("OV_PROOF_RECENT_INVOICES", int),
     "UNDO_LINK_DAYS": ("OV_UNDO_LINK_DAYS", int),
+    "REAUTH_MINUTES": ("OV_REAUTH_MINUTES", int),
+    "ARCO_ANSWER_DAYS": ("OV_ARCO_ANSWER_DAYS", int),
+    "ARCO_CARRY_OUT_DAYS": ("OV_ARCO_CARRY_OUT_DAYS", int),
+    "CANCEL_BLOCK_DAYS": ("OV_CANCEL_BLOCK_DAYS", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -209,6 +213,15 @@ def defaults(instance_path: str) -> dict:
         "OV_CONFIRM_RESEND_LIMIT": "3 per hour",
         # How long the old address may undo a change of access (recovery by bill, new email).
         "OV_UNDO_LINK_DAYS": 7,
+        # Changing the email or the password, or cancelling the user, asks for the password
+        # again when the session signed in (or last gave it) longer ago than this.
+        "OV_REAUTH_MINUTES": 10,
+        # Privacy (ARCO) requests: the days the utility has to answer, and then to carry out
+        # what it granted (both counted in calendar days from the request and the answer).
+        "OV_ARCO_ANSWER_DAYS": 20,
+        "OV_ARCO_CARRY_OUT_DAYS": 15,
+        # A cancelled user is blocked for this long, then deleted by purge-cancelled.
+        "OV_CANCEL_BLOCK_DAYS": 30,
         # The version of the Aviso legal a customer accepts when registering.
         "OV_LEGAL_VERSION": "1.0",
         # Cheap argon2 parameters, for the test suite only: never in a deployment.
@@ -335,6 +348,15 @@ def validate(config: dict, instance_path: str) -> None:
         )
     if not 1 <= int(config["OV_UNDO_LINK_DAYS"]) <= 30:
         raise ConfigError(f"OV_UNDO_LINK_DAYS={config['OV_UNDO_LINK_DAYS']!r}: usa de 1 a 30 días")
+    for key, low, high in (
+        ("OV_REAUTH_MINUTES", 1, 120),
+        ("OV_ARCO_ANSWER_DAYS", 1, 60),
+        ("OV_ARCO_CARRY_OUT_DAYS", 1, 60),
+        ("OV_CANCEL_BLOCK_DAYS", 1, 365),
+    ):
+        if not low <= int(config[key]) <= high:
+            unit = "minutos" if key.endswith("MINUTES") else "días"
+            raise ConfigError(f"{key}={config[key]!r}: usa de {low} a {high} {unit}")
     if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
         raise ConfigError(
             f"OV_LOGIN_DEVICE_MAX_FAILURES={config['OV_LOGIN_DEVICE_MAX_FAILURES']!r}: usa de 1 a "

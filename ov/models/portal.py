@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -82,7 +83,19 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paperless_bill: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The step-3 choice "avisos por correo"; the four kinds below start from it and are then
+    # changed one by one in Mis datos > Preferencias.
     email_notices: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_invoice: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    notify_payment: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    notify_request: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    notify_reading: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Ten digits, stored without spaces; shown as "81 1234 5678".
+    phone: Mapped[str | None] = mapped_column(String(10))
+    # "Cancelar mi usuario": blocked at once (no sign-in, no session), deleted once
+    # ``delete_after`` has passed (``flask --app ov purge-cancelled``).
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     legal_version_accepted: Mapped[str | None] = mapped_column(String(20))
     legal_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -112,6 +125,10 @@ class UserAccount(db.Model):
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The user's own short name for the contract ("Casa"), shown beside its number.
     alias: Mapped[str | None] = mapped_column(String(30))
+    # How the utility prints this contract's bill: normal, large print or braille. A change
+    # is a service request (topic "bill_format"); this changes when the request is resolved.
+    bill_format: Mapped[str] = mapped_column(String(12), default="normal",
+                                             server_default="normal")
 
     user: Mapped[User] = relationship(back_populates="links")
     account: Mapped[Account] = relationship()
@@ -175,6 +192,10 @@ class ServiceRequest(db.Model):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default=ServiceRequestStatus.RECEIVED.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the portal files by itself has a topic the utility acts on, with its value:
+    # ("bill_format", "braille") asks for the contract's printed bill in braille.
+    topic: Mapped[str | None] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(String(30))
 
     events: Mapped[list[ServiceRequestEvent]] = relationship(
         back_populates="request",
@@ -248,6 +269,38 @@ class ZoneNotice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     zone: Mapped[Zone | None] = relationship()
+
+
+class PrivacyRight(StrEnum):
+    """The ARCO rights a customer exercises by a request (access is a download at once)."""
+
+    RECTIFICATION = "rectificacion"
+    OPPOSITION = "oposicion"
+    CANCELLATION = "cancelacion"
+
+
+class PrivacyRequest(db.Model):
+    """A request under the personal-data law, known by its folio, with its legal dates.
+
+    It outlives the user (``user_id`` is emptied when a cancelled user is deleted): the
+    utility must be able to show it answered in time.
+    """
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (CheckConstraint(_in("kind", PrivacyRight), name="kind_values"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folio: Mapped[str] = mapped_column(String(20), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"), index=True
+    )
+    # Which right (a PrivacyRight value); "right" itself is a reserved word in SQL.
+    kind: Mapped[str] = mapped_column(String(15))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answer_due_on: Mapped[date] = mapped_column(Date)
+    carry_out_by: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default=ServiceRequestStatus.RECEIVED.value)
 
 
 class ReadingSubmission(db.Model):

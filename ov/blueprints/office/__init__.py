@@ -3,7 +3,8 @@
 ``common`` holds the blueprint and what every page shares (the signed-in rule, the private
 cache headers, the tabs and the user's ``Scope``); each other module adds its area's pages:
 ``home``, ``invoices`` (with the PDF duplicate and the CFDI), ``payments``, ``consumption``,
-``account`` (Mis datos), ``contracts`` (Mis contratos: add, name, remove),
+``account`` (Mis datos, with ``preferences`` and ``privacy``: the ARCO rights), ``reauth`` (the
+password asked again before a sensitive change), ``contracts`` (Mis contratos: add, name, remove),
 ``service_requests`` and ``notices``.
 """
 
@@ -15,6 +16,8 @@ from ov.blueprints.office import (  # noqa: F401  (each module adds its pages to
     invoices,
     notices,
     payments,
+    preferences,
+    privacy,
     service_requests,
 )
 from ov.blueprints.office.common import bp
