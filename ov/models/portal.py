@@ -92,6 +92,9 @@ class User(UserMixin, db.Model):
     notify_reading: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Ten digits, stored without spaces; shown as "81 1234 5678".
     phone: Mapped[str | None] = mapped_column(String(10))
+    # "Cerrar mis otras sesiones": sessions opened before this moment stop being valid
+    # (it is part of the session stamp, like the password hash).
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # "Cancelar mi usuario": blocked at once (no sign-in, no session), deleted once
     # ``delete_after`` has passed (``flask --app ov purge-cancelled``).
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

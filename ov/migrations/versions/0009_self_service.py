@@ -1,4 +1,4 @@
-"""Mis datos made self-service: phone, email notices per kind, the printed bill's format,
+"""Mis datos made self-service: phone, ending the other sessions, email notices per kind, the printed bill's format,
 cancelled users blocked until deleted, and privacy (ARCO) requests with their folio.
 
 Revision ID: 0009_self_service
@@ -49,6 +49,9 @@ def upgrade():
                 sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.true())
             )
         batch_op.add_column(sa.Column("phone", sa.String(length=10), nullable=True))
+        batch_op.add_column(
+            sa.Column("sessions_ended_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.add_column(sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("delete_after", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
@@ -80,6 +83,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_portal_user_delete_after"))
         batch_op.drop_column("delete_after")
         batch_op.drop_column("blocked_at")
+        batch_op.drop_column("sessions_ended_at")
         batch_op.drop_column("phone")
         for name in reversed(NOTICE_KINDS):
             batch_op.drop_column(name)
