@@ -1,5 +1,6 @@
-"""Mis datos made self-service: phone, ending the other sessions, email notices per kind, the printed bill's format,
-cancelled users blocked until deleted, and privacy (ARCO) requests with their folio.
+"""Mis datos made self-service: phone, ending the other sessions, email notices per kind,
+the printed bill's format, cancelled users blocked until deleted, and privacy (ARCO)
+requests with their folio.
 
 Revision ID: 0009_self_service
 Revises: 0008_zone_notices
