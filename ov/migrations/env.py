@@ -65,9 +65,27 @@ def run_migrations_online() -> None:
     options.update(migrate_ext.configure_args)
     options.setdefault("process_revision_directives", skip_empty_revision)
     with migrate_ext.db.engine.connect() as connection:
-        context.configure(connection=connection, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to alter it (copy, drop, rename). With foreign keys on,
+            # dropping the old ``portal_user`` would cascade to every row that points at it:
+            # links and notices deleted, audit events and requests emptied. Off while the
+            # migrations run (it cannot change inside a transaction), then checked.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migrations left rows pointing nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():
