@@ -5,7 +5,9 @@
 Uses the same measurement as the tests (tests/support/weight.py): the app answers with
 ``Accept-Encoding: br, gzip``; "first visit" adds every stylesheet, script and icon the page
 loads. A temporary SQLite database with a little demo data stands behind it. A second table
-walks the registration (steps, swaps, inline validation) as htmx would ask for it.
+walks the registration (steps, swaps, inline validation) as htmx would ask for it; a third
+registers the seed guide's contract, signs in and weighs every Mi oficina page and its tab
+swap.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from ov import create_app  # noqa: E402
 from ov.services import demo_data  # noqa: E402
-from tests.support.journeys import Registration  # noqa: E402
+from tests.support.journeys import Registration, sign_in  # noqa: E402
 from tests.support.pages import ERROR_PAGES, page_urls  # noqa: E402
 from tests.support.weight import measure  # noqa: E402
 
@@ -71,6 +73,22 @@ def registration(app) -> None:
     step("/registro/paso-3")
 
 
+def office(app) -> None:
+    client = app.test_client()
+    assert Registration(client, app).complete().status_code == 303
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    print()
+    print("| Mi oficina (signed in) | status | HTML (compressed) | tab swap | first visit |")
+    print("|---|---|---|---|---|")
+    for url in page_urls(app):
+        if not url.startswith("/mi-oficina"):
+            continue
+        full = measure(client, url)
+        fragment = measure(client, url, HTMX)
+        print(f"| `{url}` | {full.status} | {full.html_bytes:,} B | {fragment.html_bytes:,} B "
+              f"| {full.first_visit_bytes:,} B |")
+
+
 def main() -> None:
     logging.disable(logging.CRITICAL)
     with tempfile.TemporaryDirectory() as instance:
@@ -83,6 +101,7 @@ def main() -> None:
             demo_data.load_demo_data(accounts=20)
         pages(app)
         registration(app)
+        office(app)
 
 
 if __name__ == "__main__":
