@@ -16,6 +16,7 @@ from datetime import date
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page, today
@@ -26,7 +27,8 @@ from ov.services import contracts
 from ov.services import preferences as service
 from ov.services import service_requests as requests_service
 
-YES_NO = (("si", "Sí"), ("no", "No"))
+YES_NO = [SelectChoice("si", "Sí"), SelectChoice("no", "No")]
+FORMATS = [SelectChoice(value, label) for value, label in service.BILL_FORMATS]
 
 
 class Choice:
@@ -37,7 +39,7 @@ class Choice:
         self.field_flags = {"required": True}
 
     def __call__(self, form, field) -> None:
-        if field.data not in {value for value, _label in field.choices}:
+        if field.data not in {choice.value for choice in field.choices}:
             field.data = None
             raise StopValidation(self.message)
 
@@ -68,7 +70,7 @@ class NoticesForm(Form):
 
 class FormatForm(Form):
     formato = RadioField(
-        "¿Cómo quieres tu factura impresa?", choices=service.BILL_FORMATS,
+        "¿Cómo quieres tu factura impresa?", choices=FORMATS,
         validators=[Choice("Elige un formato: normal, letra grande o braille.")],
         validate_choice=False,
     )
