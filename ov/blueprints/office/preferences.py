@@ -28,7 +28,7 @@ from ov.services import preferences as service
 from ov.services import service_requests as requests_service
 
 YES_NO = [SelectChoice("si", "Sí"), SelectChoice("no", "No")]
-FORMATS = [SelectChoice(value, label) for value, label in service.BILL_FORMATS]
+FORMATS = [SelectChoice(value, label.capitalize()) for value, label in service.BILL_FORMATS]
 
 
 class Choice:
