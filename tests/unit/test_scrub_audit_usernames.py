@@ -23,13 +23,14 @@ def test_old_failed_logins_lose_the_typed_username_and_nothing_else_changes(app)
     with app.app_context():
         user, _account = make_customer()
         db.session.commit()
+        user_id = user.id  # read now: after the downgrade the row lacks newer columns
         downgrade(revision="0004")
         rows = [  # as versions before the keyed hash wrote them
             ("login_failed", None, {"reason": "unknown", "username_key": "secreto2024"}),
             ("login_failed", None, {"reason": "unknown", "username_key": "otrotexto99"}),
             ("login_failed", None, {"reason": "unknown", "username_valid": False}),
-            ("login_failed", user.id, {"reason": "password", "failures": 1}),
-            ("login_failed", user.id, {"reason": "password", "username_key": "usupdfactura1"}),
+            ("login_failed", user_id, {"reason": "password", "failures": 1}),
+            ("login_failed", user_id, {"reason": "password", "username_key": "usupdfactura1"}),
             ("registration_started", None, {"username_key": "dejalo"}),
         ]
         at = "2026-11-30 10:00:00"
