@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ov import sessions
+from ov.cli_requests import requests_group
 from ov.extensions import db
 from ov.formatting import moment
 from ov.services import captcha, demo_data, mail, notices, registration
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(mail_drain_command)
     app.cli.add_command(purge_expired_command)
     app.cli.add_command(notice_group)
+    app.cli.add_command(requests_group)
 
 
 @click.command("init-db")

@@ -12,9 +12,13 @@ outbox when the user gets that kind by email::
     if made and made.mail:
         mail.deliver_soon(made.mail)
 
-A new kind of event (a new invoice, a payment applied, a request's new status) is a ``Kind``
-here and that call where the event happens, keyed by what makes it one event (the invoice's
-number, the payment's id, the request's folio and status).
+Each kind of event (a new invoice, a payment applied, a request's new status, a reading
+period, a preference request done) is a ``Kind`` here, mailed when the user chose that kind
+in Mis datos > Preferencias, and has a function that makes its notice keyed by what makes it
+one event (the invoice's zone and number, the payment's id, the request's folio and status,
+the contract and the period's first day): ``new_invoice(invoice)``,
+``payment_applied(payment)``, ``request_status_changed(request)``,
+``reading_period(account, (first, last))``, ``preference_done(request, ...)``.
 """
 
 from __future__ import annotations
@@ -23,15 +27,27 @@ import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ov.extensions import db
-from ov.formatting import LOCAL_TIME, moment
-from ov.models import Notice, OutboxMail, User, Zone, ZoneNotice, utcnow
+from ov.formatting import LOCAL_TIME, day, moment, money
+from ov.models import (
+    Account,
+    Invoice,
+    Notice,
+    OutboxMail,
+    Payment,
+    ServiceRequest,
+    User,
+    UserAccount,
+    Zone,
+    ZoneNotice,
+    utcnow,
+)
 from ov.services import mail
 from ov.services.office import Scope
 
@@ -71,7 +87,8 @@ def mark_all_read(scope: Scope, now: datetime | None = None) -> int:
 # --- notices made by events --------------------------------------------------------------
 
 def _notices_by_mail(user: User) -> bool:
-    """The step-3 choice "avisos por correo" (the only one stored so far)."""
+    """The step-3 choice "avisos por correo" as registration stored it: the reminder to
+    confirm the email follows it (the event kinds below each follow their own column)."""
     return bool(user.email_notices)
 
 
@@ -84,6 +101,13 @@ class Kind:
 
 
 EMAIL_UNCONFIRMED = Kind("email_unconfirmed")
+# The kinds a user chooses one by one in Mis datos > Preferencias (registration's "avisos"
+# choice sets all four). A preference request done is a request's outcome: notify_request.
+NEW_INVOICE = Kind("new_invoice", lambda user: bool(user.notify_invoice))
+PAYMENT_APPLIED = Kind("payment_applied", lambda user: bool(user.notify_payment))
+REQUEST_STATUS = Kind("request_status", lambda user: bool(user.notify_request))
+READING_PERIOD = Kind("reading_period", lambda user: bool(user.notify_reading))
+PREFERENCE_DONE = Kind("preference_done", lambda user: bool(user.notify_request))
 
 
 @dataclass(frozen=True)
@@ -160,6 +184,100 @@ def email_confirmed(user_id: int, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+# --- the events of billing, requests and readings ----------------------------------------
+
+def _owner(account_id: int) -> User | None:
+    """The user linked to the contract (one per contract), if any."""
+    return db.session.scalars(
+        select(User).join(UserAccount, UserAccount.user_id == User.id)
+        .where(UserAccount.account_id == account_id)
+    ).first()
+
+
+def new_invoice(invoice: Invoice) -> Notified | None:
+    """A new bill for a contract someone registered: once per invoice (zone and number)."""
+    user = _owner(invoice.account_id)
+    if user is None:
+        return None
+    account = invoice.account or db.session.get(Account, invoice.account_id)
+    return notify(
+        user, NEW_INVOICE, f"{invoice.zone_id}:{invoice.number}", account_id=invoice.account_id,
+        title=f"Tienes una nueva factura del contrato {account.printed_number}",
+        body=(f"Tu factura {invoice.number} del {day(invoice.period_start)} al "
+              f"{day(invoice.period_end)} es de {money(invoice.total)} y vence el "
+              f"{day(invoice.due_date)}."),
+        action=("Ver mi factura", mail.external_url("office.invoice", invoice_id=invoice.id)),
+    )
+
+
+def payment_applied(payment: Payment) -> Notified | None:
+    """A payment applied to a registered contract: once per payment."""
+    user = _owner(payment.account_id)
+    if user is None:
+        return None
+    account = db.session.get(Account, payment.account_id)
+    paid_for = (f" a tu factura {payment.invoice.number}" if payment.invoice is not None
+                else "")
+    return notify(
+        user, PAYMENT_APPLIED, f"payment:{payment.id}", account_id=payment.account_id,
+        title=f"Aplicamos tu pago de {money(payment.amount)}",
+        body=(f"Aplicamos tu pago de {money(payment.amount)} del {day(payment.paid_on)} "
+              f"({payment.channel_name}){paid_for}, del contrato {account.printed_number}. "
+              "Gracias."),
+        action=("Ver mis pagos", mail.external_url("office.payments")),
+    )
+
+
+#: A request's status as the customer reads it.
+REQUEST_STATUS_WORDS = {"received": "recibida", "in_progress": "en proceso",
+                        "resolved": "resuelta", "closed": "cerrada"}
+
+
+def request_status_changed(request: ServiceRequest) -> Notified | None:
+    """A request's new status, for the user who filed it: once per folio and status."""
+    if request.user_id is None:
+        return None
+    user = db.session.get(User, request.user_id)
+    word = REQUEST_STATUS_WORDS.get(request.status, request.status)
+    note = request.events[-1].note if request.events and request.events[-1].note else ""
+    return notify(
+        user, REQUEST_STATUS, f"{request.folio}:{request.status}",
+        account_id=request.account_id,
+        title=f"Tu solicitud {request.folio} está {word}",
+        body=(f"Tu solicitud «{request.subject}» (folio {request.folio}) ahora está {word}."
+              + (f" Nota: {note}" if note else "")),
+        action=("Ver mis solicitudes", mail.external_url("office.requests")),
+    )
+
+
+def preference_done(request: ServiceRequest, *, title: str, body: str) -> Notified | None:
+    """A preference the user asked for (a request with a topic) is done: once per folio."""
+    if request.user_id is None:
+        return None
+    user = db.session.get(User, request.user_id)
+    return notify(user, PREFERENCE_DONE, request.folio, account_id=request.account_id,
+                  title=title, body=body,
+                  action=("Ver mis preferencias",
+                          mail.external_url("office.preferences")))
+
+
+def reading_period(account: Account, dates: tuple[date, date]) -> Notified | None:
+    """The days when the customer may give their meter reading: once per contract and
+    period (its first day)."""
+    user = _owner(account.id)
+    if user is None:
+        return None
+    starts, ends = dates
+    return notify(
+        user, READING_PERIOD, f"{account.id}:{starts.isoformat()}", account_id=account.id,
+        title=f"Ya puedes darnos la lectura de tu medidor del contrato {account.printed_number}",
+        body=(f"Del {day(starts)} al {day(ends)} puedes darnos la lectura de tu medidor "
+              f"del contrato {account.printed_number}: así tu factura será por lo que "
+              "realmente consumiste."),
+        action=("Ir a Mis consumos", mail.external_url("office.consumption")),
+    )
 
 
 # --- zone-wide service notices -------------------------------------------------------------

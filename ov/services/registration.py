@@ -20,6 +20,7 @@ from ov.models import Account, RegistrationDraft, User, UserAccount, Zone
 from ov.models.common import utcnow
 from ov.models.portal import username_key
 from ov.services import audit
+from ov.services.preferences import NOTICE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def complete(
         email=data["email"],
         paperless_bill=bool(data.get("paperless")),
         email_notices=bool(data.get("notices")),
+        # The one step-3 choice sets every kind; Mis datos > Preferencias changes them apart.
+        **dict.fromkeys(NOTICE_COLUMNS, bool(data.get("notices"))),
         legal_version_accepted=legal_version,
         legal_accepted_at=now,
         password_changed_at=now,

@@ -1,0 +1,302 @@
+"""Mis datos > Preferencias through HTTP: the paperless bill with the bill it applies from,
+notices by email per kind, and the printed bill's format as a request shown pending."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from ov.extensions import db
+from ov.formatting import LOCAL_TIME, day
+from ov.models import Account, ServiceRequest, User
+from ov.services import preferences, service_requests
+from tests.support.journeys import SEED, Registration, hidden, sign_in
+from tests.support.rows import events
+
+pytestmark = pytest.mark.usefixtures("billing")
+
+PAGE = "/mi-oficina/datos/preferencias"
+PAPERLESS = PAGE + "/factura-electronica"
+NOTICES = PAGE + "/avisos"
+
+
+def text(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def register(app, client, **step3) -> None:
+    journey = Registration(client, app)
+    assert journey.step1().status_code == 303
+    assert journey.step2().status_code == 303
+    assert journey.step3(**step3).status_code == 303
+
+
+@pytest.fixture
+def customer(app, client):
+    """The seed's customer (paperless and notices chosen at step 3), signed in."""
+    register(app, client, avisos="y")
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    return client
+
+
+def the_user(app) -> User:
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.username == "usuPDFactura1")).one()
+        db.session.expunge(user)
+        return user
+
+
+def seed_account_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Account.id).where(Account.number == SEED["account"]))
+
+
+def post(client, url: str, data: dict, headers=None, token: bool = True):
+    form = dict(data)
+    if token:
+        form["csrf_token"] = hidden(client.get(PAGE).get_data(as_text=True), "csrf_token")
+    return client.post(url, data=form, headers=headers or {})
+
+
+def next_bill(app) -> str:
+    with app.app_context():
+        today = datetime.now(LOCAL_TIME).date()
+        return day(preferences.bills_changed([seed_account_id(app)], today)[
+            seed_account_id(app)])
+
+
+def format_url(account_id: int) -> str:
+    return f"{PAGE}/formato/{account_id}"
+
+
+def requests_in_db(app) -> list[ServiceRequest]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(ServiceRequest).order_by(ServiceRequest.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+def test_the_page_has_a_form_per_preference_reached_from_mis_datos(app, customer):
+    profile = text(customer.get("/mi-oficina/datos"))
+    assert f'href="{PAGE}"' in profile and "Cambiar" in profile
+    page = customer.get(PAGE)
+    assert page.status_code == 200
+    html = text(page)
+    assert "<h1>Preferencias</h1>" in html
+    account_id = seed_account_id(app)
+    for action in (PAPERLESS, NOTICES, format_url(account_id)):
+        assert f'action="{action}"' in html and f'data-hx-post="{action}"' in html
+    assert re.search(r'name="factura_electronica"[^>]*value="si" checked', html)
+    assert re.search(rf'name="contrato{account_id}-formato"[^>]*value="normal" checked', html)
+    assert f"la que emitiremos alrededor del {next_bill(app)}" in html
+
+
+def test_the_mis_datos_summary_tells_every_preference(app, customer):
+    html = text(customer.get("/mi-oficina/datos"))
+    assert "Sí: la recibes por correo, sin papel" in html
+    assert ("Nueva factura, Pago aplicado, Cambios en tus solicitudes, Periodo para dar tu "
+            "lectura") in html
+    assert "Formato normal" in html
+    assert re.search(r"Aviso legal</dt><dd>Versión [^<]+, aceptada el \d\d/\d\d/\d{4}", html)
+
+
+# --- the paperless bill -------------------------------------------------------------------------
+
+def test_turning_paperless_off_says_from_which_bill_paper_resumes(app, customer):
+    response = post(customer, PAPERLESS, {"factura_electronica": "no"})
+    assert response.status_code == 303 and response.location == PAGE
+    assert the_user(app).paperless_bill is False
+    when = next_bill(app)
+    html = text(customer.get(PAGE))
+    assert ("Listo: volverás a recibir tu factura en papel a partir de la factura que "
+            f"emitiremos alrededor del {when}.") in html
+    summary = text(customer.get("/mi-oficina/datos"))
+    assert (f"No: la recibes en papel. El papel vuelve a llegar a partir de la factura que "
+            f"emitiremos alrededor del {when}.") in summary
+    [event] = events(app, "paperless_changed")
+    assert event.details["paperless"] is False
+
+    response = post(customer, PAPERLESS, {"factura_electronica": "si"})
+    assert response.status_code == 303
+    html = text(customer.get(PAGE))
+    assert (f"Dejarás de recibirla en papel a partir de la factura que emitiremos alrededor "
+            f"del {when}") in html
+    assert the_user(app).paperless_bill is True
+
+
+def test_the_same_paperless_choice_changes_nothing(app, customer):
+    assert post(customer, PAPERLESS, {"factura_electronica": "si"}).status_code == 303
+    assert "No cambió nada: ya recibías tu factura solo por correo." in text(customer.get(PAGE))
+    assert events(app, "paperless_changed") == []
+
+
+@pytest.mark.parametrize("answer", [None, "", "quizas", "SI", "sí"])
+def test_an_odd_or_missing_paperless_answer_is_a_422_in_spanish(app, customer, answer):
+    data = {} if answer is None else {"factura_electronica": answer}
+    response = post(customer, PAPERLESS, data)
+    assert response.status_code == 422
+    html = text(response)
+    assert "<title>Error: Preferencias" in html
+    assert "Elige «Sí» o «No» para tu factura electrónica." in html
+    assert 'href="#factura_electronica-1"' in html and 'aria-invalid="true"' in html
+    assert the_user(app).paperless_bill is True
+
+
+def test_with_htmx_a_refused_answer_swaps_in_place(app, customer, htmx_headers):
+    response = post(customer, PAPERLESS, {"factura_electronica": "x"}, headers=htmx_headers)
+    assert response.status_code == 422
+    html = text(response)
+    assert html.startswith("<title>Error: Preferencias") and "<html" not in html
+
+
+def test_a_post_without_the_csrf_token_is_refused(app, customer):
+    response = post(customer, PAPERLESS, {"factura_electronica": "no"}, token=False)
+    assert response.status_code == 400
+    assert the_user(app).paperless_bill is True
+
+
+# --- notices by email ---------------------------------------------------------------------------
+
+ALL_NOTICES = {"aviso_factura": "si", "aviso_pago": "no", "aviso_solicitud": "si",
+               "aviso_lectura": "no"}
+
+
+def test_choosing_notices_by_email_one_by_one(app, customer):
+    response = post(customer, NOTICES, ALL_NOTICES)
+    assert response.status_code == 303
+    user = the_user(app)
+    assert (user.notify_invoice, user.notify_payment, user.notify_request,
+            user.notify_reading) == (True, False, True, False)
+    assert user.email_notices is True  # the registration choice stays as it was
+    html = text(customer.get(PAGE))
+    assert ("Listo: te enviaremos por correo los avisos de: Nueva factura, cambios en tus "
+            "solicitudes.") in html
+    assert "Nueva factura, Cambios en tus solicitudes" in text(customer.get("/mi-oficina/datos"))
+    [event] = events(app, "notice_preferences_changed")
+    assert event.details == {"notify_payment": False, "notify_reading": False}
+
+
+def test_no_notices_by_email_at_all(app, customer):
+    post(customer, NOTICES, dict.fromkeys(ALL_NOTICES, "no"))
+    assert "ya no te enviaremos avisos por correo" in text(customer.get(PAGE))
+    assert "Ninguno: los ves en Avisos" in text(customer.get("/mi-oficina/datos"))
+
+
+def test_a_missing_notice_answer_keeps_the_others(app, customer):
+    answers = {**ALL_NOTICES, "aviso_pago": "tal vez"}
+    del answers["aviso_lectura"]
+    response = post(customer, NOTICES, answers)
+    assert response.status_code == 422
+    html = text(response)
+    assert "Elige «Sí» o «No» para los avisos de pago aplicado." in html
+    assert "Elige «Sí» o «No» para los avisos del periodo de lectura." in html
+    assert "Hay 2 datos que corregir" in html
+    assert re.search(r'name="aviso_factura"[^>]*value="si" checked', html)
+    assert re.search(r'name="aviso_solicitud"[^>]*value="si" checked', html)
+    assert the_user(app).notify_payment is True
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [("y", True), (None, False)])
+def test_the_registration_choice_sets_all_four_kinds(app, client, chosen, expected):
+    register(app, client, **({"avisos": chosen} if chosen else {}))
+    user = the_user(app)
+    assert user.email_notices is expected
+    assert {user.notify_invoice, user.notify_payment, user.notify_request,
+            user.notify_reading} == {expected}
+
+
+# --- the printed bill's format ------------------------------------------------------------------
+
+def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
+    account_id = seed_account_id(app)
+    field = f"contrato{account_id}-formato"
+    response = post(customer, format_url(account_id), {field: "braille"})
+    assert response.status_code == 303 and response.location == PAGE
+    [made] = requests_in_db(app)
+    assert (made.topic, made.detail, made.status) == ("bill_format", "braille", "received")
+    today = day(datetime.now(LOCAL_TIME).date())
+    pending = f"Pendiente: pediste tu factura en braille el {today}, folio {made.folio}."
+    html = text(customer.get(PAGE))
+    assert "pediste tu factura del contrato 8295249" in html and made.folio in html
+    assert pending in html
+    assert f'action="{format_url(account_id)}"' not in html  # no second form while open
+    assert pending in text(customer.get("/mi-oficina/solicitudes"))
+    assert pending in text(customer.get("/mi-oficina/datos"))
+    [event] = events(app, "bill_format_requested")
+    assert event.details["folio"] == made.folio
+
+    again = post(customer, format_url(account_id), {field: "letra_grande"})
+    assert again.status_code == 409
+    assert "Ya tienes una solicitud abierta" in text(again) and made.folio in text(again)
+    assert len(requests_in_db(app)) == 1
+
+    with app.app_context():
+        service_requests.set_status(made.folio, "resuelta")
+        db.session.commit()
+    html = text(customer.get(PAGE))
+    assert "Hoy se imprime en formato braille." in html and pending not in html
+    assert "Formato braille" in text(customer.get("/mi-oficina/datos"))
+    requests_page = text(customer.get("/mi-oficina/solicitudes"))
+    assert "Resuelta: pediste tu factura en braille" in requests_page
+    assert "Listo: tu factura se imprimirá en braille" in text(customer.get("/mi-oficina/avisos"))
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (None, "Elige un formato: normal, letra grande o braille."),
+    ("dorado", "Elige un formato: normal, letra grande o braille."),
+    ("normal", "Tu factura ya se imprime en formato normal. Elige otro formato"),
+])
+def test_an_odd_or_unchanged_format_is_a_422(app, customer, value, message):
+    account_id = seed_account_id(app)
+    data = {} if value is None else {f"contrato{account_id}-formato": value}
+    response = post(customer, format_url(account_id), data)
+    assert response.status_code == 422
+    html = text(response)
+    assert message in html and "<title>Error: Preferencias" in html
+    assert f'href="#contrato{account_id}-formato-1"' in html
+    assert requests_in_db(app) == []
+
+
+def test_another_customers_contract_answers_404(app, customer):
+    with app.app_context():
+        other = db.session.scalars(
+            select(Account.id).where(Account.number != SEED["account"]).order_by(Account.id)
+        ).first()
+    response = post(customer, format_url(other), {f"contrato{other}-formato": "braille"})
+    assert response.status_code == 404
+    assert requests_in_db(app) == []
+    [event] = events(app, "access_denied")
+    assert event.details == {"record": "contract", "record_id": other}
+    assert post(customer, f"{PAGE}/formato/99999999999", {}).status_code == 404
+
+
+def test_a_format_post_without_the_csrf_token_is_refused(app, customer):
+    account_id = seed_account_id(app)
+    response = post(customer, format_url(account_id),
+                    {f"contrato{account_id}-formato": "braille"}, token=False)
+    assert response.status_code == 400 and requests_in_db(app) == []
+
+
+def test_signed_out_the_forms_lead_to_the_sign_in(app, client):
+    assert client.get(PAGE).status_code in (302, 303)
+
+
+def test_the_page_costs_a_fixed_number_of_queries(app, customer):
+    from tests.support.queries import counting_queries
+
+    customer.get(PAGE)
+    with counting_queries(app) as first:
+        customer.get(PAGE)
+    account_id = seed_account_id(app)
+    post(customer, format_url(account_id), {f"contrato{account_id}-formato": "braille"})
+    with counting_queries(app) as second:
+        customer.get(PAGE)
+    assert len(second) <= len(first) + 1
+    assert len(first) < 20
