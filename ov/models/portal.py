@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -174,6 +175,9 @@ class RegistrationDraft(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+OPEN_TOPIC = "topic IS NOT NULL AND status IN ('received', 'in_progress')"
+
+
 class ServiceRequest(db.Model):
     """A request or a claim ("solicitud" / "reclamo"), known to the customer by its folio."""
 
@@ -182,6 +186,12 @@ class ServiceRequest(db.Model):
         CheckConstraint(_in("kind", ServiceRequestKind), name="kind_values"),
         CheckConstraint(_in("status", ServiceRequestStatus), name="status_values"),
         Index("ix_service_request_account_created", "account_id", "created_at"),
+        # At most one open request per contract and topic (a second bill-format request
+        # while one is open is refused by the database, whatever two tabs do at once).
+        Index(
+            "ux_service_request_open_topic", "account_id", "topic", unique=True,
+            sqlite_where=text(OPEN_TOPIC), postgresql_where=text(OPEN_TOPIC),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

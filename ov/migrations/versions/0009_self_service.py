@@ -15,6 +15,7 @@ down_revision = "0008_zone_notices"
 branch_labels = None
 depends_on = None
 
+OPEN_TOPIC = "topic IS NOT NULL AND status IN ('received', 'in_progress')"
 NOTICE_KINDS = ("notify_invoice", "notify_payment", "notify_request", "notify_reading")
 
 
@@ -66,6 +67,10 @@ def upgrade():
     with op.batch_alter_table("service_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("topic", sa.String(length=30), nullable=True))
         batch_op.add_column(sa.Column("detail", sa.String(length=30), nullable=True))
+        batch_op.create_index(
+            "ux_service_request_open_topic", ["account_id", "topic"], unique=True,
+            sqlite_where=sa.text(OPEN_TOPIC), postgresql_where=sa.text(OPEN_TOPIC),
+        )
 
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.add_column(
@@ -78,6 +83,7 @@ def downgrade():
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_column("bill_format")
     with op.batch_alter_table("service_request", schema=None) as batch_op:
+        batch_op.drop_index("ux_service_request_open_topic")
         batch_op.drop_column("detail")
         batch_op.drop_column("topic")
     with op.batch_alter_table("portal_user", schema=None) as batch_op:
