@@ -303,3 +303,32 @@ def test_purge_after_the_blocking_period(app, customer):
         assert db.session.get(User, user_id) is None
         row = db.session.scalars(select(PrivacyRequest)).one()
         assert row.user_id is None and row.kind == "cancelacion"
+
+
+def test_dates_shown_count_from_the_day_in_mexico_city(app, customer, monkeypatch):
+    from datetime import UTC, datetime
+
+    # 01/12/2026 05:30 in UTC is still 30/11/2026 in Mexico City.
+    monkeypatch.setattr(privacy, "utcnow", lambda: datetime(2026, 12, 1, 5, 30, tzinfo=UTC))
+    response = post(customer, OPPOSE, finalidad="encuestas", motivo="")
+    html = text(customer.get(response.location))
+    assert "30/11/2026 23:30" in html  # filed, in local time
+    assert "20/12/2026" in html and "04/01/2027" in html
+    assert "ARCO-2026-" in html
+
+
+def test_the_pages_after_a_request_and_a_cancellation_are_valid_html(app, customer, tmp_path):
+    from tests.support.nu import Documents, describe
+
+    documents = Documents(tmp_path)
+    filed = post(customer, RECTIFY, dato="otro", detalle="Línea uno\nLínea dos\n\nOtra")
+    documents.add("a privacy request", text(customer.get(filed.location)))
+    documents.add("Mis datos with a request", text(customer.get(DATOS)))
+    documents.add("cancel, wrong password", text(post(customer, CANCEL, contrasena="Otra1234x")))
+    done = cancel(customer)
+    documents.add("cancelled", text(customer.get(done.location)))
+    for row in outbox(app):
+        if "ARCO" in row.body_text or "Cancelaste" in row.subject:
+            documents.add(f"mail {row.subject}", row.body_html)
+    found = documents.errors()
+    assert not found, describe(found)
