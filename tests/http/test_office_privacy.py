@@ -282,6 +282,7 @@ def test_a_cancelled_user_cannot_sign_in_nor_recover_but_the_contract_registers_
     assert again.step1().status_code == 303
     taken = again.step2()
     assert taken.status_code == 422  # the old username stays taken until deleted
+    assert "Ese usuario ya existe. Elige otro." in text(taken)
     assert again.step2(usuario="nuevoUsuario1").status_code == 303
     assert again.step3().status_code == 303
     assert sign_in(app.test_client(), "nuevoUsuario1").status_code == 303
