@@ -50,6 +50,8 @@ from ov.services.validation import FieldError
 __all__ = ["PrivacyRight"]
 
 TEXT_LENGTH = 1000
+#: Rectification and opposition requests one user may file in a day (each sends a mail).
+DAILY_REQUESTS = 10
 FOLIO_PREFIX = "ARCO"
 
 #: The purposes of the Aviso de privacidad (section 3), as a customer may oppose them.

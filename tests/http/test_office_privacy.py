@@ -333,3 +333,14 @@ def test_the_pages_after_a_request_and_a_cancellation_are_valid_html(app, custom
             documents.add(f"mail {row.subject}", row.body_html)
     found = documents.errors()
     assert not found, describe(found)
+
+
+def test_filing_is_limited_per_user_and_day(app, customer):
+    for n in range(privacy.DAILY_REQUESTS):
+        url = OPPOSE if n % 2 else RECTIFY
+        answers = {"finalidad": "encuestas"} if n % 2 else {"dato": "otro", "detalle": f"n{n}"}
+        assert post(customer, url, **answers).status_code == 303
+    refused = post(customer, RECTIFY, dato="otro", detalle="x")
+    assert refused.status_code == 429 and "Demasiados intentos" in text(refused)
+    with app.app_context():
+        assert len(db.session.scalars(select(PrivacyRequest)).all()) == privacy.DAILY_REQUESTS

@@ -32,7 +32,7 @@ from ov.auth_helpers import end_session
 from ov.blueprints.office import reauth
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page, today
 from ov.blueprints.registration_forms import Form
-from ov.extensions import db
+from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import utcnow
 from ov.services import audit, mail
@@ -177,12 +177,22 @@ def _file(right: PrivacyRight):
     return redirect(url_for("office.privacy_request", request_id=filed.request.id), 303)
 
 
+# Only requests filed count (a 303), not answers to correct.
+filing_limit = limiter.shared_limit(
+    f"{service.DAILY_REQUESTS} per day", scope="arco-requests",
+    key_func=lambda: f"arco:{current_user.id}", methods=["POST"],
+    deduct_when=lambda response: response.status_code == 303,
+)
+
+
 @bp.route("/datos/derechos/rectificacion", methods=["GET", "POST"])
+@filing_limit
 def rectification():
     return _file(PrivacyRight.RECTIFICATION)
 
 
 @bp.route("/datos/derechos/oposicion", methods=["GET", "POST"])
+@filing_limit
 def opposition():
     return _file(PrivacyRight.OPPOSITION)
 
