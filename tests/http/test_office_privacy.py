@@ -277,6 +277,11 @@ def test_a_cancelled_user_cannot_sign_in_nor_recover_but_the_contract_registers_
     recover.post("/recuperar", data={"csrf_token": hidden(page, "csrf_token"),
                                      "correo": "correo@electronico.es"})
     assert len(outbox(app)) == before
+    # Recovery by bill finds no user for the contract.
+    from tests.http.test_recovery_by_bill import prove_bill
+
+    by_bill = prove_bill(app, app.test_client())
+    assert by_bill.status_code == 404 and "usuPDFactura1" not in text(by_bill)
     # The contract registers again (registration step 1), under another username.
     again = Registration(app.test_client(), app)
     assert again.step1().status_code == 303
