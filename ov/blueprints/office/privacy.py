@@ -42,10 +42,6 @@ from ov.services.validation import FieldError
 
 CANCELLED = "ov_cancelled"  # what the page after a cancellation shows (a signed-out session)
 CHOOSE = ("", "Elige una opción")
-
-
-def _options(choices: tuple[tuple[str, str], ...]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in (CHOOSE, *choices)]
 LIMIT_HINT = f"Hasta {service.TEXT_LENGTH} caracteres."
 
 
@@ -73,6 +69,10 @@ def _text_area(label: str, required: str | None) -> TextAreaField:
     """A request's free text (``required``: the message when it is left empty)."""
     return TextAreaField(label, validators=[_text(required)],
                          render_kw={"rows": 5, "maxlength": service.TEXT_LENGTH})
+
+
+def _options(choices: tuple[tuple[str, str], ...]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in (CHOOSE, *choices)]
 
 
 def _chosen(choices: tuple[tuple[str, str], ...], message: str):
