@@ -224,7 +224,9 @@ def load_user(user_id: str) -> User | None:
     except (TypeError, ValueError):
         return None
     user = db.session.get(User, key)
-    if user is None or not auth_service.stamp_matches(user, session.get(STAMP)):
+    if user is None or user.blocked_at is not None:  # gone, or cancelled: every session ends
+        return None
+    if not auth_service.stamp_matches(user, session.get(STAMP)):
         return None
     return user
 

@@ -1,5 +1,5 @@
 """Flask commands: ``flask --app ov init-db``, ``demo-data``, ``mail-drain``,
-``purge-expired`` and ``notice`` (zone-wide service notices)."""
+``purge-expired``, ``purge-cancelled`` and ``notice`` (zone-wide service notices)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ov import sessions
 from ov.cli_requests import requests_group
 from ov.extensions import db
 from ov.formatting import moment
-from ov.services import captcha, demo_data, mail, notices, registration
+from ov.services import captcha, demo_data, mail, notices, privacy, registration
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(mail_drain_command)
     app.cli.add_command(purge_expired_command)
+    app.cli.add_command(purge_cancelled_command)
     app.cli.add_command(notice_group)
     app.cli.add_command(requests_group)
 
@@ -149,6 +150,16 @@ def purge_expired_command() -> None:
         f"Purged {drafts} registration drafts, {tokens} spent form tokens, "
         f"{stored} sessions."
     )
+
+
+@click.command("purge-cancelled")
+@with_appcontext
+def purge_cancelled_command() -> None:
+    """Delete the users cancelled by their owners once their blocking period is over
+    (OV_CANCEL_BLOCK_DAYS). Run it daily from cron; running it again deletes nothing more."""
+    count = privacy.purge_cancelled()
+    db.session.commit()
+    click.echo(f"Deleted {count} cancelled users.")
 
 
 @click.group("notice")

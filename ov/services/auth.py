@@ -50,11 +50,15 @@ def valid_username(raw: str | None) -> bool:
     return bool(raw) and USERNAME.fullmatch(raw.strip()) is not None
 
 
-def find_user(raw_username: str | None) -> User | None:
-    """The user with that username (any letter case); None for unknown or malformed input."""
+def find_user(raw_username: str | None, *, blocked: bool = False) -> User | None:
+    """The user with that username (any letter case); None for unknown or malformed input,
+    and for a cancelled user (blocked until deleted) unless ``blocked``."""
     if not valid_username(raw_username):
         return None
-    return db.session.scalar(select(User).where(User.username_key == username_key(raw_username)))
+    query = select(User).where(User.username_key == username_key(raw_username))
+    if not blocked:
+        query = query.where(User.blocked_at.is_(None))
+    return db.session.scalar(query)
 
 
 def session_stamp(user: User) -> str:
@@ -142,11 +146,16 @@ def authenticate(
     ``device``); its success does not lift a lock other browsers earned either.
     """
     now = now or utcnow()
-    user = find_user(raw_username)
+    user = find_user(raw_username, blocked=True)
     if user is None:
         passwords.verify_dummy(password)
         audit.record("login_failed", client_address=client_address,
                      reason="unknown", **audit_username(raw_username))
+        return LoginOutcome()
+    if user.blocked_at is not None:  # cancelled: the same answer as a wrong password
+        passwords.verify_dummy(password)
+        audit.record("login_failed", user_id=user.id, client_address=client_address,
+                     reason="blocked")
         return LoginOutcome()
     locked = is_locked(user, now)
     refused = locked and not trusted_device
@@ -214,7 +223,8 @@ def user_for_reset(token: str | None) -> User | None:
     if not isinstance(user_id, int) or not isinstance(fingerprint, str):
         return None
     user = db.session.get(User, user_id)
-    if user is None or not hmac.compare_digest(_reset_print(user), fingerprint):
+    if (user is None or user.blocked_at is not None
+            or not hmac.compare_digest(_reset_print(user), fingerprint)):
         return None
     return user
 
@@ -223,7 +233,8 @@ def request_reset(email: str, *, client_address: str | None) -> list[OutboxMail]
     """Mail every user with this address their username and a reset link (none if unknown)."""
     # The local part's letter case is the customer's habit, not another mailbox.
     users = list(db.session.scalars(
-        select(User).where(func.lower(User.email) == email.lower()).order_by(User.id)
+        select(User).where(func.lower(User.email) == email.lower(), User.blocked_at.is_(None))
+        .order_by(User.id)
     ))
     mails = []
     for user in users:

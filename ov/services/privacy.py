@@ -1,0 +1,358 @@
+"""The customer's rights under the personal-data law (LFPDPPP 2025): access, rectification,
+cancellation and opposition ("derechos ARCO").
+
+* **Access** is a download at once: ``export`` gathers everything the portal holds about a
+  user in a fixed number of queries, whatever the length of their history.
+* **Rectification** and **opposition** are requests for the utility (``file_request``): a
+  ``PrivacyRequest`` with a folio made from its row id (``ARCO-2026-000001``) and the legal
+  dates, counted in calendar days of Mexico City from the day it was filed: the answer within
+  ``OV_ARCO_ANSWER_DAYS``, what was granted carried out within ``OV_ARCO_CARRY_OUT_DAYS``
+  after that. (The law counts working days; calendar days never come later.)
+* **Cancellation** of the portal user (``cancel``): blocked at once (no session, no sign-in,
+  no recovery), its contract links removed so the contracts can be registered again, and the
+  user deleted once ``OV_CANCEL_BLOCK_DAYS`` have passed (``purge_cancelled``, run from cron).
+  The billing data belongs to the utility and stays; so do the records the utility must be
+  able to show (requests, readings, the audit trail), with their ``user_id`` emptied.
+
+No request objects here: callers pass the client address and commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ov.extensions import db
+from ov.formatting import LOCAL_TIME, day
+from ov.models import (
+    Account,
+    AuditEvent,
+    Notice,
+    OutboxMail,
+    PrivacyRequest,
+    ReadingSubmission,
+    ServiceRequest,
+    User,
+    UserAccount,
+    utcnow,
+)
+from ov.models.portal import PrivacyRight, ServiceRequestStatus
+from ov.services import audit, mail
+from ov.services.validation import FieldError
+
+__all__ = ["PrivacyRight"]
+
+TEXT_LENGTH = 1000
+#: Rectification and opposition requests one user may file in a day (each sends a mail).
+DAILY_REQUESTS = 10
+FOLIO_PREFIX = "ARCO"
+
+#: The purposes of the Aviso de privacidad (section 3), as a customer may oppose them.
+PURPOSES: tuple[tuple[str, str], ...] = (
+    ("encuestas", "Invitarte a encuestas de satisfacción sobre nuestro servicio."),
+    ("promociones", "Enviarte promociones e información sobre productos y servicios "
+                    "relacionados con el gas natural."),
+    ("avisos", "Enviarte avisos sobre tu servicio, por ejemplo cortes programados o cambios "
+               "en tu cuenta."),
+    ("solicitudes", "Atender tus solicitudes, reclamos y consultas, y avisarte de su avance."),
+    ("seguridad", "Proteger tu cuenta y el portal: detectar accesos indebidos, prevenir "
+                  "fraudes y conservar un registro de seguridad."),
+    ("otra", "Otra finalidad (descríbela abajo)."),
+)
+#: The data a customer may ask to correct.
+CORRECTABLE: tuple[tuple[str, str], ...] = (
+    ("titular", "Nombre de la persona titular del contrato"),
+    ("domicilio", "Domicilio del servicio o de entrega de la factura"),
+    ("correo", "Correo electrónico"),
+    ("telefono", "Teléfono"),
+    ("lecturas", "Lecturas o consumos"),
+    ("otro", "Otro dato"),
+)
+RIGHT_LABELS = {
+    PrivacyRight.RECTIFICATION.value: "Rectificación",
+    PrivacyRight.OPPOSITION.value: "Oposición",
+    PrivacyRight.CANCELLATION.value: "Cancelación",
+}
+STATUS_LABELS = {
+    ServiceRequestStatus.RECEIVED.value: "Recibida",
+    ServiceRequestStatus.IN_PROGRESS.value: "En trámite",
+    ServiceRequestStatus.RESOLVED.value: "Atendida",
+    ServiceRequestStatus.CLOSED.value: "Cerrada",
+}
+CANCELLATION_TEXT = "Cancelar mi usuario de la Oficina Virtual."
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+def clean_text(value: str | None, *, required: str | None) -> str:
+    """A request's free text: trimmed, line breaks kept, up to ``TEXT_LENGTH`` characters.
+    ``required``: the message when it is empty (None: it may be empty)."""
+    text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n").replace("\r", "\n"))
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in "\n\t" for ch in text):
+        raise FieldError(
+            "Tiene caracteres que no se pueden escribir con el teclado. Escríbelo de nuevo."
+        )
+    text = text.strip()
+    if not text and required:
+        raise FieldError(required)
+    if len(text) > TEXT_LENGTH:
+        raise FieldError(f"Puede tener hasta {TEXT_LENGTH} caracteres; el que escribiste tiene "
+                         f"{len(text)}.")
+    return text
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_TIME).date()
+
+
+def legal_dates(moment: datetime) -> tuple[date, date]:
+    """When the answer is due, and by when what was granted is carried out, for a request
+    filed at ``moment`` (calendar days from that day in Mexico City)."""
+    config = current_app.config
+    answer = local_day(moment) + timedelta(days=int(config["OV_ARCO_ANSWER_DAYS"]))
+    return answer, answer + timedelta(days=int(config["OV_ARCO_CARRY_OUT_DAYS"]))
+
+
+def folio_for(request: PrivacyRequest) -> str:
+    """``ARCO-2026-000001``: the year it was filed in Mexico City and its row id (unique)."""
+    return f"{FOLIO_PREFIX}-{local_day(request.created_at).year}-{request.id:06d}"
+
+
+# --- requests -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filed:
+    request: PrivacyRequest
+    mail: OutboxMail
+
+
+def _new_request(user: User, right: PrivacyRight, body: str, now: datetime,
+                 status: str = ServiceRequestStatus.RECEIVED.value) -> PrivacyRequest:
+    answer, carry_out = legal_dates(now)
+    # The folio comes from the row id: a placeholder no one sees holds the unique column
+    # until the insert gives the id (both inside the caller's transaction).
+    row = PrivacyRequest(folio="tmp-" + secrets.token_hex(6), user_id=user.id,
+                         kind=right.value, body=body, created_at=now, answer_due_on=answer,
+                         carry_out_by=carry_out, status=status)
+    db.session.add(row)
+    db.session.flush()
+    row.folio = folio_for(row)
+    return row
+
+
+def file_request(user: User, right: PrivacyRight, body: str, *, client_address: str | None,
+                 now: datetime | None = None) -> Filed:
+    """Record a rectification or opposition request (``body`` already cleaned), audited, and
+    mail its folio and dates to the user; the caller commits and sends the mail."""
+    now = now or utcnow()
+    row = _new_request(user, right, body, now)
+    audit.record("privacy_request_filed", user_id=user.id, client_address=client_address,
+                 folio=row.folio, right=right.value)
+    return Filed(row, mail.queue(
+        user.email, f"Recibimos tu solicitud {row.folio} sobre tus datos personales",
+        "privacy_request", user=user, folio=row.folio, right=RIGHT_LABELS[row.kind],
+        body=body, filed=mail.local_datetime(now), answer_due=day(row.answer_due_on),
+        carry_out=day(row.carry_out_by),
+    ))
+
+
+def requests_of(user_id: int) -> list[PrivacyRequest]:
+    """The user's privacy requests, newest first (one query)."""
+    return list(db.session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.user_id == user_id)
+        .order_by(PrivacyRequest.id.desc())
+    ))
+
+
+def request_of(user_id: int, request_id: int) -> PrivacyRequest | None:
+    """One of the user's requests; None for another customer's, or none."""
+    return db.session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id,
+                                     PrivacyRequest.user_id == user_id)
+    ).first()
+
+
+# --- access: the download -------------------------------------------------------------------
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.astimezone(LOCAL_TIME).isoformat(timespec="seconds") if moment else None
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _user(user: User) -> dict[str, Any]:
+    return {
+        "usuario": user.username,
+        "contrasena": "Guardada cifrada (como un hash argon2): nadie puede leerla, ni "
+                      "siquiera nuestro personal, y no se incluye aquí.",
+        "correo_electronico": user.email,
+        "correo_confirmado_el": _when(user.email_confirmed_at),
+        "correo_nuevo_por_confirmar": user.pending_email,
+        "telefono": user.phone,
+        "registrado_el": _when(user.created_at),
+        "ultima_entrada": _when(user.last_login_at),
+        "entrada_anterior": _when(user.previous_login_at),
+        "contrasena_cambiada_el": _when(user.password_changed_at),
+        "intentos_fallidos_seguidos": user.failed_logins,
+        "bloqueado_hasta": _when(user.locked_until),
+        "sesiones_cerradas_el": _when(user.sessions_ended_at),
+        "aviso_legal_aceptado": {"version": user.legal_version_accepted,
+                                 "el": _when(user.legal_accepted_at)},
+    }
+
+
+def _preferences(user: User) -> dict[str, Any]:
+    return {
+        "factura_electronica": user.paperless_bill,
+        "avisos_por_correo": user.email_notices,
+        "avisos_de_factura": user.notify_invoice,
+        "avisos_de_pago": user.notify_payment,
+        "avisos_de_solicitudes": user.notify_request,
+        "avisos_de_lectura": user.notify_reading,
+    }
+
+
+def _contract(link: UserAccount) -> dict[str, Any]:
+    account = link.account
+    return {
+        "zona": account.zone.name,
+        "numero_de_cuenta": account.printed_number,
+        "nombre": link.alias,
+        "formato_de_factura": link.bill_format,
+        "vinculado_desde": _when(link.linked_at),
+    }
+
+
+def _service_request(row: ServiceRequest) -> dict[str, Any]:
+    return {
+        "folio": row.folio, "tipo": row.kind, "asunto": row.subject, "texto": row.body,
+        "estado": row.status, "creada_el": _when(row.created_at), "tema": row.topic,
+        "detalle": row.detail,
+        "seguimiento": [{"el": _when(event.at), "estado": event.status, "nota": event.note}
+                        for event in row.events],
+    }
+
+
+def _privacy_request(row: PrivacyRequest) -> dict[str, Any]:
+    return {
+        "folio": row.folio, "derecho": row.kind, "texto": row.body, "estado": row.status,
+        "creada_el": _when(row.created_at), "respuesta_a_mas_tardar": _day(row.answer_due_on),
+        "cumplimiento_a_mas_tardar": _day(row.carry_out_by),
+    }
+
+
+def _all(query) -> list:
+    return list(db.session.scalars(query))
+
+
+def export(user: User, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the portal holds about ``user`` (seven queries, whatever their history)."""
+    mine = user.id
+    links = _all(select(UserAccount)
+                 .options(joinedload(UserAccount.account).joinedload(Account.zone))
+                 .where(UserAccount.user_id == mine).order_by(UserAccount.id))
+    requests = _all(select(ServiceRequest).options(selectinload(ServiceRequest.events))
+                    .where(ServiceRequest.user_id == mine).order_by(ServiceRequest.id))
+    readings = list(db.session.execute(
+        select(ReadingSubmission, Account).join(Account, Account.id == ReadingSubmission.account_id)
+        .where(ReadingSubmission.user_id == mine).order_by(ReadingSubmission.id)
+    ))
+    notices = _all(select(Notice).where(Notice.user_id == mine).order_by(Notice.id))
+    rights = _all(select(PrivacyRequest).where(PrivacyRequest.user_id == mine)
+                  .order_by(PrivacyRequest.id))
+    events = _all(select(AuditEvent).where(AuditEvent.user_id == mine).order_by(AuditEvent.id))
+    return {
+        "descripcion": "Los datos personales que la Oficina Virtual de "
+                       f"{current_app.config['OV_UTILITY_LEGAL_NAME']} tiene sobre ti. Las "
+                       "facturas, consumos y pagos de tus contratos están en el sistema de "
+                       "facturación y los ves en Mi oficina.",
+        "generado_el": _when(now or utcnow()),
+        "usuario": _user(user),
+        "contratos": [_contract(link) for link in links],
+        "preferencias": _preferences(user),
+        "solicitudes": [_service_request(row) for row in requests],
+        "lecturas_enviadas": [
+            {"contrato": account.printed_number, "fecha_de_lectura": _day(row.read_on),
+             "lectura": row.value, "enviada_el": _when(row.submitted_at), "estado": row.status}
+            for row, account in readings],
+        "avisos": [{"titulo": row.title, "texto": row.body, "creado_el": _when(row.created_at),
+                    "leido_el": _when(row.read_at)} for row in notices],
+        "solicitudes_arco": [_privacy_request(row) for row in rights],
+        "eventos_de_seguridad": [
+            {"tipo": row.kind, "el": _when(row.at), "direccion_ip": row.client_address,
+             "detalles": row.details} for row in events],
+    }
+
+
+def counts(user_id: int) -> dict[str, int]:
+    """How many records of each kind the download holds (one query)."""
+    def count(model, column):
+        return (select(func.count()).select_from(model).where(column == user_id)
+                .scalar_subquery())
+
+    row = db.session.execute(select(
+        count(UserAccount, UserAccount.user_id).label("contratos"),
+        count(ServiceRequest, ServiceRequest.user_id).label("solicitudes"),
+        count(ReadingSubmission, ReadingSubmission.user_id).label("lecturas_enviadas"),
+        count(Notice, Notice.user_id).label("avisos"),
+        count(PrivacyRequest, PrivacyRequest.user_id).label("solicitudes_arco"),
+        count(AuditEvent, AuditEvent.user_id).label("eventos_de_seguridad"),
+    )).one()
+    return dict(row._mapping)
+
+
+# --- cancellation ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cancelled:
+    request: PrivacyRequest
+    mail: OutboxMail
+
+
+def cancel(user: User, *, client_address: str | None, now: datetime | None = None) -> Cancelled:
+    """Cancel the user (the caller has checked the password): blocked from now on, deleted
+    after ``OV_CANCEL_BLOCK_DAYS``; the contract links go at once. Audited, with a mail to
+    the user; the caller commits, sends the mail and ends the session."""
+    now = now or utcnow()
+    user.blocked_at = now
+    user.delete_after = now + timedelta(days=int(current_app.config["OV_CANCEL_BLOCK_DAYS"]))
+    request = _new_request(user, PrivacyRight.CANCELLATION, CANCELLATION_TEXT, now,
+                           status=ServiceRequestStatus.IN_PROGRESS.value)
+    unlinked = list(db.session.scalars(
+        delete(UserAccount).where(UserAccount.user_id == user.id)
+        .returning(UserAccount.account_id).execution_options(synchronize_session=False)
+    ))
+    db.session.expire(user, ["links"])
+    audit.record("user_cancelled", user_id=user.id, client_address=client_address,
+                 folio=request.folio, account_ids=sorted(unlinked),
+                 delete_after=user.delete_after.isoformat())
+    return Cancelled(request, mail.queue(
+        user.email, "Cancelaste tu usuario de la Oficina Virtual", "user_cancelled",
+        user=user, folio=request.folio, when=mail.local_datetime(now),
+        delete_on=day(local_day(user.delete_after)),
+    ))
+
+
+def purge_cancelled(now: datetime | None = None) -> int:
+    """Delete the cancelled users whose blocking period is over; how many. Their notices,
+    links and account changes go with them (the foreign keys cascade); their requests,
+    readings and audit events stay with ``user_id`` emptied. Running it again finds none."""
+    now = now or utcnow()
+    ids = list(db.session.scalars(
+        select(User.id).where(User.blocked_at.is_not(None), User.delete_after <= now)
+    ))
+    if not ids:
+        return 0
+    db.session.execute(delete(User).where(User.id.in_(ids))
+                       .execution_options(synchronize_session=False))
+    audit.record("cancelled_users_purged", count=len(ids))
+    return len(ids)
