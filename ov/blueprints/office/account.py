@@ -142,7 +142,7 @@ class PhoneForm(Form):
     telefono = StringField(
         "Teléfono",
         validators=[_clean_phone],
-        render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "tel-national",
+        render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "tel",
                    "maxlength": 30},
     )
 
