@@ -116,9 +116,9 @@ def test_recent_activity_lists_sign_ins_with_their_browser(app, customer):
     html = text(customer.get(DATOS))
     section = html[html.index("Actividad reciente"):]
     rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th><td data-label=\"Navegador\">"
-                      r"([^<]+)</td><td data-label=\"Resultado\">([^<]+)</td></tr>", section)
+                      r"([^<]+)</td><td data-label=\"Estado\">([^<]+)</td></tr>", section)
     assert [(browser, result[:5]) for _, browser, result in rows] == [
-        ("Firefox", "Contr"), ("Firefox", "Entró")]
+        ("Firefox", "No en"), ("Firefox", "Entró")]
     assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", rows[0][0])
     succeeded = events(app, "login_succeeded")[-1]
     assert succeeded.details["browser"] == "Firefox"
