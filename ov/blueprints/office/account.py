@@ -38,6 +38,22 @@ def _errors(form, extra=()) -> list[tuple[str, str]]:
     return list(extra) + [(f.id, f.errors[0]) for f in form if f.errors]
 
 
+def _form_page(template: str, heading: str, form, status: int = 200, **context):
+    """One change's page: its form, with the error summary when refused."""
+    response = page(template, heading, office=office_context(), user=current_user, form=form,
+                    errors=_errors(form), **context)
+    response.status_code = status
+    return response
+
+
+def _refused(response):
+    """A 422 answer: commit what the refusal recorded (a wrong password counts), then send
+    the lock mail it may have queued."""
+    db.session.commit()
+    mail.deliver_soon(reauth.pending_mails())
+    return response
+
+
 def _done(message: str):
     flash(message)
     return redirect(url_for("office.profile"), 303)
@@ -71,11 +87,8 @@ class EmailForm(Form):
 
 def _email_page(form: EmailForm, status: int = 200, ask_password: bool | None = None):
     ask = not reauth.is_fresh() if ask_password is None else ask_password
-    response = page("office/datos/email.html", "Cambiar mi correo electrónico",
-                    office=office_context(), user=current_user, form=form,
-                    errors=_errors(form), ask_password=ask)
-    response.status_code = status
-    return response
+    return _form_page("office/datos/email.html", "Cambiar mi correo electrónico", form,
+                      status, ask_password=ask)
 
 
 @bp.route("/datos/correo", methods=["GET", "POST"])
@@ -101,10 +114,7 @@ def change_email():
         if wrong:
             form.contrasena.errors = [wrong]
     if form.errors:
-        response = _email_page(form, 422, ask_password=bool(form.contrasena.errors))
-        db.session.commit()
-        mail.deliver_soon(reauth.pending_mails())
-        return response
+        return _refused(_email_page(form, 422, ask_password=bool(form.contrasena.errors)))
     mails = profile.ask_for_email(user, new, client_address=request.remote_addr)
     db.session.commit()
     mail.deliver_soon(mails)
@@ -148,10 +158,7 @@ class PhoneForm(Form):
 
 
 def _phone_page(form: PhoneForm, status: int = 200):
-    response = page("office/datos/phone.html", "Cambiar mi teléfono", office=office_context(),
-                    user=current_user, form=form, errors=_errors(form))
-    response.status_code = status
-    return response
+    return _form_page("office/datos/phone.html", "Cambiar mi teléfono", form, status)
 
 
 @bp.route("/datos/telefono", methods=["GET", "POST"])
@@ -181,11 +188,8 @@ class PasswordForm(NewPasswordForm):
 
 
 def _password_page(form: PasswordForm, status: int = 200):
-    response = page("office/datos/password.html", "Cambiar mi contraseña",
-                    office=office_context(), user=current_user, form=form,
-                    errors=_errors(form), hints=HINTS)
-    response.status_code = status
-    return response
+    return _form_page("office/datos/password.html", "Cambiar mi contraseña", form, status,
+                      hints=HINTS)
 
 
 @bp.route("/datos/contrasena", methods=["GET", "POST"])
@@ -199,10 +203,7 @@ def change_password():
     if wrong:
         form.actual.errors = [wrong]
     if form.errors:
-        response = _password_page(form, 422)
-        db.session.commit()
-        mail.deliver_soon(reauth.pending_mails())
-        return response
+        return _refused(_password_page(form, 422))
     mails = profile.change_password(user, form.contrasena.data,
                                     client_address=request.remote_addr)
     auth_helpers.restamp(user)  # this session and browser stay; the others end
