@@ -16,7 +16,7 @@ from ov.auth_helpers import private, safe_next
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import User, utcnow
-from ov.services import account_changes, audit, mail, notices, tokens
+from ov.services import account_changes, audit, mail, notices, profile, tokens
 from ov.services import auth as auth_service
 from ov.services.mail import validity_text
 from ov.services.validation import mask_email
@@ -48,6 +48,10 @@ def confirm_email(token: str):
         return _invalid_link()
     user, address = found
     pending = address != user.email
+    if pending and profile.email_taken(address, except_user_id=user.id):
+        # Another user took the address since it was asked for: nothing changes.
+        return _private(render("account/confirm_email_taken.html", "content", status=409,
+                               email=address, current_masked=mask_email(user.email)))
     if request.method == "POST":
         mails = None
         if pending:

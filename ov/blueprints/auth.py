@@ -34,7 +34,16 @@ from ov.extensions import db, limit_keys, limiter
 from ov.htmx import client_redirect, render
 from ov.models import Account, User
 from ov.rate_limits import Allowance, refused, take
-from ov.services import account_changes, audit, captcha, mail, passwords, registration, tokens
+from ov.services import (
+    account_changes,
+    audit,
+    captcha,
+    mail,
+    passwords,
+    profile,
+    registration,
+    tokens,
+)
 from ov.services import auth as auth_service
 from ov.services.validation import FieldError, clean_account_number, mask_email
 
@@ -178,6 +187,7 @@ def login():
     outcome = auth_service.authenticate(
         form.usuario.data, form.contrasena.data, client_address=client_address(),
         trusted_device=_known_device(),
+        browser=profile.browser_family(request.headers.get("User-Agent")),
     )
     db.session.commit()
     if not outcome.ok:

@@ -34,7 +34,7 @@ from ov.extensions import db, limiter
 from ov.htmx import render
 from ov.models.portal import username_key
 from ov.rate_limits import Allowance, refused, take, take_once
-from ov.services import captcha, mail, passwords, registration, tokens
+from ov.services import captcha, mail, passwords, profile, registration, tokens
 
 bp = Blueprint("registration", __name__, url_prefix="/registro")
 
@@ -367,6 +367,14 @@ def check_step2(
         and form.correo.data.casefold() != form.correo2.data.casefold()
     ):
         form.correo2.errors = ["Los correos no coinciden. Revisa los dos."]
+    if (
+        availability
+        and wanted("correo")
+        and form.correo.data
+        and not form.correo.errors
+        and profile.email_taken(form.correo.data)
+    ):
+        form.correo.errors.append(profile.EMAIL_TAKEN)
 
 
 # --- inline validation ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -62,9 +62,15 @@ def find_user(raw_username: str | None, *, blocked: bool = False) -> User | None
 
 
 def session_stamp(user: User) -> str:
-    """What a session remembers of the password it was opened with: a new password (change,
-    reset, recovery) changes it, and the sessions holding the old stamp stop being valid."""
-    return tokens.fingerprint("session:" + user.password_hash)
+    """What a session remembers of the password it was opened with, and of when the user last
+    ended their other sessions ("Cerrar mis otras sesiones"): a new password (change, reset,
+    recovery) or a new end changes it, and the sessions holding the old stamp stop being
+    valid."""
+    ended = user.sessions_ended_at
+    if ended is None:  # the stamp sessions had before the button existed
+        return tokens.fingerprint("session:" + user.password_hash)
+    moment = ended.astimezone(UTC).isoformat(timespec="microseconds")
+    return tokens.fingerprint("session:" + user.password_hash + "\nended:" + moment)
 
 
 def stamp_matches(user: User, stamp: Any) -> bool:
@@ -136,7 +142,7 @@ def count_failure(user_id: int, now: datetime) -> tuple[int, datetime | None]:
 
 def authenticate(
     raw_username: str, password: str, *, client_address: str | None,
-    trusted_device: bool = False, now: datetime | None = None,
+    trusted_device: bool = False, now: datetime | None = None, browser: str | None = None,
 ) -> LoginOutcome:
     """Check a login. On success the user's counters and login times are updated.
 
@@ -144,6 +150,9 @@ def authenticate(
     the user this username names and their current password, with tries left. The lock does
     not refuse it and its failures do not count towards the lock (they are audited with
     ``device``); its success does not lift a lock other browsers earned either.
+
+    ``browser``: the browser's family (``ov.services.profile.browser_family``), kept in the
+    events of a known user for their recent activity; never the User-Agent text.
     """
     now = now or utcnow()
     user = find_user(raw_username, blocked=True)
@@ -164,11 +173,12 @@ def authenticate(
     if refused or not passwords.verify_password(user.password_hash, password):
         if trusted_device:
             audit.record("login_failed", user_id=user.id, client_address=client_address,
-                         reason="password", device=True)
+                         reason="password", device=True, browser=browser)
             return LoginOutcome()
         count, locked_until = count_failure(user.id, now)
         audit.record("login_failed", user_id=user.id, client_address=client_address,
-                     reason="locked" if locked else "password", failures=count)
+                     reason="locked" if locked else "password", failures=count,
+                     browser=browser)
         outcome = LoginOutcome()
         if count % current_app.config["OV_LOGIN_MAX_FAILURES"] == 0 and locked_until:
             # Exactly one attempt sees each multiple: one event and one mail per lock.
@@ -184,7 +194,7 @@ def authenticate(
     user.previous_login_at = user.last_login_at
     user.last_login_at = now
     audit.record("login_succeeded", user_id=user.id, client_address=client_address,
-                 **({"device": True} if trusted_device else {}))
+                 browser=browser, **({"device": True} if trusted_device else {}))
     return LoginOutcome(user=user)
 
 
