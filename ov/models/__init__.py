@@ -31,6 +31,7 @@ from ov.models.portal import (
     User,
     UserAccount,
     ZoneNotice,
+    email_key,
     username_key,
 )
 from ov.models.tokens import UsedNonce
@@ -65,6 +66,7 @@ __all__ = [
     "UserAccount",
     "Zone",
     "ZoneNotice",
+    "email_key",
     "username_key",
     "utcnow",
 ]

@@ -57,6 +57,12 @@ def username_key(username: str) -> str:
     return username.strip().casefold()
 
 
+def email_key(address: str) -> str:
+    """The form of an address that "is it taken?" compares: letter case aside, in every
+    alphabet (SQL's lower() folds only ASCII letters on SQLite)."""
+    return address.strip().casefold()
+
+
 class User(UserMixin, db.Model):
     """A portal user. Usernames are unique regardless of letter case."""
 
@@ -71,6 +77,9 @@ class User(UserMixin, db.Model):
     username_key: Mapped[str] = mapped_column(String(25), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(254))
+    # Kept in step with ``email`` (see ``email_key``); indexed, not unique: several older
+    # users may share an address, new ones may not (ov.services.profile).
+    email_key: Mapped[str] = mapped_column(String(254), index=True, default="")
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A new address asked for but not confirmed yet: ``email`` stays in use until the link
     # mailed to this one is opened (ov.services.account_changes).
@@ -110,6 +119,11 @@ class User(UserMixin, db.Model):
     @validates("username")
     def _keep_key_in_step(self, _key: str, value: str) -> str:
         self.username_key = username_key(value)
+        return value
+
+    @validates("email")
+    def _keep_email_key_in_step(self, _key: str, value: str) -> str:
+        self.email_key = email_key(value)
         return value
 
     def __repr__(self) -> str:

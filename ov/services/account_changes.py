@@ -57,7 +57,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from ov.extensions import db
-from ov.models import AccountChange, OutboxMail, User, utcnow
+from ov.models import AccountChange, OutboxMail, User, email_key, utcnow
 from ov.services import audit, mail, passwords, tokens
 from ov.services.validation import mask_email
 
@@ -120,8 +120,8 @@ def confirm_pending(
     changed = db.session.execute(
         update(User)
         .where(User.id == user.id, User.pending_email == address, User.email == replaced)
-        .values(email=address, email_confirmed_at=now, pending_email=None,
-                pending_email_at=None)
+        .values(email=address, email_key=email_key(address), email_confirmed_at=now,
+                pending_email=None, pending_email_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not changed:

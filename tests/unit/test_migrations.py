@@ -23,7 +23,7 @@ REVISIONS = ["0003", "0004", "0005_scrub_audit_usernames", "0007_contract_alias"
 @pytest.mark.parametrize("start", REVISIONS)
 def test_upgrading_keeps_users_links_notices_and_audit_events(app, start):
     with app.app_context():
-        user, _account = make_customer()
+        user, _account = make_customer(email="JOSÉ.Pérez@Ejemplo.mx")
         db.session.add(Notice(user_id=user.id, title="Hola", body="Un aviso"))
         audit.record("login_succeeded", user_id=user.id, client_address="10.0.0.1")
         db.session.commit()
@@ -37,5 +37,6 @@ def test_upgrading_keeps_users_links_notices_and_audit_events(app, start):
         notices = db.session.scalar(select(func.count()).select_from(Notice)
                                     .where(Notice.user_id == user_id))
         owners = list(db.session.scalars(select(AuditEvent.user_id)))
-        assert db.session.get(User, user_id) is not None
+        key = db.session.get(User, user_id).email_key
     assert (links, notices, owners) == (1, 1, [user_id])
+    assert key == "josé.pérez@ejemplo.mx"  # folded in every alphabet, as Python folds it

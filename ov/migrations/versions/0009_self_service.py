@@ -50,6 +50,10 @@ def upgrade():
             batch_op.add_column(
                 sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.true())
             )
+        batch_op.add_column(
+            sa.Column("email_key", sa.String(length=254), nullable=False, server_default="")
+        )
+        batch_op.create_index(batch_op.f("ix_portal_user_email_key"), ["email_key"], unique=False)
         batch_op.add_column(sa.Column("phone", sa.String(length=10), nullable=True))
         batch_op.add_column(
             sa.Column("sessions_ended_at", sa.DateTime(timezone=True), nullable=True)
@@ -63,6 +67,15 @@ def upgrade():
     user = sa.table("portal_user", sa.column("email_notices", sa.Boolean()),
                     *(sa.column(name, sa.Boolean()) for name in NOTICE_KINDS))
     op.execute(user.update().values({name: user.c.email_notices for name in NOTICE_KINDS}))
+    # The folded address, as Python folds it (SQL's lower() leaves "É" alone on SQLite).
+    addresses = sa.table("portal_user", sa.column("id", sa.Integer()),
+                         sa.column("email", sa.String()), sa.column("email_key", sa.String()))
+    connection = op.get_bind()
+    for row in connection.execute(sa.select(addresses.c.id, addresses.c.email)).all():
+        connection.execute(addresses.update().where(addresses.c.id == row.id)
+                           .values(email_key=row.email.strip().casefold()))
+    with op.batch_alter_table("portal_user", schema=None) as batch_op:
+        batch_op.alter_column("email_key", server_default=None)
 
     with op.batch_alter_table("service_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("topic", sa.String(length=30), nullable=True))
@@ -92,6 +105,8 @@ def downgrade():
         batch_op.drop_column("blocked_at")
         batch_op.drop_column("sessions_ended_at")
         batch_op.drop_column("phone")
+        batch_op.drop_index(batch_op.f("ix_portal_user_email_key"))
+        batch_op.drop_column("email_key")
         for name in reversed(NOTICE_KINDS):
             batch_op.drop_column(name)
     with op.batch_alter_table("privacy_request", schema=None) as batch_op:
