@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ov.extensions import db
@@ -135,17 +136,23 @@ def open_bill_format_requests(user_id: int) -> dict[int, ServiceRequest]:
     return {row.account_id: row for row in rows}
 
 
+def take_turns(user_id: int) -> None:
+    """Lock the user's row until the transaction ends (a no-op on SQLite)."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None,
                     now: datetime | None = None) -> FormatOutcome:
     """File the request to print the contract's bill in ``value`` (one of the formats),
     audited; refused while one is open for that contract, and pointless for the current one.
 
-    The user's row is locked first (PostgreSQL), so two tabs asking at once take turns and
-    the second finds the first's request.
+    Two tabs asking at once: the user's row is locked first (PostgreSQL), so they take turns
+    and the second finds the first's request; where the lock does nothing (SQLite), the
+    unique index on open requests refuses the second insert, told as the first still open.
     """
     if value not in FORMAT_LABELS:
         raise ValueError(f"unknown bill format {value!r}")
-    db.session.execute(select(User.id).where(User.id == link.user_id).with_for_update())
+    take_turns(link.user_id)
     still_open = open_bill_format_requests(link.user_id).get(link.account_id)
     if still_open is not None:
         return StillOpen(still_open)
@@ -153,13 +160,24 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
         return SameFormat(value)
     account = link.account
     wanted = format_phrase(value)
-    request = _file(ServiceRequest(
-        account_id=link.account_id, user_id=link.user_id,
-        kind=ServiceRequestKind.REQUEST.value, subject="Formato de la factura impresa",
-        body=f"Imprimir la factura del contrato {account.printed_number} {wanted}.",
-        status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
-        topic=BILL_FORMAT, detail=value,
-    ))
+    try:
+        with db.session.begin_nested():
+            request = _file(ServiceRequest(
+                account_id=link.account_id, user_id=link.user_id,
+                kind=ServiceRequestKind.REQUEST.value, subject="Formato de la factura impresa",
+                body=f"Imprimir la factura del contrato {account.printed_number} {wanted}.",
+                status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
+                topic=BILL_FORMAT, detail=value,
+            ))
+    except IntegrityError:  # another tab filed one since the check (ux_service_request_open_topic)
+        first = db.session.scalars(
+            select(ServiceRequest).where(ServiceRequest.account_id == link.account_id,
+                                         ServiceRequest.topic == BILL_FORMAT,
+                                         ServiceRequest.status.in_(OPEN))
+        ).first()
+        if first is None:
+            raise
+        return StillOpen(first)
     audit.record("bill_format_requested", user_id=link.user_id, client_address=client_address,
                  account_id=link.account_id, folio=request.folio, bill_format=value)
     return Asked(request)

@@ -300,3 +300,56 @@ def test_the_page_costs_a_fixed_number_of_queries(app, customer):
         customer.get(PAGE)
     assert len(second) <= len(first) + 1
     assert len(first) < 20
+
+
+# --- two tabs at once ---------------------------------------------------------------------------
+
+def test_two_format_requests_at_once_file_one_and_refuse_the_other(app, customer, monkeypatch):
+    """Both pass the "is one open?" check before either inserts (a barrier holds them there;
+    the row lock is taken away, as on SQLite where it does nothing): the database's unique
+    index refuses the second, which answers 409 with the first one's line."""
+    import threading
+
+    account_id = seed_account_id(app)
+    field = f"contrato{account_id}-formato"
+    token = hidden(customer.get(PAGE).get_data(as_text=True), "csrf_token")
+    barrier = threading.Barrier(2)
+    checked = service_requests.open_bill_format_requests
+    held = []  # the two checks wait for each other; the 409 page's own look is not held
+
+    def check_together(user_id):
+        found = checked(user_id)
+        if len(held) < 2:
+            held.append(user_id)
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(service_requests, "take_turns", lambda user_id: None)
+    monkeypatch.setattr(service_requests, "open_bill_format_requests", check_together)
+    answers = {}
+
+    def ask(value):
+        answers[value] = customer.post(format_url(account_id),
+                                       data={field: value, "csrf_token": token})
+
+    threads = [threading.Thread(target=ask, args=(value,)) for value in ("braille", "letra_grande")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [made] = requests_in_db(app)
+    statuses = sorted(response.status_code for response in answers.values())
+    assert statuses == [303, 409]
+    [refused] = [response for response in answers.values() if response.status_code == 409]
+    assert "Ya tienes una solicitud abierta" in text(refused) and made.folio in text(refused)
+    assert len(events(app, "bill_format_requested")) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_open_request_index_is_partial(app):
+    from sqlalchemy import inspect
+
+    with app.app_context():
+        [index] = [index for index in inspect(db.engine).get_indexes("service_request")
+                   if index["name"] == "ux_service_request_open_topic"]
+        assert index["unique"] and "status" in index["dialect_options"]["postgresql_where"]
