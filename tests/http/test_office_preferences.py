@@ -4,20 +4,44 @@ notices by email per kind, and the printed bill's format as a request shown pend
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from ov.blueprints.office import common
 from ov.extensions import db
-from ov.formatting import LOCAL_TIME, day
+from ov.formatting import LOCAL_TIME
 from ov.models import Account, ServiceRequest, User
-from ov.services import preferences, service_requests
+from ov.services import service_requests
 from tests.support.journeys import SEED, Registration, hidden, sign_in
 from tests.support.rows import events
 
-pytestmark = pytest.mark.usefixtures("billing")
+pytestmark = pytest.mark.usefixtures("billing", "fixed_now")
+
+#: The day these tests happen on, and the billing mirror built for it: every date is literal.
+NOW = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
+
+
+@pytest.fixture
+def billing(app, clean_db):
+    """The small billing mirror of tests/conftest.py, built for NOW's day."""
+    from ov.services import demo_data
+
+    with app.app_context():
+        demo_data.load_demo_data(accounts=20, today=NOW.astimezone(LOCAL_TIME).date())
+        db.session.remove()
+
+
+#: The seed contract's next bill a change made on NOW's day reaches: its latest was issued
+#: on 27/11/2026, monthly, and the next is more than a week away.
+WHEN = "27/12/2026"
+
+
+@pytest.fixture
+def fixed_now(monkeypatch):
+    monkeypatch.setattr(common, "now", lambda: NOW)
 
 PAGE = "/mi-oficina/datos/preferencias"
 PAPERLESS = PAGE + "/factura-electronica"
@@ -62,13 +86,6 @@ def post(client, url: str, data: dict, headers=None, token: bool = True):
     return client.post(url, data=form, headers=headers or {})
 
 
-def next_bill(app) -> str:
-    with app.app_context():
-        today = datetime.now(LOCAL_TIME).date()
-        return day(preferences.bills_changed([seed_account_id(app)], today)[
-            seed_account_id(app)])
-
-
 def format_url(account_id: int) -> str:
     return f"{PAGE}/formato/{account_id}"
 
@@ -95,7 +112,7 @@ def test_the_page_has_a_form_per_preference_reached_from_mis_datos(app, customer
         assert f'action="{action}"' in html and f'data-hx-post="{action}"' in html
     assert re.search(r'name="factura_electronica"[^>]*value="si" checked', html)
     assert re.search(rf'name="contrato{account_id}-formato"[^>]*value="normal" checked', html)
-    assert f"la que emitiremos alrededor del {next_bill(app)}" in html
+    assert f"la que emitiremos alrededor del {WHEN}" in html
 
 
 def test_the_mis_datos_summary_tells_every_preference(app, customer):
@@ -113,13 +130,12 @@ def test_turning_paperless_off_says_from_which_bill_paper_resumes(app, customer)
     response = post(customer, PAPERLESS, {"factura_electronica": "no"})
     assert response.status_code == 303 and response.location == PAGE
     assert the_user(app).paperless_bill is False
-    when = next_bill(app)
     html = text(customer.get(PAGE))
     assert ("Listo: volverás a recibir tu factura en papel a partir de la factura que "
-            f"emitiremos alrededor del {when}.") in html
+            f"emitiremos alrededor del {WHEN}.") in html
     summary = text(customer.get("/mi-oficina/datos"))
     assert (f"No: la recibes en papel. El papel vuelve a llegar a partir de la factura que "
-            f"emitiremos alrededor del {when}.") in summary
+            f"emitiremos alrededor del {WHEN}.") in summary
     [event] = events(app, "paperless_changed")
     assert event.details["paperless"] is False
 
@@ -127,7 +143,7 @@ def test_turning_paperless_off_says_from_which_bill_paper_resumes(app, customer)
     assert response.status_code == 303
     html = text(customer.get(PAGE))
     assert (f"Dejarás de recibirla en papel a partir de la factura que emitiremos alrededor "
-            f"del {when}") in html
+            f"del {WHEN}") in html
     assert the_user(app).paperless_bill is True
 
 
@@ -221,8 +237,7 @@ def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
     assert response.status_code == 303 and response.location == PAGE
     [made] = requests_in_db(app)
     assert (made.topic, made.detail, made.status) == ("bill_format", "braille", "received")
-    today = day(datetime.now(LOCAL_TIME).date())
-    pending = f"Pendiente: pediste tu factura en braille el {today}, folio {made.folio}."
+    pending = f"Pendiente: pediste tu factura en braille el 01/12/2026, folio {made.folio}."
     html = text(customer.get(PAGE))
     assert "pediste tu factura del contrato 8295249" in html and made.folio in html
     assert pending in html

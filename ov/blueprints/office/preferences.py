@@ -19,6 +19,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
+from ov.blueprints.office import common
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page, today
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
@@ -240,7 +241,8 @@ def set_bill_format(account_id: int):
     if not form.validate():
         return _refused(refused=(account_id, form))
     outcome = requests_service.ask_bill_format(link, form.formato.data,
-                                               client_address=request.remote_addr)
+                                               client_address=request.remote_addr,
+                                               now=common.now())
     match outcome:
         case requests_service.StillOpen(request=still_open):
             return _refused(409, errors=[("", (
