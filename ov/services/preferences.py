@@ -9,8 +9,9 @@ enough away. The rule, per contract, from its invoices:
    invoices). A gap close to a whole number of months (within ``MONTH_SLACK`` days) steps
    by calendar months (the 1st of each month stays the 1st); any other steps by its days.
    A contract with a single invoice is taken as monthly.
-2. The next bill is the latest issued one plus one period (stepped again while it is not
-   after today, when the billing mirror is late).
+2. The next bill is the latest issued one plus one period (plus two, three... while it is
+   not after today, when the billing mirror is late), always counted from that latest issue
+   date, so a bill on the 31st stays on the 31st after February.
 3. If that bill is issued in less than ``LEAD_DAYS`` days, it is already being printed: the
    change applies from the one after.
 
@@ -64,8 +65,12 @@ class Period:
     months: int = 0
     days: int = 0
 
-    def after(self, day: date) -> date:
-        return _add_months(day, self.months) if self.months else day + timedelta(days=self.days)
+    def after(self, day: date, times: int = 1) -> date:
+        """``times`` periods after ``day``, always counted from ``day`` itself: bills on the
+        31st come back to the 31st after February's 28th."""
+        if self.months:
+            return _add_months(day, self.months * times)
+        return day + timedelta(days=self.days * times)
 
 
 MONTHLY = Period(months=1)
@@ -89,13 +94,13 @@ def next_changeable_bill(issue_dates: list[date], today: date) -> date | None:
     and 3); None when the contract has no invoice yet (its first bill)."""
     if not issue_dates:
         return None
-    period = usual_period(issue_dates)
-    upcoming = period.after(max(issue_dates))
-    while upcoming <= today:
-        upcoming = period.after(upcoming)
-    if (upcoming - today).days < LEAD_DAYS:
-        upcoming = period.after(upcoming)
-    return upcoming
+    period, latest = usual_period(issue_dates), max(issue_dates)
+    steps = 1
+    while period.after(latest, steps) <= today:
+        steps += 1
+    if (period.after(latest, steps) - today).days < LEAD_DAYS:
+        steps += 1
+    return period.after(latest, steps)
 
 
 def recent_issue_dates(account_ids: list[int]) -> dict[int, list[date]]:

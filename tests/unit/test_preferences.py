@@ -60,6 +60,37 @@ def test_a_change_applies_from_the_next_bill_not_yet_in_print(today, expected):
     assert next_changeable_bill(MONTHLY, today) == expected
 
 
+def month_ends(day_: int, year: int, month: int, count: int) -> list[date]:
+    """Issue dates on ``day_`` (or the month's last day) of ``count`` months ending at
+    ``year``-``month``, as a utility that bills on the 29th, 30th or 31st issues them."""
+    import calendar
+
+    found = []
+    for back in range(count - 1, -1, -1):
+        y, m = divmod(year * 12 + month - 1 - back, 12)
+        found.append(date(y, m + 1, min(day_, calendar.monthrange(y, m + 1)[1])))
+    return found
+
+
+@pytest.mark.parametrize(("dates", "today", "expected"), [
+    # Bills on the 31st: February's is on the 28th, March's back on the 31st.
+    (month_ends(31, 2026, 1, 4), date(2026, 2, 20), date(2026, 2, 28)),
+    (month_ends(31, 2026, 1, 4), date(2026, 2, 22), date(2026, 3, 31)),
+    # On the 30th and the 29th (2027 is not a leap year): past February, the same day again.
+    (month_ends(30, 2027, 1, 4), date(2027, 2, 25), date(2027, 3, 30)),
+    (month_ends(29, 2027, 1, 4), date(2027, 2, 25), date(2027, 3, 29)),
+    # The mirror is late (October's the latest on 05/12): November's 30th is gone, December's
+    # 31st is next; a month later, January's 31st.
+    (month_ends(31, 2026, 10, 4), date(2026, 12, 5), date(2026, 12, 31)),
+    (month_ends(31, 2026, 10, 4), date(2026, 12, 27), date(2027, 1, 31)),
+    (month_ends(31, 2026, 10, 4), date(2027, 3, 1), date(2027, 3, 31)),
+])
+def test_month_end_bills_keep_their_day_however_many_months_are_stepped(dates, today,
+                                                                         expected):
+    assert usual_period(dates) == Period(months=1)
+    assert next_changeable_bill(dates, today) == expected
+
+
 def test_a_contract_without_bills_changes_from_its_first():
     assert next_changeable_bill([], date(2026, 12, 1)) is None
 
