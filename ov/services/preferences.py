@@ -129,26 +129,44 @@ def bills_changed(account_ids: list[int], today: date) -> dict[int, date | None]
 @dataclass(frozen=True)
 class PaperlessChange:
     """What a paperless choice did: ``changed`` False when it already was so; ``from_bills``
-    by account id (None: from the contract's first bill)."""
+    by account id (None: from the contract's first bill); ``cancelled``, the contracts where
+    the previous change had not reached a bill yet, so this one only takes it back and
+    nothing changes on their bills."""
 
     paperless: bool
     changed: bool
     from_bills: dict[int, date | None]
+    cancelled: frozenset[int] = frozenset()
+
+
+def _not_applied_yet(user: User, from_bills: dict[int, date | None],
+                     today: date) -> frozenset[int]:
+    """The contracts on which the user's last paperless change has not reached a bill."""
+    last = last_paperless_change(user.id)
+    if last is None or last[0] != bool(user.paperless_bill):
+        return frozenset()
+    return frozenset(
+        account_id for account_id, day in last[1].items() if account_id in from_bills
+        and (day >= today if day is not None else from_bills[account_id] is None))
 
 
 def set_paperless(user: User, paperless: bool, account_ids: list[int], today: date, *,
                   client_address: str | None) -> PaperlessChange:
     """Turn the paperless bill on or off for all the user's contracts, audited with the bill
-    it applies from (the Mis datos summary reads it back)."""
+    it applies from on each (the Mis datos summary reads it back); a contract where the
+    previous change had not applied yet keeps its bills as they were."""
     from_bills = bills_changed(account_ids, today)
     if bool(user.paperless_bill) == paperless:
         return PaperlessChange(paperless, False, from_bills)
+    cancelled = _not_applied_yet(user, from_bills, today)
+    from_bills = {key: value for key, value in from_bills.items() if key not in cancelled}
     user.paperless_bill = paperless
     audit.record("paperless_changed", user_id=user.id, client_address=client_address,
                  paperless=paperless,
                  from_bills={str(account_id): (day.isoformat() if day else None)
-                             for account_id, day in from_bills.items()})
-    return PaperlessChange(paperless, True, from_bills)
+                             for account_id, day in from_bills.items()},
+                 **({"cancelled": sorted(cancelled)} if cancelled else {}))
+    return PaperlessChange(paperless, True, from_bills, cancelled)
 
 
 def last_paperless_change(user_id: int) -> tuple[bool, dict[int, date | None]] | None:

@@ -142,6 +142,6 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
     axe(tab)
     tab.get_by_role("navigation", name="Mi oficina").get_by_role("link", name="Mis datos").click()
     expect(tab.locator("main")).to_contain_text(f"folio {second}")
-    expect(tab.locator("main")).to_contain_text("No: la recibes en papel. El papel vuelve")
+    expect(tab.locator("main")).to_contain_text("No, desde la factura de alrededor del")
     assert account_id
     axe(tab)

@@ -133,18 +133,48 @@ def test_turning_paperless_off_says_from_which_bill_paper_resumes(app, customer)
     html = text(customer.get(PAGE))
     assert ("Listo: volverás a recibir tu factura en papel a partir de la factura que "
             f"emitiremos alrededor del {WHEN}.") in html
+    assert ("Elegiste volver a recibir tu factura en papel. El papel vuelve a llegar a partir "
+            f"de la factura que emitiremos alrededor del {WHEN}; hasta entonces la recibes "
+            "solo por correo.") in html
     summary = text(customer.get("/mi-oficina/datos"))
-    assert (f"No: la recibes en papel. El papel vuelve a llegar a partir de la factura que "
-            f"emitiremos alrededor del {WHEN}.") in summary
+    assert (f"No, desde la factura de alrededor del {WHEN}; hasta entonces la recibes solo "
+            "por correo</dd>") in summary
     [event] = events(app, "paperless_changed")
     assert event.details["paperless"] is False
 
+    # Back on before the paper resumed: it never stopped arriving by email only.
     response = post(customer, PAPERLESS, {"factura_electronica": "si"})
     assert response.status_code == 303
     html = text(customer.get(PAGE))
-    assert (f"Dejarás de recibirla en papel a partir de la factura que emitiremos alrededor "
-            f"del {WHEN}") in html
+    assert ("Listo: seguirás recibiendo tu factura solo por correo, como hasta ahora: aún no "
+            "volvíamos a imprimirla.") in html
+    assert "Hoy recibes tu factura solo por correo, sin papel.</p>" in html
     assert the_user(app).paperless_bill is True
+    assert "Sí: la recibes por correo, sin papel</dd>" in text(customer.get("/mi-oficina/datos"))
+
+
+def test_turning_paperless_on_and_off_before_it_applied_keeps_the_paper(app, customer):
+    with app.app_context():
+        db.session.get(User, the_user(app).id).paperless_bill = False
+        db.session.commit()
+    assert post(customer, PAPERLESS, {"factura_electronica": "si"}).status_code == 303
+    html = text(customer.get(PAGE))
+    assert ("Listo: tu factura te llegará solo por correo. Dejarás de recibirla en papel a "
+            f"partir de la factura que emitiremos alrededor del {WHEN}; hasta entonces te llega "
+            "también en papel.") in html
+    summary = text(customer.get("/mi-oficina/datos"))
+    assert (f"Sí, desde la factura de alrededor del {WHEN}; hasta entonces te llega también "
+            "en papel</dd>") in summary
+    assert "Sí: la recibes por correo, sin papel" not in summary
+
+    assert post(customer, PAPERLESS, {"factura_electronica": "no"}).status_code == 303
+    html = text(customer.get(PAGE))
+    assert ("Listo: seguirás recibiendo tu factura en papel, como hasta ahora: aún no "
+            "habíamos dejado de imprimirla.") in html
+    assert "volverás a recibir" not in html and "vuelve a llegar" not in html
+    assert "No: la recibes en papel</dd>" in text(customer.get("/mi-oficina/datos"))
+    last = events(app, "paperless_changed")[-1]
+    assert last.details["from_bills"] == {} and last.details["paperless"] is False
 
 
 def test_the_same_paperless_choice_changes_nothing(app, customer):

@@ -186,3 +186,26 @@ def test_formats_are_said_as_customers_read_them():
     assert preferences.format_phrase("braille") == "en braille"
     assert preferences.format_phrase("normal") == "en formato normal"
     assert preferences.format_phrase(None) == "en formato normal"
+
+
+# --- what the page says of it ---------------------------------------------------------------
+
+def office_with(*accounts):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(accounts=accounts, scope=SimpleNamespace(aliases={}))
+
+
+def test_from_which_bill_says_nothing_when_no_contract_it_named_is_still_linked():
+    from types import SimpleNamespace
+
+    from ov.blueprints.office.preferences import from_which_bill, paperless_message
+
+    linked = SimpleNamespace(id=7, printed_number="8295249")
+    assert from_which_bill(office_with(linked), {7: date(2027, 1, 1)}) == (
+        "a partir de la factura que emitiremos alrededor del 01/01/2027")
+    assert from_which_bill(office_with(linked), {8: date(2027, 1, 1)}) is None
+    assert from_which_bill(office_with(), {}) is None
+    change = preferences.PaperlessChange(paperless=True, changed=True, from_bills={})
+    assert paperless_message(office_with(), change) == (
+        "Listo: tu factura te llegará solo por correo, sin papel.")

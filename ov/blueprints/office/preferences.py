@@ -96,47 +96,80 @@ def contract_name(office: Office, account) -> str:
     return f"{account.printed_number} ({alias})" if alias else account.printed_number
 
 
-def from_which_bill(office: Office, from_bills: dict[int, date | None]) -> str:
+def from_which_bill(office: Office, from_bills: dict[int, date | None], *,
+                    short: bool = False) -> str | None:
     """``a partir de la factura que emitiremos alrededor del 01/01/2027`` (per contract when
-    there are several)."""
+    there are several; ``desde la factura de alrededor del 01/01/2027`` when ``short``); None
+    when none of those contracts is still linked."""
     def bill(day_: date | None) -> str:
-        return ("su primera factura" if day_ is None
+        if day_ is None:
+            return "su primera factura"
+        return (f"la factura de alrededor del {day(day_)}" if short
                 else f"la factura que emitiremos alrededor del {day(day_)}")
 
+    start = "desde " if short else "a partir de "
     known = [account for account in office.accounts if account.id in from_bills]
+    if not known:
+        return None
     if len(known) == 1:
-        return f"a partir de {bill(from_bills[known[0].id])}"
-    return "a partir de " + "; y ".join(
+        return start + bill(from_bills[known[0].id])
+    return start + "; y ".join(
         f"{bill(from_bills[account.id])} en el contrato {contract_name(office, account)}"
         for account in known)
 
 
 def paperless_message(office: Office, change: service.PaperlessChange) -> str:
-    when = from_which_bill(office, change.from_bills)
     if not change.changed:
         return ("No cambió nada: ya recibías tu factura solo por correo." if change.paperless
                 else "No cambió nada: ya recibías tu factura en papel.")
+    when = from_which_bill(office, change.from_bills)
     if change.paperless:
+        if change.cancelled and not change.from_bills:
+            return ("Listo: seguirás recibiendo tu factura solo por correo, como hasta ahora: "
+                    "aún no volvíamos a imprimirla.")
+        if when is None:
+            return "Listo: tu factura te llegará solo por correo, sin papel."
         return (f"Listo: tu factura te llegará solo por correo. Dejarás de recibirla en papel "
                 f"{when}; hasta entonces te llega también en papel.")
+    if change.cancelled and not change.from_bills:
+        return ("Listo: seguirás recibiendo tu factura en papel, como hasta ahora: aún no "
+                "habíamos dejado de imprimirla.")
+    if when is None:
+        return "Listo: volverás a recibir tu factura en papel."
     return f"Listo: volverás a recibir tu factura en papel {when}."
 
 
-def paperless_line(office: Office, user, on: date) -> str | None:
-    """The date line of the last change while it is still to come; None once it applies."""
+def paperless_ahead(office: Office, user, on: date) -> dict[int, date] | None:
+    """The bills the last change still waits for (by account id); None once it applies."""
     last = service.last_paperless_change(user.id)
-    if last is None:
+    if last is None or last[0] != bool(user.paperless_bill):
         return None
-    paperless, from_bills = last
-    if paperless != bool(user.paperless_bill):
-        return None
-    ahead = {key: value for key, value in from_bills.items() if value and value >= on}
-    if not ahead:
-        return None
+    ahead = {key: value for key, value in last[1].items() if value and value >= on
+             and any(account.id == key for account in office.accounts)}
+    return ahead or None
+
+
+def paperless_now(office: Office, user, on: date, *, short: bool = False) -> str:
+    """How the bill arrives today and, while a change is still to come, from which bill it
+    changes: the Preferencias page's sentence, or the Mis datos summary's (``short``)."""
+    ahead = paperless_ahead(office, user, on)
+    paperless = bool(user.paperless_bill)
+    if ahead is None:
+        if short:
+            return ("Sí: la recibes por correo, sin papel" if paperless
+                    else "No: la recibes en papel")
+        return ("Hoy recibes tu factura solo por correo, sin papel." if paperless
+                else "Hoy recibes tu factura en papel.")
+    if short:
+        when = from_which_bill(office, ahead, short=True)
+        return (f"Sí, {when}; hasta entonces te llega también en papel" if paperless
+                else f"No, {when}; hasta entonces la recibes solo por correo")
     when = from_which_bill(office, ahead)
     if paperless:
-        return f"El papel deja de llegar {when}."
-    return f"El papel vuelve a llegar {when}."
+        return (f"Elegiste recibir tu factura solo por correo. El papel deja de llegar {when}; "
+                "hasta entonces te llega también en papel.")
+    return (f"Elegiste volver a recibir tu factura en papel. El papel vuelve a llegar {when}; "
+            "hasta entonces la recibes solo por correo.")
 
 
 def summary(office: Office) -> dict:
@@ -144,7 +177,7 @@ def summary(office: Office) -> dict:
     user = current_user
     pending = requests_service.open_bill_format_requests(user.id)
     return {
-        "paperless_line": paperless_line(office, user, today()),
+        "paperless": paperless_now(office, user, today(), short=True),
         "by_mail": service.notices_by_mail(user),
         "formats": [(link, contract_name(office, link.account),
                      service.format_label(link.bill_format),
@@ -175,7 +208,7 @@ def preferences_page(status: int = 200, *, paperless=None, notices=None, refused
         "office/datos/preferences.html", heading, office=office, user=user,
         paperless=paperless, notices=notices, formats=formats, errors=errors,
         pending={key: requests_service.line(value) for key, value in pending.items()},
-        paperless_line=paperless_line(office, user, today()),
+        paperless_now=paperless_now(office, user, today()),
         next_bills=service.bills_changed([a.id for a in office.accounts], today()),
         format_label=service.format_label, contract_name=lambda a: contract_name(office, a),
     )
