@@ -78,8 +78,8 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
     tab.get_by_role("group", name="Pago aplicado").get_by_label("No").check()
     tab.get_by_role("button", name="Guardar avisos por correo").click()
     expect(tab.locator("main")).to_contain_text(
-        "te enviaremos por correo los avisos de: Nueva factura, cambios en tus solicitudes, "
-        "periodo para dar tu lectura.")
+        "te enviaremos por correo los avisos de nueva factura, de cambios en tus solicitudes "
+        "y del periodo para dar tu lectura.")
     assert the_user(app).notify_payment is False
     expect(tab.get_by_role("group", name="Pago aplicado").get_by_label("No")).to_be_checked()
 

@@ -107,6 +107,7 @@ def test_the_page_has_a_form_per_preference_reached_from_mis_datos(app, customer
     assert page.status_code == 200
     html = text(page)
     assert "<h1>Preferencias</h1>" in html
+    assert re.search(r'aria-current="page">Mis datos</a>', html)  # the tab it belongs to
     account_id = seed_account_id(app)
     for action in (PAPERLESS, NOTICES, format_url(account_id)):
         assert f'action="{action}"' in html and f'data-hx-post="{action}"' in html
@@ -222,8 +223,8 @@ def test_choosing_notices_by_email_one_by_one(app, customer):
             user.notify_reading) == (True, False, True, False)
     assert user.email_notices is True  # the registration choice stays as it was
     html = text(customer.get(PAGE))
-    assert ("Listo: te enviaremos por correo los avisos de: Nueva factura, cambios en tus "
-            "solicitudes.") in html
+    assert ("Listo: te enviaremos por correo los avisos de nueva factura y de cambios en tus "
+            "solicitudes. Los demás los ves en Avisos, en Mi oficina.") in html
     assert "Nueva factura, Cambios en tus solicitudes" in text(customer.get("/mi-oficina/datos"))
     [event] = events(app, "notice_preferences_changed")
     assert event.details == {"notify_payment": False, "notify_reading": False}
@@ -270,6 +271,8 @@ def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
     pending = f"Pendiente: pediste tu factura en braille el 01/12/2026, folio {made.folio}."
     html = text(customer.get(PAGE))
     assert "pediste tu factura del contrato 8295249" in html and made.folio in html
+    assert ("Verás la solicitud pendiente aquí y en Mis solicitudes hasta que la atendamos; "
+            "te avisaremos.") in html
     assert pending in html
     assert f'action="{format_url(account_id)}"' not in html  # no second form while open
     assert pending in text(customer.get("/mi-oficina/solicitudes"))

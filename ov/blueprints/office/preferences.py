@@ -60,6 +60,12 @@ NOTICE_FIELDS = {"notify_invoice": "aviso_factura", "notify_payment": "aviso_pag
                  "notify_request": "aviso_solicitud", "notify_reading": "aviso_lectura"}
 
 
+#: How the confirmation names each kind: «los avisos de nueva factura y de ...».
+NOTICE_PHRASES = {"notify_invoice": "de nueva factura", "notify_payment": "de pago aplicado",
+                  "notify_request": "de cambios en tus solicitudes",
+                  "notify_reading": "del periodo para dar tu lectura"}
+
+
 class NoticesForm(Form):
     aviso_factura = yes_no("Nueva factura", "Elige «Sí» o «No» para los avisos de nueva factura.")
     aviso_pago = yes_no("Pago aplicado", "Elige «Sí» o «No» para los avisos de pago aplicado.")
@@ -260,9 +266,11 @@ def set_notices():
     if not by_mail:
         return _done("Listo: ya no te enviaremos avisos por correo; los verás en Avisos, "
                      "en Mi oficina.")
-    return _done("Listo: te enviaremos por correo los avisos de: "
-                 + ", ".join(label.lower() if i else label for i, label in enumerate(by_mail))
-                 + ". Los demás los ves en Avisos, en Mi oficina.")
+    said = [NOTICE_PHRASES[column] for column in service.NOTICE_COLUMNS
+            if getattr(current_user, column)]
+    listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " y " + said[-1]
+    return _done(f"Listo: te enviaremos por correo los avisos {listed}. Los demás los ves en "
+                 "Avisos, en Mi oficina.")
 
 
 @bp.post("/datos/preferencias/formato/<int(max=2147483647):account_id>")
@@ -291,5 +299,6 @@ def set_bill_format(account_id: int):
             db.session.commit()
             return _done(
                 f"Listo: pediste tu factura del contrato {link.account.printed_number} "
-                f"{service.format_phrase(asked.detail)}, folio {asked.folio}. La verás "
-                "pendiente aquí y en Mis solicitudes hasta que la atendamos; te avisaremos.")
+                f"{service.format_phrase(asked.detail)}, folio {asked.folio}. Verás la "
+                "solicitud pendiente aquí y en Mis solicitudes hasta que la atendamos; te "
+                "avisaremos.")
