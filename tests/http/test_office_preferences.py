@@ -46,6 +46,7 @@ def fixed_now(monkeypatch):
 PAGE = "/mi-oficina/datos/preferencias"
 PAPERLESS = PAGE + "/factura-electronica"
 NOTICES = PAGE + "/avisos"
+RESEND = "/mi-oficina/reenviar-confirmacion"
 
 
 def text(response) -> str:
@@ -401,3 +402,34 @@ def test_on_postgresql_the_open_request_index_is_partial(app):
         [index] = [index for index in inspect(db.engine).get_indexes("service_request")
                    if index["name"] == "ux_service_request_open_topic"]
         assert index["unique"] and "status" in index["dialect_options"]["postgresql_where"]
+
+
+# --- a form's address reached by GET ------------------------------------------------------------
+
+def test_a_forms_address_reached_by_get_leads_back_to_the_page(app, customer):
+    account_id = seed_account_id(app)
+    for url in (PAPERLESS, NOTICES, format_url(account_id)):
+        response = customer.get(url)
+        assert (response.status_code, response.location) == (303, PAGE), url
+
+
+def test_resending_the_confirmation_from_a_refused_form_returns_to_the_page(app, customer):
+    refused = post(customer, PAPERLESS, {})
+    assert refused.status_code == 422
+    html = text(refused)
+    assert f'name="next" value="{PAPERLESS}"' in html  # the notice sends back to where it is
+    resent = customer.post(RESEND, data={"csrf_token": hidden(html, "csrf_token"),
+                                         "next": PAPERLESS}, follow_redirects=True)
+    assert resent.status_code == 200 and resent.request.path == PAGE
+    assert "Te enviamos un correo nuevo" in text(resent)
+
+
+def test_a_contracts_form_address_reached_by_get_leads_back_to_its_page(app, customer):
+    response = customer.get(f"/mi-oficina/contratos/{seed_account_id(app)}/nombre")
+    assert (response.status_code, response.location) == (303, "/mi-oficina/contratos")
+
+
+@pytest.mark.parametrize("url", ["/mi-oficina/avisos/leidos", "/mi-oficina/avisos/1/leido"])
+def test_a_notices_form_address_reached_by_get_leads_back_to_its_page(app, customer, url):
+    response = customer.get(url)
+    assert (response.status_code, response.location) == (303, "/mi-oficina/avisos")

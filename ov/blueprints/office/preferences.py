@@ -228,6 +228,13 @@ def _refused(status: int = 422, **forms):
     return response
 
 
+def _form_reached_by_get():
+    """A form's address reached by GET (a reload of its refused answer, or «Reenviar el
+    correo» sent back to it): the page itself, never a 405. (One rule for both methods: with
+    two, Werkzeug answers an out-of-range id with 405 instead of 404.)"""
+    return redirect(url_for("office.preferences"), 303)
+
+
 def _done(message: str):
     flash(message)
     return redirect(url_for("office.preferences"), 303)
@@ -238,8 +245,10 @@ def preferences():
     return preferences_page()
 
 
-@bp.post("/datos/preferencias/factura-electronica")
+@bp.route("/datos/preferencias/factura-electronica", methods=["GET", "POST"])
 def set_paperless():
+    if request.method == "GET":
+        return _form_reached_by_get()
     form = PaperlessForm(request.form)
     if not form.validate():
         return _refused(paperless=form)
@@ -251,8 +260,10 @@ def set_paperless():
     return _done(paperless_message(office, change))
 
 
-@bp.post("/datos/preferencias/avisos")
+@bp.route("/datos/preferencias/avisos", methods=["GET", "POST"])
 def set_notices():
+    if request.method == "GET":
+        return _form_reached_by_get()
     form = NoticesForm(request.form)
     if not form.validate():
         return _refused(notices=form)
@@ -273,8 +284,11 @@ def set_notices():
                  "Avisos, en Mi oficina.")
 
 
-@bp.post("/datos/preferencias/formato/<int(max=2147483647):account_id>")
+@bp.route("/datos/preferencias/formato/<int(max=2147483647):account_id>",
+          methods=["GET", "POST"])
 def set_bill_format(account_id: int):
+    if request.method == "GET":
+        return _form_reached_by_get()
     link = contracts.link_of(current_user.id, account_id)
     if link is None:
         not_yours("contract", account_id)
