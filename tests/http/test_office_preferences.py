@@ -433,3 +433,19 @@ def test_a_contracts_form_address_reached_by_get_leads_back_to_its_page(app, cus
 def test_a_notices_form_address_reached_by_get_leads_back_to_its_page(app, customer, url):
     response = customer.get(url)
     assert (response.status_code, response.location) == (303, "/mi-oficina/avisos")
+
+
+@pytest.mark.parametrize("value", ["dorado", None, "normal"])
+def test_a_stale_page_posting_anything_while_a_request_is_open_is_a_409(app, customer, value):
+    account_id = seed_account_id(app)
+    field = f"contrato{account_id}-formato"
+    assert post(customer, format_url(account_id), {field: "braille"}).status_code == 303
+    [made] = requests_in_db(app)
+    response = post(customer, format_url(account_id), {} if value is None else {field: value})
+    assert response.status_code == 409
+    html = text(response)
+    assert "Ya tienes una solicitud abierta" in html and made.folio in html
+    assert "<h2 id=\"resumen-errores\">Ya pediste un formato para este contrato</h2>" in html
+    assert "dato que corregir" not in html and "Elige un formato" not in html
+    assert f"Pendiente: pediste tu factura en braille el 01/12/2026, folio {made.folio}." in html
+    assert len(requests_in_db(app)) == 1

@@ -196,7 +196,7 @@ def summary(office: Office) -> dict:
 # --- the page and its forms -------------------------------------------------------------------
 
 def preferences_page(status: int = 200, *, paperless=None, notices=None, refused=None,
-                     errors=(), heading="Preferencias"):
+                     errors=(), heading="Preferencias", summary_heading=None):
     office = office_context()
     user = current_user
     pending = requests_service.open_bill_format_requests(user.id)
@@ -213,6 +213,7 @@ def preferences_page(status: int = 200, *, paperless=None, notices=None, refused
     response = page(
         "office/datos/preferences.html", heading, office=office, user=user,
         paperless=paperless, notices=notices, formats=formats, errors=errors,
+        summary_heading=summary_heading,
         pending={key: requests_service.line(value) for key, value in pending.items()},
         paperless_now=paperless_now(office, user, today()),
         next_bills=service.bills_changed([a.id for a in office.accounts], today()),
@@ -233,6 +234,14 @@ def _form_reached_by_get():
     correo» sent back to it): the page itself, never a 405. (One rule for both methods: with
     two, Werkzeug answers an out-of-range id with 405 instead of 404.)"""
     return redirect(url_for("office.preferences"), 303)
+
+
+def _still_open(link, still_open):
+    return _refused(409, summary_heading="Ya pediste un formato para este contrato", errors=[(
+        "", f"Ya tienes una solicitud abierta para el formato de la factura del contrato "
+            f"{link.account.printed_number}: {requests_service.describe(still_open)} "
+            f"(folio {still_open.folio}). Cuando la terminemos podrás pedir otro formato; "
+            "si necesitas cambiarla antes, llama a Atención al cliente.")])
 
 
 def _done(message: str):
@@ -292,6 +301,10 @@ def set_bill_format(account_id: int):
     link = contracts.link_of(current_user.id, account_id)
     if link is None:
         not_yours("contract", account_id)
+    # A page left open while a request was filed: whatever it sends, the open one answers.
+    still_open = requests_service.open_bill_format_requests(current_user.id).get(account_id)
+    if still_open is not None:
+        return _still_open(link, still_open)
     form = format_form(link, request.form)
     if not form.validate():
         return _refused(refused=(account_id, form))
@@ -300,11 +313,7 @@ def set_bill_format(account_id: int):
                                                now=common.now())
     match outcome:
         case requests_service.StillOpen(request=still_open):
-            return _refused(409, errors=[("", (
-                f"Ya tienes una solicitud abierta para el formato de la factura del contrato "
-                f"{link.account.printed_number}: {requests_service.describe(still_open)} "
-                f"(folio {still_open.folio}). Cuando la terminemos podrás pedir otro formato; "
-                "si necesitas cambiarla antes, llama a Atención al cliente."))])
+            return _still_open(link, still_open)
         case requests_service.SameFormat(value=value):
             form.formato.errors = [f"Tu factura ya se imprime {service.format_phrase(value)}. "
                                    "Elige otro formato para pedir el cambio."]
