@@ -55,4 +55,9 @@ def requests_update_command(folio: str, status: str, note: str) -> None:
     if changed.format_set:
         done += (" La factura de su contrato ya se imprime "
                  f"{format_phrase(changed.request.detail)}.")
+    elif changed.format_left and changed.request.status == "resolved":
+        done += " No se aplicó el formato: el contrato ya no está ligado a quien lo pidió."
+    elif changed.format_left:
+        done += (" No se aplicó el formato: la factura de su contrato sigue "
+                 f"{format_phrase(changed.current_format)}.")
     click.echo(done)

@@ -14,7 +14,10 @@ preparing that bill, and the customer can still call to change it.
 received → in progress → resolved → closed (a step may be skipped; a closed request is
 final). Each adds a timeline event and tells the user with a notice (by mail if they get
 request notices by email). A resolved ``bill_format`` request sets the contract's format and
-is told as a preference done instead, one notice for one event. Callers commit.
+is told as a preference done instead, one notice for one event; closing an open one without
+doing it needs a note, which the customer reads with what stays as it was. Of two staff
+moving one request at once, the second is refused (the update is conditional on the status
+it read). Callers commit.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ov.extensions import db
 from ov.formatting import LOCAL_TIME, day
@@ -40,7 +44,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import audit, notices
+from ov.services import audit, mail, notices
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
@@ -200,9 +204,15 @@ def requests_of(user_id: int, limit: int = 50) -> list[ServiceRequest]:
 
 @dataclass
 class StatusChanged:
+    """What a status change did: ``format_set`` when a resolved bill-format request set the
+    contract's format; ``format_left`` when a bill-format request ended without it (closed
+    unattended, or resolved on a contract no longer linked to who asked)."""
+
     request: ServiceRequest
     mails: list[OutboxMail] = field(default_factory=list)
     format_set: bool = False
+    format_left: bool = False
+    current_format: str | None = None
 
 
 def find(folio: str) -> ServiceRequest:
@@ -239,7 +249,20 @@ def set_status(folio: str, status: str, note: str = "", *,
     if any(ord(char) < 32 for char in note):
         raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
     previous = request.status
-    request.status = value
+    closing_unattended = (request.topic == BILL_FORMAT and previous in OPEN
+                          and value == ServiceRequestStatus.CLOSED.value)
+    if closing_unattended and not note:
+        raise RequestError(f"Para cerrar la solicitud {request.folio} sin atenderla escribe con "
+                           "--note por qué: se lo diremos al cliente.")
+    # Only from the status read above: of two staff moving it at once, the second is refused.
+    moved = db.session.execute(
+        update(ServiceRequest)
+        .where(ServiceRequest.id == request.id, ServiceRequest.status == previous)
+        .values(status=value).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise RequestError(f"La solicitud {request.folio} cambió mientras tanto: consúltala de "
+                           "nuevo con «requests list» antes de moverla.")
+    set_committed_value(request, "status", value)
     request.events.append(ServiceRequestEvent(at=now or utcnow(), status=value, note=note))
     audit.record("service_request_status", user_id=request.user_id, folio=request.folio,
                  previous=previous, status=value, by="staff")
@@ -247,8 +270,14 @@ def set_status(folio: str, status: str, note: str = "", *,
     made = None
     if request.topic == BILL_FORMAT and value == ServiceRequestStatus.RESOLVED.value:
         changed.format_set = _apply_bill_format(request)
+        changed.format_left = not changed.format_set
         if changed.format_set:
             made = _tell_format_done(request)
+    elif closing_unattended:
+        link = _link_of(request)
+        changed.format_left = True
+        changed.current_format = link.bill_format if link else None
+        made = _tell_format_closed(request, note, changed.current_format)
     if made is None and not changed.format_set:
         made = notices.request_status_changed(request)
     if made is not None and made.mail is not None:
@@ -256,12 +285,17 @@ def set_status(folio: str, status: str, note: str = "", *,
     return changed
 
 
-def _apply_bill_format(request: ServiceRequest) -> bool:
-    """Set the format on the link of the user who asked, if the contract is still theirs."""
-    link = db.session.scalars(
+def _link_of(request: ServiceRequest) -> UserAccount | None:
+    """The link of the user who asked to the contract, if it is still theirs."""
+    return db.session.scalars(
         select(UserAccount).where(UserAccount.account_id == request.account_id,
                                   UserAccount.user_id == request.user_id)
     ).first()
+
+
+def _apply_bill_format(request: ServiceRequest) -> bool:
+    """Set the format on the link of the user who asked, if the contract is still theirs."""
+    link = _link_of(request)
     if link is None or request.detail not in FORMAT_LABELS:
         return False
     link.bill_format = request.detail
@@ -279,6 +313,27 @@ def _tell_format_done(request: ServiceRequest) -> notices.Notified | None:
         body=(f"Atendimos tu solicitud {request.folio}: la factura impresa del contrato "
               f"{account.printed_number} llegará {wanted} a partir de la próxima que "
               "emitamos."),
+    )
+
+
+def _tell_format_closed(request: ServiceRequest, note: str,
+                        current_format: str | None) -> notices.Notified | None:
+    """A bill-format request closed without being done: what stays, and staff's reason."""
+    if request.user_id is None:
+        return None
+    user = db.session.get(User, request.user_id)
+    account = db.session.get(Account, request.account_id)
+    current = format_phrase(current_format)
+    reason = note if note.endswith((".", "!", "?")) else note + "."
+    return notices.notify(
+        user, notices.REQUEST_STATUS, f"{request.folio}:{request.status}",
+        account_id=request.account_id,
+        title=f"Cerramos tu solicitud {request.folio} sin cambiar el formato",
+        body=(f"Cerramos tu solicitud {request.folio} sin atenderla: la factura impresa del "
+              f"contrato {account.printed_number} se sigue imprimiendo {current}. Motivo: "
+              f"{reason} Si todavía la quieres {format_phrase(request.detail)}, pídela de "
+              "nuevo en Preferencias."),
+        action=("Ver mis preferencias", mail.external_url("office.preferences")),
     )
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest, UserAccount
@@ -171,7 +171,7 @@ def test_status_changes_only_go_forward(app, steps, status, message):
         user, _ = make_customer()
         folio = ask(user).request.folio
         for step in steps:
-            service.set_status(folio, step, now=NOW)
+            service.set_status(folio, step, "Lo pidió el cliente", now=NOW)
         with pytest.raises(service.RequestError, match=re.escape(message)):
             service.set_status(folio, status, now=NOW)
 
@@ -236,3 +236,68 @@ def test_the_command_refuses_bad_input_in_spanish(app, args, message):
 
 def test_listing_nothing_says_so(app):
     assert run(app, "list").output == "No hay solicitudes.\n"
+
+
+# --- closing without doing it, a contract no longer theirs, two staff at once -----------------
+
+def test_closing_an_open_format_request_needs_a_note_the_customer_reads(app):
+    with app.app_context():
+        user, account = make_customer()
+        folio = ask(user).request.folio
+        user_id, printed = user.id, account.printed_number
+        db.session.commit()
+    refused = run(app, "update", folio, "--status", "cerrada")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert (f"Para cerrar la solicitud {folio} sin atenderla escribe con --note por qué: "
+            "se lo diremos al cliente.") in refused.output
+    closed = run(app, "update", folio, "--status", "cerrada", "--note",
+                 "El contrato está en baja temporal")
+    assert closed.exit_code == 0, closed.output
+    assert closed.output == (f"Solicitud {folio}: ahora está cerrada. No se aplicó el formato: "
+                             "la factura de su contrato sigue en formato normal.\n")
+    with app.app_context():
+        from ov.models import User
+
+        user = db.session.get(User, user_id)
+        [notice] = notices_of(user)
+        assert notice.title == f"Cerramos tu solicitud {folio} sin cambiar el formato"
+        assert notice.body == (
+            f"Cerramos tu solicitud {folio} sin atenderla: la factura impresa del contrato "
+            f"{printed} se sigue imprimiendo en formato normal. Motivo: El contrato está en "
+            "baja temporal. Si todavía la quieres en braille, pídela de nuevo en Preferencias.")
+        assert link_of(user).bill_format == "normal"
+        [mail] = mails_to(user.email)
+        assert "Motivo: El contrato está en baja temporal" in mail.body_text
+
+
+def test_a_resolved_request_on_a_contract_no_longer_linked_says_the_format_was_not_set(app):
+    with app.app_context():
+        user, _ = make_customer()
+        folio = ask(user).request.folio
+        db.session.delete(link_of(user))
+        db.session.commit()
+    done = run(app, "update", folio, "--status", "resuelta")
+    assert done.exit_code == 0, done.output
+    assert done.output == (f"Solicitud {folio}: ahora está resuelta. No se aplicó el formato: "
+                           "el contrato ya no está ligado a quien lo pidió.\n")
+
+
+def test_two_staff_moving_the_same_request_at_once_make_one_change(app):
+    with app.app_context():
+        user, _ = make_customer()
+        made = ask(user).request
+        folio, request_id = made.folio, made.id
+        db.session.commit()
+        assert service.find(folio).status == "received"  # what this staff member read
+        with db.engine.begin() as other:  # another moved it meanwhile
+            other.execute(update(ServiceRequest).where(ServiceRequest.id == request_id)
+                          .values(status="in_progress"))
+        with pytest.raises(service.RequestError,
+                           match=f"La solicitud {folio} cambió mientras tanto"):
+            service.set_status(folio, "resuelta", now=NOW)
+        db.session.rollback()
+        db.session.expire_all()
+        again = service.find(folio)
+        assert again.status == "in_progress"
+        assert [event.status for event in again.events] == ["received"]
+        assert notices_of(user) == []
