@@ -337,11 +337,18 @@ def _tell_format_closed(request: ServiceRequest, note: str,
     )
 
 
-def listing(open_only: bool = False) -> list[tuple[ServiceRequest, Account]]:
-    """Requests for staff with their contracts, oldest first (only the open ones with
-    ``open_only``); one query."""
+def asked(request: ServiceRequest) -> str:
+    """What was asked, as staff read it: ``Formato de la factura impresa: letra grande``."""
+    if request.topic == BILL_FORMAT and request.detail:
+        return f"{request.subject}: {FORMAT_LABELS.get(request.detail, request.detail)}"
+    return f"{request.subject}: {request.detail}" if request.detail else request.subject
+
+
+def listing(open_only: bool = False, limit: int = 50) -> list[tuple[ServiceRequest, Account]]:
+    """Up to ``limit`` requests for staff with their contracts, oldest first (only the open
+    ones with ``open_only``); one query."""
     query = (select(ServiceRequest, Account).join(Account, Account.id == ServiceRequest.account_id)
-             .order_by(ServiceRequest.created_at, ServiceRequest.id))
+             .order_by(ServiceRequest.created_at, ServiceRequest.id).limit(limit))
     if open_only:
         query = query.where(ServiceRequest.status.in_(OPEN))
     return [(row, account) for row, account in db.session.execute(query)]

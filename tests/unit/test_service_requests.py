@@ -301,3 +301,23 @@ def test_two_staff_moving_the_same_request_at_once_make_one_change(app):
         assert again.status == "in_progress"
         assert [event.status for event in again.events] == ["received"]
         assert notices_of(user) == []
+
+
+def test_the_list_says_formats_in_words_and_stops_at_its_limit(app):
+    with app.app_context():
+        folios = []
+        for number in range(3):
+            user, _ = make_customer(username=f"persona{number}x", email=f"p{number}@ejemplo.mx",
+                                    number=f"555000{number}")
+            folios.append(ask(user, "letra_grande").request.folio)
+        db.session.commit()
+    listed = run(app, "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("Formato de la factura impresa: letra grande\n") == 3
+    assert "letra_grande" not in listed.output
+    first_two = run(app, "list", "--limit", "2")
+    assert first_two.exit_code == 0, first_two.output
+    lines = first_two.output.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == folios[:2]
+    assert lines[2:] == ["Hay más: muestra más con --limit (hoy 2)."]
+    assert run(app, "list", "--limit", "0").exit_code == 2  # at least one
