@@ -72,6 +72,10 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
         "Listo: volverás a recibir tu factura en papel a partir de la factura que emitiremos "
         "alrededor del")
     assert the_user(app).paperless_bill is False
+    if javascript:  # the keyboard and the screen reader land on the confirmation
+        assert tab.evaluate("document.activeElement.getAttribute('role')") == "status"
+        assert tab.evaluate("document.activeElement.textContent").startswith(
+            "Listo: volverás a recibir")
     axe(tab)
 
     # Notices by email: no payment notices.
@@ -81,6 +85,9 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
         "te enviaremos por correo los avisos de nueva factura, de cambios en tus solicitudes "
         "y del periodo para dar tu lectura.")
     assert the_user(app).notify_payment is False
+    if javascript:
+        expect(tab.get_by_role("status").filter(has_text="te enviaremos por correo")
+               ).to_be_focused()
     expect(tab.get_by_role("group", name="Pago aplicado").get_by_label("No")).to_be_checked()
 
     # The format it already has: an error beside the question.

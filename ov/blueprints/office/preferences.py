@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, session, url_for
 from flask_login import current_user
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
@@ -196,7 +196,7 @@ def summary(office: Office) -> dict:
 # --- the page and its forms -------------------------------------------------------------------
 
 def preferences_page(status: int = 200, *, paperless=None, notices=None, refused=None,
-                     errors=(), heading="Preferencias", summary_heading=None):
+                     errors=(), heading="Preferencias", summary_heading=None, done=None):
     office = office_context()
     user = current_user
     pending = requests_service.open_bill_format_requests(user.id)
@@ -213,7 +213,7 @@ def preferences_page(status: int = 200, *, paperless=None, notices=None, refused
     response = page(
         "office/datos/preferences.html", heading, office=office, user=user,
         paperless=paperless, notices=notices, formats=formats, errors=errors,
-        summary_heading=summary_heading,
+        summary_heading=summary_heading, done=done,
         pending={key: requests_service.line(value) for key, value in pending.items()},
         paperless_now=paperless_now(office, user, today()),
         next_bills=service.bills_changed([a.id for a in office.accounts], today()),
@@ -244,14 +244,20 @@ def _still_open(link, still_open):
             "si necesitas cambiarla antes, llama a Atención al cliente.")])
 
 
+#: Where a saved form leaves its confirmation for the page it redirects to (read once).
+DONE_KEY = "ov_preferencias_hecho"
+
+
 def _done(message: str):
-    flash(message)
+    """Back to the page with the confirmation, which the page shows marked ``data-focus``:
+    after an htmx swap the focus lands on it (and it is read out), not on the heading."""
+    session[DONE_KEY] = message
     return redirect(url_for("office.preferences"), 303)
 
 
 @bp.get("/datos/preferencias")
 def preferences():
-    return preferences_page()
+    return preferences_page(done=session.pop(DONE_KEY, None))
 
 
 @bp.route("/datos/preferencias/factura-electronica", methods=["GET", "POST"])
