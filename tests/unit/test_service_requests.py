@@ -188,12 +188,17 @@ def run(app, *args):
     return app.test_cli_runner().invoke(args=["requests", *args])
 
 
-def test_staff_list_and_move_a_request_from_the_command_line(app):
+def filed(app) -> tuple[str, int, str]:
+    """A customer's braille request, committed: its folio, the user's id, the contract."""
     with app.app_context():
         user, account = make_customer()
         folio = ask(user).request.folio
-        printed, user_id = account.printed_number, user.id
         db.session.commit()
+        return folio, user.id, account.printed_number
+
+
+def test_staff_list_and_move_a_request_from_the_command_line(app):
+    folio, user_id, printed = filed(app)
     listed = run(app, "list", "--open")
     assert listed.exit_code == 0, listed.output
     assert listed.output == (f"{folio}  recibida  01/12/2026 12:00  Nuevo Laredo {printed}  "
@@ -241,11 +246,7 @@ def test_listing_nothing_says_so(app):
 # --- closing without doing it, a contract no longer theirs, two staff at once -----------------
 
 def test_closing_an_open_format_request_needs_a_note_the_customer_reads(app):
-    with app.app_context():
-        user, account = make_customer()
-        folio = ask(user).request.folio
-        user_id, printed = user.id, account.printed_number
-        db.session.commit()
+    folio, user_id, printed = filed(app)
     refused = run(app, "update", folio, "--status", "cerrada")
     assert refused.exit_code == 1 and "Traceback" not in refused.output
     assert (f"Para cerrar la solicitud {folio} sin atenderla escribe con --note por qué: "
