@@ -1,6 +1,6 @@
 """``flask --app ov requests``: staff follow the requests the portal files and move them on.
 
-    flask --app ov requests list [--open]
+    flask --app ov requests list [--open] [--limit 50]
     flask --app ov requests update SR-2026-000123 --status resuelta [--note "..."]
 """
 
@@ -23,16 +23,19 @@ def requests_group() -> None:
 
 @requests_group.command("list")
 @click.option("--open", "open_only", is_flag=True, help="Only those received or in progress.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="At most this many, the oldest first.")
 @with_appcontext
-def requests_list_command(open_only: bool) -> None:
+def requests_list_command(open_only: bool, limit: int) -> None:
     """The requests, oldest first: folio, status, date, contract and what was asked."""
-    found = service.listing(open_only)
+    found = service.listing(open_only, limit=limit + 1)
     if not found:
         click.echo("No hay solicitudes abiertas." if open_only else "No hay solicitudes.")
-    for row, account in found:
-        asked = f"{row.subject}: {row.detail}" if row.detail else row.subject
+    for row, account in found[:limit]:
         click.echo(f"{row.folio}  {service.status_word(row)}  {moment(row.created_at)}  "
-                   f"{account.zone.name} {account.printed_number}  {asked}")
+                   f"{account.zone.name} {account.printed_number}  {service.asked(row)}")
+    if len(found) > limit:
+        click.echo(f"Hay más: muestra más con --limit (hoy {limit}).")
 
 
 @requests_group.command("update")
@@ -55,4 +58,9 @@ def requests_update_command(folio: str, status: str, note: str) -> None:
     if changed.format_set:
         done += (" La factura de su contrato ya se imprime "
                  f"{format_phrase(changed.request.detail)}.")
+    elif changed.format_left and changed.request.status == "resolved":
+        done += " No se aplicó el formato: el contrato ya no está ligado a quien lo pidió."
+    elif changed.format_left:
+        done += (" No se aplicó el formato: la factura de su contrato sigue "
+                 f"{format_phrase(changed.current_format)}.")
     click.echo(done)

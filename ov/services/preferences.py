@@ -9,8 +9,9 @@ enough away. The rule, per contract, from its invoices:
    invoices). A gap close to a whole number of months (within ``MONTH_SLACK`` days) steps
    by calendar months (the 1st of each month stays the 1st); any other steps by its days.
    A contract with a single invoice is taken as monthly.
-2. The next bill is the latest issued one plus one period (stepped again while it is not
-   after today, when the billing mirror is late).
+2. The next bill is the latest issued one plus one period (plus two, three... while it is
+   not after today, when the billing mirror is late), always counted from that latest issue
+   date, so a bill on the 31st stays on the 31st after February.
 3. If that bill is issued in less than ``LEAD_DAYS`` days, it is already being printed: the
    change applies from the one after.
 
@@ -64,8 +65,12 @@ class Period:
     months: int = 0
     days: int = 0
 
-    def after(self, day: date) -> date:
-        return _add_months(day, self.months) if self.months else day + timedelta(days=self.days)
+    def after(self, day: date, times: int = 1) -> date:
+        """``times`` periods after ``day``, always counted from ``day`` itself: bills on the
+        31st come back to the 31st after February's 28th."""
+        if self.months:
+            return _add_months(day, self.months * times)
+        return day + timedelta(days=self.days * times)
 
 
 MONTHLY = Period(months=1)
@@ -89,13 +94,13 @@ def next_changeable_bill(issue_dates: list[date], today: date) -> date | None:
     and 3); None when the contract has no invoice yet (its first bill)."""
     if not issue_dates:
         return None
-    period = usual_period(issue_dates)
-    upcoming = period.after(max(issue_dates))
-    while upcoming <= today:
-        upcoming = period.after(upcoming)
-    if (upcoming - today).days < LEAD_DAYS:
-        upcoming = period.after(upcoming)
-    return upcoming
+    period, latest = usual_period(issue_dates), max(issue_dates)
+    steps = 1
+    while period.after(latest, steps) <= today:
+        steps += 1
+    if (period.after(latest, steps) - today).days < LEAD_DAYS:
+        steps += 1
+    return period.after(latest, steps)
 
 
 def recent_issue_dates(account_ids: list[int]) -> dict[int, list[date]]:
@@ -124,26 +129,44 @@ def bills_changed(account_ids: list[int], today: date) -> dict[int, date | None]
 @dataclass(frozen=True)
 class PaperlessChange:
     """What a paperless choice did: ``changed`` False when it already was so; ``from_bills``
-    by account id (None: from the contract's first bill)."""
+    by account id (None: from the contract's first bill); ``cancelled``, the contracts where
+    the previous change had not reached a bill yet, so this one only takes it back and
+    nothing changes on their bills."""
 
     paperless: bool
     changed: bool
     from_bills: dict[int, date | None]
+    cancelled: frozenset[int] = frozenset()
+
+
+def _not_applied_yet(user: User, from_bills: dict[int, date | None],
+                     today: date) -> frozenset[int]:
+    """The contracts on which the user's last paperless change has not reached a bill."""
+    last = last_paperless_change(user.id)
+    if last is None or last[0] != bool(user.paperless_bill):
+        return frozenset()
+    return frozenset(
+        account_id for account_id, day in last[1].items() if account_id in from_bills
+        and (day >= today if day is not None else from_bills[account_id] is None))
 
 
 def set_paperless(user: User, paperless: bool, account_ids: list[int], today: date, *,
                   client_address: str | None) -> PaperlessChange:
     """Turn the paperless bill on or off for all the user's contracts, audited with the bill
-    it applies from (the Mis datos summary reads it back)."""
+    it applies from on each (the Mis datos summary reads it back); a contract where the
+    previous change had not applied yet keeps its bills as they were."""
     from_bills = bills_changed(account_ids, today)
     if bool(user.paperless_bill) == paperless:
         return PaperlessChange(paperless, False, from_bills)
+    cancelled = _not_applied_yet(user, from_bills, today)
+    from_bills = {key: value for key, value in from_bills.items() if key not in cancelled}
     user.paperless_bill = paperless
     audit.record("paperless_changed", user_id=user.id, client_address=client_address,
                  paperless=paperless,
                  from_bills={str(account_id): (day.isoformat() if day else None)
-                             for account_id, day in from_bills.items()})
-    return PaperlessChange(paperless, True, from_bills)
+                             for account_id, day in from_bills.items()},
+                 **({"cancelled": sorted(cancelled)} if cancelled else {}))
+    return PaperlessChange(paperless, True, from_bills, cancelled)
 
 
 def last_paperless_change(user_id: int) -> tuple[bool, dict[int, date | None]] | None:

@@ -14,7 +14,10 @@ preparing that bill, and the customer can still call to change it.
 received → in progress → resolved → closed (a step may be skipped; a closed request is
 final). Each adds a timeline event and tells the user with a notice (by mail if they get
 request notices by email). A resolved ``bill_format`` request sets the contract's format and
-is told as a preference done instead, one notice for one event. Callers commit.
+is told as a preference done instead, one notice for one event; closing an open one without
+doing it needs a note, which the customer reads with what stays as it was. Of two staff
+moving one request at once, the second is refused (the update is conditional on the status
+it read). Callers commit.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ov.extensions import db
 from ov.formatting import LOCAL_TIME, day
@@ -39,7 +44,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import audit, notices
+from ov.services import audit, mail, notices
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
@@ -135,17 +140,23 @@ def open_bill_format_requests(user_id: int) -> dict[int, ServiceRequest]:
     return {row.account_id: row for row in rows}
 
 
+def take_turns(user_id: int) -> None:
+    """Lock the user's row until the transaction ends (a no-op on SQLite)."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None,
                     now: datetime | None = None) -> FormatOutcome:
     """File the request to print the contract's bill in ``value`` (one of the formats),
     audited; refused while one is open for that contract, and pointless for the current one.
 
-    The user's row is locked first (PostgreSQL), so two tabs asking at once take turns and
-    the second finds the first's request.
+    Two tabs asking at once: the user's row is locked first (PostgreSQL), so they take turns
+    and the second finds the first's request; where the lock does nothing (SQLite), the
+    unique index on open requests refuses the second insert, told as the first still open.
     """
     if value not in FORMAT_LABELS:
         raise ValueError(f"unknown bill format {value!r}")
-    db.session.execute(select(User.id).where(User.id == link.user_id).with_for_update())
+    take_turns(link.user_id)
     still_open = open_bill_format_requests(link.user_id).get(link.account_id)
     if still_open is not None:
         return StillOpen(still_open)
@@ -153,13 +164,24 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
         return SameFormat(value)
     account = link.account
     wanted = format_phrase(value)
-    request = _file(ServiceRequest(
-        account_id=link.account_id, user_id=link.user_id,
-        kind=ServiceRequestKind.REQUEST.value, subject="Formato de la factura impresa",
-        body=f"Imprimir la factura del contrato {account.printed_number} {wanted}.",
-        status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
-        topic=BILL_FORMAT, detail=value,
-    ))
+    try:
+        with db.session.begin_nested():
+            request = _file(ServiceRequest(
+                account_id=link.account_id, user_id=link.user_id,
+                kind=ServiceRequestKind.REQUEST.value, subject="Formato de la factura impresa",
+                body=f"Imprimir la factura del contrato {account.printed_number} {wanted}.",
+                status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
+                topic=BILL_FORMAT, detail=value,
+            ))
+    except IntegrityError:  # another tab filed one since the check (ux_service_request_open_topic)
+        first = db.session.scalars(
+            select(ServiceRequest).where(ServiceRequest.account_id == link.account_id,
+                                         ServiceRequest.topic == BILL_FORMAT,
+                                         ServiceRequest.status.in_(OPEN))
+        ).first()
+        if first is None:
+            raise
+        return StillOpen(first)
     audit.record("bill_format_requested", user_id=link.user_id, client_address=client_address,
                  account_id=link.account_id, folio=request.folio, bill_format=value)
     return Asked(request)
@@ -182,9 +204,15 @@ def requests_of(user_id: int, limit: int = 50) -> list[ServiceRequest]:
 
 @dataclass
 class StatusChanged:
+    """What a status change did: ``format_set`` when a resolved bill-format request set the
+    contract's format; ``format_left`` when a bill-format request ended without it (closed
+    unattended, or resolved on a contract no longer linked to who asked)."""
+
     request: ServiceRequest
     mails: list[OutboxMail] = field(default_factory=list)
     format_set: bool = False
+    format_left: bool = False
+    current_format: str | None = None
 
 
 def find(folio: str) -> ServiceRequest:
@@ -221,7 +249,20 @@ def set_status(folio: str, status: str, note: str = "", *,
     if any(ord(char) < 32 for char in note):
         raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
     previous = request.status
-    request.status = value
+    closing_unattended = (request.topic == BILL_FORMAT and previous in OPEN
+                          and value == ServiceRequestStatus.CLOSED.value)
+    if closing_unattended and not note:
+        raise RequestError(f"Para cerrar la solicitud {request.folio} sin atenderla escribe con "
+                           "--note por qué: se lo diremos al cliente.")
+    # Only from the status read above: of two staff moving it at once, the second is refused.
+    moved = db.session.execute(
+        update(ServiceRequest)
+        .where(ServiceRequest.id == request.id, ServiceRequest.status == previous)
+        .values(status=value).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise RequestError(f"La solicitud {request.folio} cambió mientras tanto: consúltala de "
+                           "nuevo con «requests list» antes de moverla.")
+    set_committed_value(request, "status", value)
     request.events.append(ServiceRequestEvent(at=now or utcnow(), status=value, note=note))
     audit.record("service_request_status", user_id=request.user_id, folio=request.folio,
                  previous=previous, status=value, by="staff")
@@ -229,8 +270,14 @@ def set_status(folio: str, status: str, note: str = "", *,
     made = None
     if request.topic == BILL_FORMAT and value == ServiceRequestStatus.RESOLVED.value:
         changed.format_set = _apply_bill_format(request)
+        changed.format_left = not changed.format_set
         if changed.format_set:
             made = _tell_format_done(request)
+    elif closing_unattended:
+        link = _link_of(request)
+        changed.format_left = True
+        changed.current_format = link.bill_format if link else None
+        made = _tell_format_closed(request, note, changed.current_format)
     if made is None and not changed.format_set:
         made = notices.request_status_changed(request)
     if made is not None and made.mail is not None:
@@ -238,12 +285,17 @@ def set_status(folio: str, status: str, note: str = "", *,
     return changed
 
 
-def _apply_bill_format(request: ServiceRequest) -> bool:
-    """Set the format on the link of the user who asked, if the contract is still theirs."""
-    link = db.session.scalars(
+def _link_of(request: ServiceRequest) -> UserAccount | None:
+    """The link of the user who asked to the contract, if it is still theirs."""
+    return db.session.scalars(
         select(UserAccount).where(UserAccount.account_id == request.account_id,
                                   UserAccount.user_id == request.user_id)
     ).first()
+
+
+def _apply_bill_format(request: ServiceRequest) -> bool:
+    """Set the format on the link of the user who asked, if the contract is still theirs."""
+    link = _link_of(request)
     if link is None or request.detail not in FORMAT_LABELS:
         return False
     link.bill_format = request.detail
@@ -264,11 +316,39 @@ def _tell_format_done(request: ServiceRequest) -> notices.Notified | None:
     )
 
 
-def listing(open_only: bool = False) -> list[tuple[ServiceRequest, Account]]:
-    """Requests for staff with their contracts, oldest first (only the open ones with
-    ``open_only``); one query."""
+def _tell_format_closed(request: ServiceRequest, note: str,
+                        current_format: str | None) -> notices.Notified | None:
+    """A bill-format request closed without being done: what stays, and staff's reason."""
+    if request.user_id is None:
+        return None
+    user = db.session.get(User, request.user_id)
+    account = db.session.get(Account, request.account_id)
+    current = format_phrase(current_format)
+    reason = note if note.endswith((".", "!", "?")) else note + "."
+    return notices.notify(
+        user, notices.REQUEST_STATUS, f"{request.folio}:{request.status}",
+        account_id=request.account_id,
+        title=f"Cerramos tu solicitud {request.folio} sin cambiar el formato",
+        body=(f"Cerramos tu solicitud {request.folio} sin atenderla: la factura impresa del "
+              f"contrato {account.printed_number} se sigue imprimiendo {current}. Motivo: "
+              f"{reason} Si todavía la quieres {format_phrase(request.detail)}, pídela de "
+              "nuevo en Preferencias."),
+        action=("Ver mis preferencias", mail.external_url("office.preferences")),
+    )
+
+
+def asked(request: ServiceRequest) -> str:
+    """What was asked, as staff read it: ``Formato de la factura impresa: letra grande``."""
+    if request.topic == BILL_FORMAT and request.detail:
+        return f"{request.subject}: {FORMAT_LABELS.get(request.detail, request.detail)}"
+    return f"{request.subject}: {request.detail}" if request.detail else request.subject
+
+
+def listing(open_only: bool = False, limit: int = 50) -> list[tuple[ServiceRequest, Account]]:
+    """Up to ``limit`` requests for staff with their contracts, oldest first (only the open
+    ones with ``open_only``); one query."""
     query = (select(ServiceRequest, Account).join(Account, Account.id == ServiceRequest.account_id)
-             .order_by(ServiceRequest.created_at, ServiceRequest.id))
+             .order_by(ServiceRequest.created_at, ServiceRequest.id).limit(limit))
     if open_only:
         query = query.where(ServiceRequest.status.in_(OPEN))
     return [(row, account) for row, account in db.session.execute(query)]

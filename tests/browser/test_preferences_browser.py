@@ -72,15 +72,22 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
         "Listo: volverás a recibir tu factura en papel a partir de la factura que emitiremos "
         "alrededor del")
     assert the_user(app).paperless_bill is False
+    if javascript:  # the keyboard and the screen reader land on the confirmation
+        assert tab.evaluate("document.activeElement.getAttribute('role')") == "status"
+        assert tab.evaluate("document.activeElement.textContent").startswith(
+            "Listo: volverás a recibir")
     axe(tab)
 
     # Notices by email: no payment notices.
     tab.get_by_role("group", name="Pago aplicado").get_by_label("No").check()
     tab.get_by_role("button", name="Guardar avisos por correo").click()
     expect(tab.locator("main")).to_contain_text(
-        "te enviaremos por correo los avisos de: Nueva factura, cambios en tus solicitudes, "
-        "periodo para dar tu lectura.")
+        "te enviaremos por correo los avisos de nueva factura, de cambios en tus solicitudes "
+        "y del periodo para dar tu lectura.")
     assert the_user(app).notify_payment is False
+    if javascript:
+        expect(tab.get_by_role("status").filter(has_text="te enviaremos por correo")
+               ).to_be_focused()
     expect(tab.get_by_role("group", name="Pago aplicado").get_by_label("No")).to_be_checked()
 
     # The format it already has: an error beside the question.
@@ -142,6 +149,6 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
     axe(tab)
     tab.get_by_role("navigation", name="Mi oficina").get_by_role("link", name="Mis datos").click()
     expect(tab.locator("main")).to_contain_text(f"folio {second}")
-    expect(tab.locator("main")).to_contain_text("No: la recibes en papel. El papel vuelve")
+    expect(tab.locator("main")).to_contain_text("No, desde la factura de alrededor del")
     assert account_id
     axe(tab)

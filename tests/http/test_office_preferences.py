@@ -4,24 +4,49 @@ notices by email per kind, and the printed bill's format as a request shown pend
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from ov.blueprints.office import common
 from ov.extensions import db
-from ov.formatting import LOCAL_TIME, day
-from ov.models import Account, ServiceRequest, User
-from ov.services import preferences, service_requests
+from ov.formatting import LOCAL_TIME
+from ov.models import Account, ServiceRequest, User, UserAccount
+from ov.services import service_requests
 from tests.support.journeys import SEED, Registration, hidden, sign_in
 from tests.support.rows import events
 
-pytestmark = pytest.mark.usefixtures("billing")
+pytestmark = pytest.mark.usefixtures("billing", "fixed_now")
+
+#: The day these tests happen on, and the billing mirror built for it: every date is literal.
+NOW = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
+
+
+@pytest.fixture
+def billing(app, clean_db):
+    """The small billing mirror of tests/conftest.py, built for NOW's day."""
+    from ov.services import demo_data
+
+    with app.app_context():
+        demo_data.load_demo_data(accounts=20, today=NOW.astimezone(LOCAL_TIME).date())
+        db.session.remove()
+
+
+#: The seed contract's next bill a change made on NOW's day reaches: its latest was issued
+#: on 27/11/2026, monthly, and the next is more than a week away.
+WHEN = "27/12/2026"
+
+
+@pytest.fixture
+def fixed_now(monkeypatch):
+    monkeypatch.setattr(common, "now", lambda: NOW)
 
 PAGE = "/mi-oficina/datos/preferencias"
 PAPERLESS = PAGE + "/factura-electronica"
 NOTICES = PAGE + "/avisos"
+RESEND = "/mi-oficina/reenviar-confirmacion"
 
 
 def text(response) -> str:
@@ -62,13 +87,6 @@ def post(client, url: str, data: dict, headers=None, token: bool = True):
     return client.post(url, data=form, headers=headers or {})
 
 
-def next_bill(app) -> str:
-    with app.app_context():
-        today = datetime.now(LOCAL_TIME).date()
-        return day(preferences.bills_changed([seed_account_id(app)], today)[
-            seed_account_id(app)])
-
-
 def format_url(account_id: int) -> str:
     return f"{PAGE}/formato/{account_id}"
 
@@ -90,12 +108,13 @@ def test_the_page_has_a_form_per_preference_reached_from_mis_datos(app, customer
     assert page.status_code == 200
     html = text(page)
     assert "<h1>Preferencias</h1>" in html
+    assert re.search(r'aria-current="page">Mis datos</a>', html)  # the tab it belongs to
     account_id = seed_account_id(app)
     for action in (PAPERLESS, NOTICES, format_url(account_id)):
         assert f'action="{action}"' in html and f'data-hx-post="{action}"' in html
     assert re.search(r'name="factura_electronica"[^>]*value="si" checked', html)
     assert re.search(rf'name="contrato{account_id}-formato"[^>]*value="normal" checked', html)
-    assert f"la que emitiremos alrededor del {next_bill(app)}" in html
+    assert f"la que emitiremos alrededor del {WHEN}" in html
 
 
 def test_the_mis_datos_summary_tells_every_preference(app, customer):
@@ -113,27 +132,58 @@ def test_turning_paperless_off_says_from_which_bill_paper_resumes(app, customer)
     response = post(customer, PAPERLESS, {"factura_electronica": "no"})
     assert response.status_code == 303 and response.location == PAGE
     assert the_user(app).paperless_bill is False
-    when = next_bill(app)
     html = text(customer.get(PAGE))
     assert ("Listo: volverás a recibir tu factura en papel a partir de la factura que "
-            f"emitiremos alrededor del {when}.") in html
+            f"emitiremos alrededor del {WHEN}.") in html
+    assert ("Elegiste volver a recibir tu factura en papel. El papel vuelve a llegar a partir "
+            f"de la factura que emitiremos alrededor del {WHEN}; hasta entonces la recibes "
+            "solo por correo.") in html
     summary = text(customer.get("/mi-oficina/datos"))
-    assert (f"No: la recibes en papel. El papel vuelve a llegar a partir de la factura que "
-            f"emitiremos alrededor del {when}.") in summary
+    assert (f"No, desde la factura de alrededor del {WHEN}; hasta entonces la recibes solo "
+            "por correo</dd>") in summary
     [event] = events(app, "paperless_changed")
     assert event.details["paperless"] is False
 
+    # Back on before the paper resumed: it never stopped arriving by email only.
     response = post(customer, PAPERLESS, {"factura_electronica": "si"})
     assert response.status_code == 303
     html = text(customer.get(PAGE))
-    assert (f"Dejarás de recibirla en papel a partir de la factura que emitiremos alrededor "
-            f"del {when}") in html
+    assert ("Listo: seguirás recibiendo tu factura solo por correo, como hasta ahora: aún no "
+            "volvíamos a imprimirla.") in html
+    assert "Hoy recibes tu factura solo por correo, sin papel.</p>" in html
     assert the_user(app).paperless_bill is True
+    assert "Sí: la recibes por correo, sin papel</dd>" in text(customer.get("/mi-oficina/datos"))
+
+
+def test_turning_paperless_on_and_off_before_it_applied_keeps_the_paper(app, customer):
+    with app.app_context():
+        db.session.get(User, the_user(app).id).paperless_bill = False
+        db.session.commit()
+    assert post(customer, PAPERLESS, {"factura_electronica": "si"}).status_code == 303
+    html = text(customer.get(PAGE))
+    assert ("Listo: tu factura te llegará solo por correo. Dejarás de recibirla en papel a "
+            f"partir de la factura que emitiremos alrededor del {WHEN}; hasta entonces te llega "
+            "también en papel.") in html
+    summary = text(customer.get("/mi-oficina/datos"))
+    assert (f"Sí, desde la factura de alrededor del {WHEN}; hasta entonces te llega también "
+            "en papel</dd>") in summary
+    assert "Sí: la recibes por correo, sin papel" not in summary
+
+    assert post(customer, PAPERLESS, {"factura_electronica": "no"}).status_code == 303
+    html = text(customer.get(PAGE))
+    assert ("Listo: seguirás recibiendo tu factura en papel, como hasta ahora: aún no "
+            "habíamos dejado de imprimirla.") in html
+    assert "volverás a recibir" not in html and "vuelve a llegar" not in html
+    assert "No: la recibes en papel</dd>" in text(customer.get("/mi-oficina/datos"))
+    last = events(app, "paperless_changed")[-1]
+    assert last.details["from_bills"] == {} and last.details["paperless"] is False
 
 
 def test_the_same_paperless_choice_changes_nothing(app, customer):
     assert post(customer, PAPERLESS, {"factura_electronica": "si"}).status_code == 303
-    assert "No cambió nada: ya recibías tu factura solo por correo." in text(customer.get(PAGE))
+    assert ('<p class="callout" role="status" data-focus tabindex="-1">No cambió nada: ya '
+            "recibías tu factura solo por correo.</p>") in text(customer.get(PAGE))
+    assert "No cambió nada" not in text(customer.get(PAGE))  # said once
     assert events(app, "paperless_changed") == []
 
 
@@ -176,8 +226,8 @@ def test_choosing_notices_by_email_one_by_one(app, customer):
             user.notify_reading) == (True, False, True, False)
     assert user.email_notices is True  # the registration choice stays as it was
     html = text(customer.get(PAGE))
-    assert ("Listo: te enviaremos por correo los avisos de: Nueva factura, cambios en tus "
-            "solicitudes.") in html
+    assert ("Listo: te enviaremos por correo los avisos de nueva factura y de cambios en tus "
+            "solicitudes. Los demás los ves en Avisos, en Mi oficina.") in html
     assert "Nueva factura, Cambios en tus solicitudes" in text(customer.get("/mi-oficina/datos"))
     [event] = events(app, "notice_preferences_changed")
     assert event.details == {"notify_payment": False, "notify_reading": False}
@@ -221,10 +271,11 @@ def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
     assert response.status_code == 303 and response.location == PAGE
     [made] = requests_in_db(app)
     assert (made.topic, made.detail, made.status) == ("bill_format", "braille", "received")
-    today = day(datetime.now(LOCAL_TIME).date())
-    pending = f"Pendiente: pediste tu factura en braille el {today}, folio {made.folio}."
+    pending = f"Pendiente: pediste tu factura en braille el 01/12/2026, folio {made.folio}."
     html = text(customer.get(PAGE))
     assert "pediste tu factura del contrato 8295249" in html and made.folio in html
+    assert ("Verás la solicitud pendiente aquí y en Mis solicitudes hasta que la atendamos; "
+            "te avisaremos.") in html
     assert pending in html
     assert f'action="{format_url(account_id)}"' not in html  # no second form while open
     assert pending in text(customer.get("/mi-oficina/solicitudes"))
@@ -288,15 +339,127 @@ def test_signed_out_the_forms_lead_to_the_sign_in(app, client):
     assert client.get(PAGE).status_code in (302, 303)
 
 
-def test_the_page_costs_a_fixed_number_of_queries(app, customer):
+def test_the_page_costs_the_same_queries_for_one_or_two_contracts(app, customer):
     from tests.support.queries import counting_queries
 
     customer.get(PAGE)
-    with counting_queries(app) as first:
+    with counting_queries(app) as one:
         customer.get(PAGE)
+    with app.app_context():
+        other = db.session.scalars(
+            select(Account).where(Account.number != SEED["account"]).order_by(Account.id)
+        ).first()
+        db.session.add(UserAccount(user_id=the_user(app).id, account_id=other.id))
+        db.session.commit()
+        other_id = other.id
+    html = text(customer.get(PAGE))
+    assert f'action="{format_url(other_id)}"' in html  # both contracts are on the page
+    with counting_queries(app) as two:
+        customer.get(PAGE)
+    assert len(two) == len(one) and len(one) < 20
+    for account_id in (seed_account_id(app), other_id):
+        assert post(customer, format_url(account_id),
+                    {f"contrato{account_id}-formato": "braille"}).status_code == 303
+    with counting_queries(app) as pending:
+        customer.get(PAGE)
+    assert len(pending) <= len(two) + 1
+
+
+# --- two tabs at once ---------------------------------------------------------------------------
+
+def test_two_format_requests_at_once_file_one_and_refuse_the_other(app, customer, monkeypatch):
+    """Both pass the "is one open?" check before either inserts (a barrier holds them there;
+    the row lock is taken away, as on SQLite where it does nothing): the database's unique
+    index refuses the second, which answers 409 with the first one's line."""
+    import threading
+
     account_id = seed_account_id(app)
-    post(customer, format_url(account_id), {f"contrato{account_id}-formato": "braille"})
-    with counting_queries(app) as second:
-        customer.get(PAGE)
-    assert len(second) <= len(first) + 1
-    assert len(first) < 20
+    field = f"contrato{account_id}-formato"
+    token = hidden(customer.get(PAGE).get_data(as_text=True), "csrf_token")
+    barrier = threading.Barrier(2)
+    checked = service_requests.open_bill_format_requests
+    held = []  # the two checks wait for each other; the 409 page's own look is not held
+
+    def check_together(user_id):
+        found = checked(user_id)
+        if len(held) < 2:
+            held.append(user_id)
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(service_requests, "take_turns", lambda user_id: None)
+    monkeypatch.setattr(service_requests, "open_bill_format_requests", check_together)
+    answers = {}
+
+    def ask(value):
+        answers[value] = customer.post(format_url(account_id),
+                                       data={field: value, "csrf_token": token})
+
+    threads = [threading.Thread(target=ask, args=(value,)) for value in ("braille", "letra_grande")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [made] = requests_in_db(app)
+    statuses = sorted(response.status_code for response in answers.values())
+    assert statuses == [303, 409]
+    [refused] = [response for response in answers.values() if response.status_code == 409]
+    assert "Ya tienes una solicitud abierta" in text(refused) and made.folio in text(refused)
+    assert len(events(app, "bill_format_requested")) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_open_request_index_is_partial(app):
+    from sqlalchemy import inspect
+
+    with app.app_context():
+        [index] = [index for index in inspect(db.engine).get_indexes("service_request")
+                   if index["name"] == "ux_service_request_open_topic"]
+        assert index["unique"] and "status" in index["dialect_options"]["postgresql_where"]
+
+
+# --- a form's address reached by GET ------------------------------------------------------------
+
+def test_a_forms_address_reached_by_get_leads_back_to_the_page(app, customer):
+    account_id = seed_account_id(app)
+    for url in (PAPERLESS, NOTICES, format_url(account_id)):
+        response = customer.get(url)
+        assert (response.status_code, response.location) == (303, PAGE), url
+
+
+def test_resending_the_confirmation_from_a_refused_form_returns_to_the_page(app, customer):
+    refused = post(customer, PAPERLESS, {})
+    assert refused.status_code == 422
+    html = text(refused)
+    assert f'name="next" value="{PAPERLESS}"' in html  # the notice sends back to where it is
+    resent = customer.post(RESEND, data={"csrf_token": hidden(html, "csrf_token"),
+                                         "next": PAPERLESS}, follow_redirects=True)
+    assert resent.status_code == 200 and resent.request.path == PAGE
+    assert "Te enviamos un correo nuevo" in text(resent)
+
+
+def test_a_contracts_form_address_reached_by_get_leads_back_to_its_page(app, customer):
+    response = customer.get(f"/mi-oficina/contratos/{seed_account_id(app)}/nombre")
+    assert (response.status_code, response.location) == (303, "/mi-oficina/contratos")
+
+
+@pytest.mark.parametrize("url", ["/mi-oficina/avisos/leidos", "/mi-oficina/avisos/1/leido"])
+def test_a_notices_form_address_reached_by_get_leads_back_to_its_page(app, customer, url):
+    response = customer.get(url)
+    assert (response.status_code, response.location) == (303, "/mi-oficina/avisos")
+
+
+@pytest.mark.parametrize("value", ["dorado", None, "normal"])
+def test_a_stale_page_posting_anything_while_a_request_is_open_is_a_409(app, customer, value):
+    account_id = seed_account_id(app)
+    field = f"contrato{account_id}-formato"
+    assert post(customer, format_url(account_id), {field: "braille"}).status_code == 303
+    [made] = requests_in_db(app)
+    response = post(customer, format_url(account_id), {} if value is None else {field: value})
+    assert response.status_code == 409
+    html = text(response)
+    assert "Ya tienes una solicitud abierta" in html and made.folio in html
+    assert "<h2 id=\"resumen-errores\">Ya pediste un formato para este contrato</h2>" in html
+    assert "dato que corregir" not in html and "Elige un formato" not in html
+    assert f"Pendiente: pediste tu factura en braille el 01/12/2026, folio {made.folio}." in html
+    assert len(requests_in_db(app)) == 1

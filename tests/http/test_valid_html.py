@@ -118,6 +118,30 @@ def test_every_signed_in_page_and_form_is_valid_html(app, client, tmp_path):
     assert len(details) >= 3
     for url in details[:3] + details[-3:]:
         visit(client, documents, url)
+    # Preferencias' three kinds of form were sent back empty: each a 422 page.
+    refused = [label for label in documents.names.values()
+               if label.startswith("POST /mi-oficina/datos/preferencias/")]
+    assert len(refused) == 3 and all(name.endswith("(422)") for name in refused), refused
+    check(documents)
+
+
+def test_the_preferences_conflict_and_pending_request_are_valid_html(app, client, tmp_path):
+    documents = Documents(tmp_path)
+    assert Registration(client, app).complete().status_code == 303
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    url = "/mi-oficina/datos/preferencias"
+    html = client.get(url).get_data(as_text=True)
+    action = re.search(r'action="(/mi-oficina/datos/preferencias/formato/(\d+))"', html)
+    answer = {"csrf_token": hidden(html, "csrf_token"),
+              f"contrato{action.group(2)}-formato": "braille"}
+    assert client.post(action.group(1), data=answer).status_code == 303
+    visit(client, documents, url)  # the request pending, the confirmation shown
+    for headers, label in (({}, "page"), (PARTIAL, "fragment")):
+        again = client.post(action.group(1), data=answer, headers=headers)
+        assert again.status_code == 409
+        add = documents.add if label == "page" else documents.add_fragment
+        add(f"POST {action.group(1)} while one is open ({label}, 409)",
+            again.get_data(as_text=True))
     check(documents)
 
 

@@ -6,7 +6,10 @@ from flask import Flask
 
 # Endpoints that answer something other than an HTML page.
 NOT_PAGES = {"static", "ops.healthz", "ops.readyz", "office.invoice_pdf", "office.invoice_cfdi",
-             "office.my_data_json"}
+             "office.my_data_json",
+             # forms' addresses, reached by GET: a redirect to their page
+             "office.set_paperless", "office.set_notices", "office.set_bill_format",
+             "office.name_contract", "office.mark_read", "office.mark_all_read"}
 # Mi oficina pages that need a signed-in customer's own record: visited signed in, with
 # the same axe and weight checks, by tests/browser/test_office_browser.py (invoices) and
 # tests/browser/test_contracts_browser.py (removing a contract) and

@@ -60,6 +60,37 @@ def test_a_change_applies_from_the_next_bill_not_yet_in_print(today, expected):
     assert next_changeable_bill(MONTHLY, today) == expected
 
 
+def month_ends(day_: int, year: int, month: int, count: int) -> list[date]:
+    """Issue dates on ``day_`` (or the month's last day) of ``count`` months ending at
+    ``year``-``month``, as a utility that bills on the 29th, 30th or 31st issues them."""
+    import calendar
+
+    found = []
+    for back in range(count - 1, -1, -1):
+        y, m = divmod(year * 12 + month - 1 - back, 12)
+        found.append(date(y, m + 1, min(day_, calendar.monthrange(y, m + 1)[1])))
+    return found
+
+
+@pytest.mark.parametrize(("dates", "today", "expected"), [
+    # Bills on the 31st: February's is on the 28th, March's back on the 31st.
+    (month_ends(31, 2026, 1, 4), date(2026, 2, 20), date(2026, 2, 28)),
+    (month_ends(31, 2026, 1, 4), date(2026, 2, 22), date(2026, 3, 31)),
+    # On the 30th and the 29th (2027 is not a leap year): past February, the same day again.
+    (month_ends(30, 2027, 1, 4), date(2027, 2, 25), date(2027, 3, 30)),
+    (month_ends(29, 2027, 1, 4), date(2027, 2, 25), date(2027, 3, 29)),
+    # The mirror is late (October's the latest on 05/12): November's 30th is gone, December's
+    # 31st is next; a month later, January's 31st.
+    (month_ends(31, 2026, 10, 4), date(2026, 12, 5), date(2026, 12, 31)),
+    (month_ends(31, 2026, 10, 4), date(2026, 12, 27), date(2027, 1, 31)),
+    (month_ends(31, 2026, 10, 4), date(2027, 3, 1), date(2027, 3, 31)),
+])
+def test_month_end_bills_keep_their_day_however_many_months_are_stepped(dates, today,
+                                                                         expected):
+    assert usual_period(dates) == Period(months=1)
+    assert next_changeable_bill(dates, today) == expected
+
+
 def test_a_contract_without_bills_changes_from_its_first():
     assert next_changeable_bill([], date(2026, 12, 1)) is None
 
@@ -99,15 +130,17 @@ def test_the_latest_issue_dates_of_each_contract_in_one_query(app):
 def test_turning_paperless_on_is_audited_with_the_bill_it_applies_from(app):
     with app.app_context():
         user, account = make_customer()
-        make_invoices(account, 3)
-        today = date.today()
+        for invoice, issued in zip(make_invoices(account, 3), firsts(2026, 11, 3), strict=True):
+            invoice.issue_date = issued  # the latest on 01/11/2026, whatever today is
+        db.session.flush()
+        today = date(2026, 11, 10)
         account_id = account.id
-        expected = preferences.bills_changed([account_id], today)[account_id]
+        expected = date(2026, 12, 1)
         change = preferences.set_paperless(user, True, [account.id], today,
                                            client_address="203.0.113.9")
         db.session.commit()
         assert change.changed and change.paperless and user.paperless_bill
-        assert change.from_bills == {account.id: expected} and expected > today
+        assert change.from_bills == {account.id: expected}
         assert preferences.last_paperless_change(user.id) == (True, {account.id: expected})
         again = preferences.set_paperless(user, True, [account.id], today, client_address=None)
         db.session.commit()
@@ -153,3 +186,26 @@ def test_formats_are_said_as_customers_read_them():
     assert preferences.format_phrase("braille") == "en braille"
     assert preferences.format_phrase("normal") == "en formato normal"
     assert preferences.format_phrase(None) == "en formato normal"
+
+
+# --- what the page says of it ---------------------------------------------------------------
+
+def office_with(*accounts):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(accounts=accounts, scope=SimpleNamespace(aliases={}))
+
+
+def test_from_which_bill_says_nothing_when_no_contract_it_named_is_still_linked():
+    from types import SimpleNamespace
+
+    from ov.blueprints.office.preferences import from_which_bill, paperless_message
+
+    linked = SimpleNamespace(id=7, printed_number="8295249")
+    assert from_which_bill(office_with(linked), {7: date(2027, 1, 1)}) == (
+        "a partir de la factura que emitiremos alrededor del 01/01/2027")
+    assert from_which_bill(office_with(linked), {8: date(2027, 1, 1)}) is None
+    assert from_which_bill(office_with(), {}) is None
+    change = preferences.PaperlessChange(paperless=True, changed=True, from_bills={})
+    assert paperless_message(office_with(), change) == (
+        "Listo: tu factura te llegará solo por correo, sin papel.")

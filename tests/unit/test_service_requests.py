@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest, UserAccount
@@ -171,7 +171,7 @@ def test_status_changes_only_go_forward(app, steps, status, message):
         user, _ = make_customer()
         folio = ask(user).request.folio
         for step in steps:
-            service.set_status(folio, step, now=NOW)
+            service.set_status(folio, step, "Lo pidió el cliente", now=NOW)
         with pytest.raises(service.RequestError, match=re.escape(message)):
             service.set_status(folio, status, now=NOW)
 
@@ -188,12 +188,17 @@ def run(app, *args):
     return app.test_cli_runner().invoke(args=["requests", *args])
 
 
-def test_staff_list_and_move_a_request_from_the_command_line(app):
+def filed(app) -> tuple[str, int, str]:
+    """A customer's braille request, committed: its folio, the user's id, the contract."""
     with app.app_context():
         user, account = make_customer()
         folio = ask(user).request.folio
-        printed, user_id = account.printed_number, user.id
         db.session.commit()
+        return folio, user.id, account.printed_number
+
+
+def test_staff_list_and_move_a_request_from_the_command_line(app):
+    folio, user_id, printed = filed(app)
     listed = run(app, "list", "--open")
     assert listed.exit_code == 0, listed.output
     assert listed.output == (f"{folio}  recibida  01/12/2026 12:00  Nuevo Laredo {printed}  "
@@ -236,3 +241,84 @@ def test_the_command_refuses_bad_input_in_spanish(app, args, message):
 
 def test_listing_nothing_says_so(app):
     assert run(app, "list").output == "No hay solicitudes.\n"
+
+
+# --- closing without doing it, a contract no longer theirs, two staff at once -----------------
+
+def test_closing_an_open_format_request_needs_a_note_the_customer_reads(app):
+    folio, user_id, printed = filed(app)
+    refused = run(app, "update", folio, "--status", "cerrada")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert (f"Para cerrar la solicitud {folio} sin atenderla escribe con --note por qué: "
+            "se lo diremos al cliente.") in refused.output
+    closed = run(app, "update", folio, "--status", "cerrada", "--note",
+                 "El contrato está en baja temporal")
+    assert closed.exit_code == 0, closed.output
+    assert closed.output == (f"Solicitud {folio}: ahora está cerrada. No se aplicó el formato: "
+                             "la factura de su contrato sigue en formato normal.\n")
+    with app.app_context():
+        from ov.models import User
+
+        user = db.session.get(User, user_id)
+        [notice] = notices_of(user)
+        assert notice.title == f"Cerramos tu solicitud {folio} sin cambiar el formato"
+        assert notice.body == (
+            f"Cerramos tu solicitud {folio} sin atenderla: la factura impresa del contrato "
+            f"{printed} se sigue imprimiendo en formato normal. Motivo: El contrato está en "
+            "baja temporal. Si todavía la quieres en braille, pídela de nuevo en Preferencias.")
+        assert link_of(user).bill_format == "normal"
+        [mail] = mails_to(user.email)
+        assert "Motivo: El contrato está en baja temporal" in mail.body_text
+
+
+def test_a_resolved_request_on_a_contract_no_longer_linked_says_the_format_was_not_set(app):
+    with app.app_context():
+        user, _ = make_customer()
+        folio = ask(user).request.folio
+        db.session.delete(link_of(user))
+        db.session.commit()
+    done = run(app, "update", folio, "--status", "resuelta")
+    assert done.exit_code == 0, done.output
+    assert done.output == (f"Solicitud {folio}: ahora está resuelta. No se aplicó el formato: "
+                           "el contrato ya no está ligado a quien lo pidió.\n")
+
+
+def test_two_staff_moving_the_same_request_at_once_make_one_change(app):
+    with app.app_context():
+        user, _ = make_customer()
+        made = ask(user).request
+        folio, request_id = made.folio, made.id
+        db.session.commit()
+        assert service.find(folio).status == "received"  # what this staff member read
+        with db.engine.begin() as other:  # another moved it meanwhile
+            other.execute(update(ServiceRequest).where(ServiceRequest.id == request_id)
+                          .values(status="in_progress"))
+        with pytest.raises(service.RequestError,
+                           match=f"La solicitud {folio} cambió mientras tanto"):
+            service.set_status(folio, "resuelta", now=NOW)
+        db.session.rollback()
+        db.session.expire_all()
+        again = service.find(folio)
+        assert again.status == "in_progress"
+        assert [event.status for event in again.events] == ["received"]
+        assert notices_of(user) == []
+
+
+def test_the_list_says_formats_in_words_and_stops_at_its_limit(app):
+    with app.app_context():
+        folios = []
+        for number in range(3):
+            user, _ = make_customer(username=f"persona{number}x", email=f"p{number}@ejemplo.mx",
+                                    number=f"555000{number}")
+            folios.append(ask(user, "letra_grande").request.folio)
+        db.session.commit()
+    listed = run(app, "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("Formato de la factura impresa: letra grande\n") == 3
+    assert "letra_grande" not in listed.output
+    first_two = run(app, "list", "--limit", "2")
+    assert first_two.exit_code == 0, first_two.output
+    lines = first_two.output.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == folios[:2]
+    assert lines[2:] == ["Hay más: muestra más con --limit (hoy 2)."]
+    assert run(app, "list", "--limit", "0").exit_code == 2  # at least one

@@ -9,7 +9,7 @@ Pages are private: ``Cache-Control: no-store``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, abort, request
 from flask_login import current_user, login_required
@@ -76,8 +76,13 @@ class Office:
         return {}
 
 
+def now() -> datetime:
+    """The moment a request is handled at (tests set it)."""
+    return datetime.now(UTC)
+
+
 def today() -> date:
-    return datetime.now(LOCAL_TIME).date()
+    return now().astimezone(LOCAL_TIME).date()
 
 
 def office_context() -> Office:

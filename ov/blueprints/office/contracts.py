@@ -56,8 +56,10 @@ def contracts_page():
     return contracts_list()
 
 
-@bp.post("/contratos/<int(max=2147483647):account_id>/nombre")
+@bp.route("/contratos/<int(max=2147483647):account_id>/nombre", methods=["GET", "POST"])
 def name_contract(account_id: int):
+    if request.method == "GET":  # a reload of a refused name, or «Reenviar el correo»
+        return redirect(url_for("office.contracts"), 303)
     link = contracts.link_of(current_user.id, account_id)
     if link is None:
         not_yours("contract", account_id)

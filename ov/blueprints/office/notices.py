@@ -31,8 +31,10 @@ def _page(**context):
                 notices=office.scope.notices(), **context)
 
 
-@bp.post("/avisos/<int(max=2147483647):notice_id>/leido")
+@bp.route("/avisos/<int(max=2147483647):notice_id>/leido", methods=["GET", "POST"])
 def mark_read(notice_id: int):
+    if request.method == "GET":  # a reload after marking with htmx, or «Reenviar el correo»
+        return redirect(url_for("office.notices"), 303)
     notice = service.mark_read(data.Scope.of(current_user.id), notice_id)
     if notice is None:
         return not_yours("notice", notice_id)
@@ -42,8 +44,10 @@ def mark_read(notice_id: int):
     return _done(f"Marcaste «{notice.title}» como leído.", marked=notice.id)
 
 
-@bp.post("/avisos/leidos")
+@bp.route("/avisos/leidos", methods=["GET", "POST"])
 def mark_all_read():
+    if request.method == "GET":  # a reload after marking with htmx, or «Reenviar el correo»
+        return redirect(url_for("office.notices"), 303)
     count = service.mark_all_read(data.Scope.of(current_user.id))
     audit.record("notices_read", user_id=current_user.id, client_address=request.remote_addr,
                  count=count)

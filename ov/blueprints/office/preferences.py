@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, session, url_for
 from flask_login import current_user
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
+from ov.blueprints.office import common
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page, today
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
@@ -59,6 +60,12 @@ NOTICE_FIELDS = {"notify_invoice": "aviso_factura", "notify_payment": "aviso_pag
                  "notify_request": "aviso_solicitud", "notify_reading": "aviso_lectura"}
 
 
+#: How the confirmation names each kind: «los avisos de nueva factura y de ...».
+NOTICE_PHRASES = {"notify_invoice": "de nueva factura", "notify_payment": "de pago aplicado",
+                  "notify_request": "de cambios en tus solicitudes",
+                  "notify_reading": "del periodo para dar tu lectura"}
+
+
 class NoticesForm(Form):
     aviso_factura = yes_no("Nueva factura", "Elige «Sí» o «No» para los avisos de nueva factura.")
     aviso_pago = yes_no("Pago aplicado", "Elige «Sí» o «No» para los avisos de pago aplicado.")
@@ -95,47 +102,80 @@ def contract_name(office: Office, account) -> str:
     return f"{account.printed_number} ({alias})" if alias else account.printed_number
 
 
-def from_which_bill(office: Office, from_bills: dict[int, date | None]) -> str:
+def from_which_bill(office: Office, from_bills: dict[int, date | None], *,
+                    short: bool = False) -> str | None:
     """``a partir de la factura que emitiremos alrededor del 01/01/2027`` (per contract when
-    there are several)."""
+    there are several; ``desde la factura de alrededor del 01/01/2027`` when ``short``); None
+    when none of those contracts is still linked."""
     def bill(day_: date | None) -> str:
-        return ("su primera factura" if day_ is None
+        if day_ is None:
+            return "su primera factura"
+        return (f"la factura de alrededor del {day(day_)}" if short
                 else f"la factura que emitiremos alrededor del {day(day_)}")
 
+    start = "desde " if short else "a partir de "
     known = [account for account in office.accounts if account.id in from_bills]
+    if not known:
+        return None
     if len(known) == 1:
-        return f"a partir de {bill(from_bills[known[0].id])}"
-    return "a partir de " + "; y ".join(
+        return start + bill(from_bills[known[0].id])
+    return start + "; y ".join(
         f"{bill(from_bills[account.id])} en el contrato {contract_name(office, account)}"
         for account in known)
 
 
 def paperless_message(office: Office, change: service.PaperlessChange) -> str:
-    when = from_which_bill(office, change.from_bills)
     if not change.changed:
         return ("No cambió nada: ya recibías tu factura solo por correo." if change.paperless
                 else "No cambió nada: ya recibías tu factura en papel.")
+    when = from_which_bill(office, change.from_bills)
     if change.paperless:
+        if change.cancelled and not change.from_bills:
+            return ("Listo: seguirás recibiendo tu factura solo por correo, como hasta ahora: "
+                    "aún no volvíamos a imprimirla.")
+        if when is None:
+            return "Listo: tu factura te llegará solo por correo, sin papel."
         return (f"Listo: tu factura te llegará solo por correo. Dejarás de recibirla en papel "
                 f"{when}; hasta entonces te llega también en papel.")
+    if change.cancelled and not change.from_bills:
+        return ("Listo: seguirás recibiendo tu factura en papel, como hasta ahora: aún no "
+                "habíamos dejado de imprimirla.")
+    if when is None:
+        return "Listo: volverás a recibir tu factura en papel."
     return f"Listo: volverás a recibir tu factura en papel {when}."
 
 
-def paperless_line(office: Office, user, on: date) -> str | None:
-    """The date line of the last change while it is still to come; None once it applies."""
+def paperless_ahead(office: Office, user, on: date) -> dict[int, date] | None:
+    """The bills the last change still waits for (by account id); None once it applies."""
     last = service.last_paperless_change(user.id)
-    if last is None:
+    if last is None or last[0] != bool(user.paperless_bill):
         return None
-    paperless, from_bills = last
-    if paperless != bool(user.paperless_bill):
-        return None
-    ahead = {key: value for key, value in from_bills.items() if value and value >= on}
-    if not ahead:
-        return None
+    ahead = {key: value for key, value in last[1].items() if value and value >= on
+             and any(account.id == key for account in office.accounts)}
+    return ahead or None
+
+
+def paperless_now(office: Office, user, on: date, *, short: bool = False) -> str:
+    """How the bill arrives today and, while a change is still to come, from which bill it
+    changes: the Preferencias page's sentence, or the Mis datos summary's (``short``)."""
+    ahead = paperless_ahead(office, user, on)
+    paperless = bool(user.paperless_bill)
+    if ahead is None:
+        if short:
+            return ("Sí: la recibes por correo, sin papel" if paperless
+                    else "No: la recibes en papel")
+        return ("Hoy recibes tu factura solo por correo, sin papel." if paperless
+                else "Hoy recibes tu factura en papel.")
+    if short:
+        when = from_which_bill(office, ahead, short=True)
+        return (f"Sí, {when}; hasta entonces te llega también en papel" if paperless
+                else f"No, {when}; hasta entonces la recibes solo por correo")
     when = from_which_bill(office, ahead)
     if paperless:
-        return f"El papel deja de llegar {when}."
-    return f"El papel vuelve a llegar {when}."
+        return (f"Elegiste recibir tu factura solo por correo. El papel deja de llegar {when}; "
+                "hasta entonces te llega también en papel.")
+    return (f"Elegiste volver a recibir tu factura en papel. El papel vuelve a llegar {when}; "
+            "hasta entonces la recibes solo por correo.")
 
 
 def summary(office: Office) -> dict:
@@ -143,7 +183,7 @@ def summary(office: Office) -> dict:
     user = current_user
     pending = requests_service.open_bill_format_requests(user.id)
     return {
-        "paperless_line": paperless_line(office, user, today()),
+        "paperless": paperless_now(office, user, today(), short=True),
         "by_mail": service.notices_by_mail(user),
         "formats": [(link, contract_name(office, link.account),
                      service.format_label(link.bill_format),
@@ -156,7 +196,7 @@ def summary(office: Office) -> dict:
 # --- the page and its forms -------------------------------------------------------------------
 
 def preferences_page(status: int = 200, *, paperless=None, notices=None, refused=None,
-                     errors=(), heading="Preferencias"):
+                     errors=(), heading="Preferencias", summary_heading=None, done=None):
     office = office_context()
     user = current_user
     pending = requests_service.open_bill_format_requests(user.id)
@@ -173,8 +213,9 @@ def preferences_page(status: int = 200, *, paperless=None, notices=None, refused
     response = page(
         "office/datos/preferences.html", heading, office=office, user=user,
         paperless=paperless, notices=notices, formats=formats, errors=errors,
+        summary_heading=summary_heading, done=done,
         pending={key: requests_service.line(value) for key, value in pending.items()},
-        paperless_line=paperless_line(office, user, today()),
+        paperless_now=paperless_now(office, user, today()),
         next_bills=service.bills_changed([a.id for a in office.accounts], today()),
         format_label=service.format_label, contract_name=lambda a: contract_name(office, a),
     )
@@ -188,18 +229,41 @@ def _refused(status: int = 422, **forms):
     return response
 
 
+def _form_reached_by_get():
+    """A form's address reached by GET (a reload of its refused answer, or «Reenviar el
+    correo» sent back to it): the page itself, never a 405. (One rule for both methods: with
+    two, Werkzeug answers an out-of-range id with 405 instead of 404.)"""
+    return redirect(url_for("office.preferences"), 303)
+
+
+def _still_open(link, still_open):
+    return _refused(409, summary_heading="Ya pediste un formato para este contrato", errors=[(
+        "", f"Ya tienes una solicitud abierta para el formato de la factura del contrato "
+            f"{link.account.printed_number}: {requests_service.describe(still_open)} "
+            f"(folio {still_open.folio}). Cuando la terminemos podrás pedir otro formato; "
+            "si necesitas cambiarla antes, llama a Atención al cliente.")])
+
+
+#: Where a saved form leaves its confirmation for the page it redirects to (read once).
+DONE_KEY = "ov_preferencias_hecho"
+
+
 def _done(message: str):
-    flash(message)
+    """Back to the page with the confirmation, which the page shows marked ``data-focus``:
+    after an htmx swap the focus lands on it (and it is read out), not on the heading."""
+    session[DONE_KEY] = message
     return redirect(url_for("office.preferences"), 303)
 
 
 @bp.get("/datos/preferencias")
 def preferences():
-    return preferences_page()
+    return preferences_page(done=session.pop(DONE_KEY, None))
 
 
-@bp.post("/datos/preferencias/factura-electronica")
+@bp.route("/datos/preferencias/factura-electronica", methods=["GET", "POST"])
 def set_paperless():
+    if request.method == "GET":
+        return _form_reached_by_get()
     form = PaperlessForm(request.form)
     if not form.validate():
         return _refused(paperless=form)
@@ -211,8 +275,10 @@ def set_paperless():
     return _done(paperless_message(office, change))
 
 
-@bp.post("/datos/preferencias/avisos")
+@bp.route("/datos/preferencias/avisos", methods=["GET", "POST"])
 def set_notices():
+    if request.method == "GET":
+        return _form_reached_by_get()
     form = NoticesForm(request.form)
     if not form.validate():
         return _refused(notices=form)
@@ -226,28 +292,34 @@ def set_notices():
     if not by_mail:
         return _done("Listo: ya no te enviaremos avisos por correo; los verás en Avisos, "
                      "en Mi oficina.")
-    return _done("Listo: te enviaremos por correo los avisos de: "
-                 + ", ".join(label.lower() if i else label for i, label in enumerate(by_mail))
-                 + ". Los demás los ves en Avisos, en Mi oficina.")
+    said = [NOTICE_PHRASES[column] for column in service.NOTICE_COLUMNS
+            if getattr(current_user, column)]
+    listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " y " + said[-1]
+    return _done(f"Listo: te enviaremos por correo los avisos {listed}. Los demás los ves en "
+                 "Avisos, en Mi oficina.")
 
 
-@bp.post("/datos/preferencias/formato/<int(max=2147483647):account_id>")
+@bp.route("/datos/preferencias/formato/<int(max=2147483647):account_id>",
+          methods=["GET", "POST"])
 def set_bill_format(account_id: int):
+    if request.method == "GET":
+        return _form_reached_by_get()
     link = contracts.link_of(current_user.id, account_id)
     if link is None:
         not_yours("contract", account_id)
+    # A page left open while a request was filed: whatever it sends, the open one answers.
+    still_open = requests_service.open_bill_format_requests(current_user.id).get(account_id)
+    if still_open is not None:
+        return _still_open(link, still_open)
     form = format_form(link, request.form)
     if not form.validate():
         return _refused(refused=(account_id, form))
     outcome = requests_service.ask_bill_format(link, form.formato.data,
-                                               client_address=request.remote_addr)
+                                               client_address=request.remote_addr,
+                                               now=common.now())
     match outcome:
         case requests_service.StillOpen(request=still_open):
-            return _refused(409, errors=[("", (
-                f"Ya tienes una solicitud abierta para el formato de la factura del contrato "
-                f"{link.account.printed_number}: {requests_service.describe(still_open)} "
-                f"(folio {still_open.folio}). Cuando la terminemos podrás pedir otro formato; "
-                "si necesitas cambiarla antes, llama a Atención al cliente."))])
+            return _still_open(link, still_open)
         case requests_service.SameFormat(value=value):
             form.formato.errors = [f"Tu factura ya se imprime {service.format_phrase(value)}. "
                                    "Elige otro formato para pedir el cambio."]
@@ -256,5 +328,6 @@ def set_bill_format(account_id: int):
             db.session.commit()
             return _done(
                 f"Listo: pediste tu factura del contrato {link.account.printed_number} "
-                f"{service.format_phrase(asked.detail)}, folio {asked.folio}. La verás "
-                "pendiente aquí y en Mis solicitudes hasta que la atendamos; te avisaremos.")
+                f"{service.format_phrase(asked.detail)}, folio {asked.folio}. Verás la "
+                "solicitud pendiente aquí y en Mis solicitudes hasta que la atendamos; te "
+                "avisaremos.")
