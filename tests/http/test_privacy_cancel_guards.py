@@ -320,3 +320,27 @@ def test_the_empty_password_message_matches_its_label(customer):
     label = re.search(r'<label for="contrasena">(?:<span[^>]*>[^<]*</span>)?([^<:]+):',
                       html).group(1)
     assert label == "Tu contraseña actual" and "Escribe tu contraseña actual." in html
+
+
+def test_the_new_pages_and_mails_are_valid_html(app, customer, tmp_path):
+    from tests.support.nu import Documents, describe
+
+    documents = Documents(tmp_path)
+    assert post(customer, "/mi-oficina/datos/derechos/oposicion",
+                finalidad="encuestas").status_code == 303
+    thief = app.test_client()
+    recover(app, thief)
+    assert sign_in(thief, "usuPDFactura1", THIEF_PASSWORD).status_code == 303
+    documents.add("cancel refused", text(thief.get(CANCEL)))
+    documents.add("my data with changes and mails",
+                  text(thief.get("/mi-oficina/datos/mis-datos")))
+    undo = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    with app.app_context():
+        db.session.get(User, the_user(app).id).blocked_at = utcnow()
+        db.session.commit()
+    documents.add("a cancelled user's link", text(app.test_client().get(undo)))
+    for row in outbox(app):
+        if row.to_address == PRIVACY_OFFICE:
+            documents.add(f"mail {row.subject}", row.body_html)
+    found = documents.errors()
+    assert not found, describe(found)
