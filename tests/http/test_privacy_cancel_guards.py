@@ -22,6 +22,7 @@ from ov.models import (
     utcnow,
 )
 from ov.services import privacy
+from tests.http.test_office_privacy import post, text, the_user
 from tests.http.test_recovery_by_bill import (
     NEW_EMAIL,
     OWNER_EMAIL,
@@ -41,27 +42,11 @@ DOWNLOAD = "/mi-oficina/datos/mis-datos.json"
 PRIVACY_OFFICE = "datos.personales@oficinavirtual.example"
 
 
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def post(client, url: str, **answers):
-    form = {"csrf_token": hidden(text(client.get(url)), "csrf_token"), **answers}
-    return client.post(url, data=form)
-
-
 @pytest.fixture
 def customer(app, client):
     assert Registration(client, app).complete().status_code == 303
     assert sign_in(client, "usuPDFactura1").status_code == 303
     return client
-
-
-def the_user(app) -> User:
-    with app.app_context():
-        user = db.session.scalars(select(User).where(User.username == "usuPDFactura1")).one()
-        db.session.expunge(user)
-        return user
 
 
 def contract_id(app) -> int:
