@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ov import sessions
+from ov.cli_privacy import privacy_group
 from ov.cli_requests import requests_group
 from ov.extensions import db
 from ov.formatting import moment
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(purge_cancelled_command)
     app.cli.add_command(notice_group)
     app.cli.add_command(requests_group)
+    app.cli.add_command(privacy_group)
 
 
 @click.command("init-db")

@@ -41,12 +41,19 @@ def _invalid_link() -> Response:
     )
 
 
+def _cancelled_user() -> Response:
+    """A link of a cancelled user: it no longer acts (410), whatever it says."""
+    return _private(render("account/user_cancelled_link.html", "content", status=410))
+
+
 @bp.route("/confirmar-correo/<token>", methods=["GET", "POST"])
 def confirm_email(token: str):
     found = tokens.read_email_confirmation(token)
     if found is None:
         return _invalid_link()
     user, address = found
+    if user.blocked_at is not None:
+        return _cancelled_user()
     pending = address != user.email
     if pending and profile.email_taken(address, except_user_id=user.id):
         # Another user took the address since it was asked for: nothing changes.
@@ -136,6 +143,8 @@ def undo_change(token: str):
     change = account_changes.change_for(token)
     if change is None:
         return _invalid_undo_link()
+    if change.user.blocked_at is not None:
+        return _cancelled_user()
     if request.method == "POST":
         undone = account_changes.undo(change, client_address=request.remote_addr)
         if undone is None:  # spent by a second tab a moment ago

@@ -195,6 +195,13 @@ def _open(user_id: int) -> list[AccountChange]:
             if change.spent_at is None and change.created_at >= chain[0]]
 
 
+def open_until(user_id: int) -> datetime | None:
+    """While the user has an open change: when its chain closes (None: none open). Until
+    then the address told of it can still undo it, so nothing may take that away."""
+    opened = _open(user_id)
+    return closes_at(opened[0]) if opened else None
+
+
 def closes_at(change: AccountChange) -> datetime:
     """When the chain of an open change closes unless something else happens: the period
     after its last event (its links die then, whenever they were mailed)."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import enum
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ov.extensions import db
-from ov.models import Account, User, UserAccount
+from ov.models import Account, ServiceRequest, ServiceRequestEvent, User, UserAccount, utcnow
+from ov.models.portal import ServiceRequestStatus
 from ov.services import audit
 from ov.services.registration import owner_of
 from ov.services.validation import FieldError
@@ -41,7 +43,13 @@ class TakenBy:
     owner: User
 
 
-AddOutcome = Added | AlreadyYours | TakenBy
+@dataclass(frozen=True)
+class Blocked:
+    """The user was cancelled meanwhile (another tab): nothing is linked."""
+    account: Account
+
+
+AddOutcome = Added | AlreadyYours | TakenBy | Blocked
 
 
 def add(user_id: int, account: Account, *, client_address: str | None) -> AddOutcome:
@@ -49,8 +57,18 @@ def add(user_id: int, account: Account, *, client_address: str | None) -> AddOut
 
     The insert runs in a SAVEPOINT: when the unique link refuses it, only the savepoint is
     rolled back, and the link found instead says whose the contract is.
+
+    First a conditional update of the user's row, which changes nothing but locks it (on
+    SQLite it takes the write lock): a cancellation running at once either comes after and
+    removes the new link too, or came before and the user is refused here (``Blocked``).
     """
     db.session.flush()
+    active = db.session.execute(
+        update(User).where(User.id == user_id, User.blocked_at.is_(None))
+        .values(blocked_at=None).execution_options(synchronize_session=False)
+    ).rowcount
+    if not active:
+        return Blocked(account)
     for _attempt in range(2):  # the owner may have removed it between insert and look-up
         try:
             with db.session.begin_nested():
@@ -141,7 +159,41 @@ def remove(user_id: int, account_id: int, *, client_address: str | None) -> Remo
     if removed:
         audit.record("contract_removed", user_id=user_id, client_address=client_address,
                      account_id=account_id)
+        close_open_topics(user_id, [account_id], note=REMOVED_NOTE,
+                          client_address=client_address)
         return Removal.REMOVED
     if link_of(user_id, account_id) is None:
         return Removal.NOT_FOUND
     return Removal.LAST
+
+
+# --- open requests on a contract the user no longer holds -----------------------------------
+
+REMOVED_NOTE = "Cerrada: el usuario quitó el contrato."
+OPEN = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
+
+
+def close_open_topics(user_id: int, account_ids: list[int], *, note: str,
+                      client_address: str | None, now: datetime | None = None) -> list[str]:
+    """Close the user's open requests with a topic (a bill format...) on those contracts,
+    each with a note in its timeline, audited; their folios. Only one such request may be
+    open per contract and topic, so one left open would refuse the contract's next holder."""
+    if not account_ids:
+        return []
+    now = now or utcnow()
+    rows = list(db.session.scalars(
+        select(ServiceRequest).where(ServiceRequest.user_id == user_id,
+                                     ServiceRequest.account_id.in_(account_ids),
+                                     ServiceRequest.topic.is_not(None),
+                                     ServiceRequest.status.in_(OPEN))
+        .order_by(ServiceRequest.id)
+    ))
+    closed = ServiceRequestStatus.CLOSED.value
+    for row in rows:
+        row.status = closed
+        db.session.add(ServiceRequestEvent(request_id=row.id, at=now, status=closed,
+                                           note=note))
+        audit.record("service_request_closed", user_id=user_id,
+                     client_address=client_address, folio=row.folio,
+                     account_id=row.account_id, topic=row.topic)
+    return [row.folio for row in rows]

@@ -128,13 +128,16 @@ def _exists(user_id: int, kind: str, key: str) -> bool:
 def notify(user: User, kind: Kind, key: str, *, title: str, body: str,
            account_id: int | None = None,
            action: tuple[str, str] | None = None) -> Notified | None:
-    """Make the user's notice for this event, unless it exists: None then.
+    """Make the user's notice for this event, unless it exists or the user is cancelled:
+    None then.
 
     Once per (user, kind, key), even when two requests run at once: the insert runs in a
     savepoint, and the unique constraint refuses the second (no notice, no mail). The mail
     (``action``: a button's label and link, for what the notice asks) is queued in the
     caller's transaction, so it exists only if the notice does. The caller commits.
     """
+    if user.blocked_at is not None:  # cancelled: nothing more is told to it
+        return None
     if user.id is None:
         db.session.flush()
     if _exists(user.id, kind.name, key):

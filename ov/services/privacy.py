@@ -26,13 +26,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, union, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from ov.extensions import db
 from ov.formatting import LOCAL_TIME, day
 from ov.models import (
     Account,
+    AccountChange,
     AuditEvent,
     Notice,
     OutboxMail,
@@ -44,7 +45,7 @@ from ov.models import (
     utcnow,
 )
 from ov.models.portal import PrivacyRight, ServiceRequestStatus
-from ov.services import audit, mail
+from ov.services import account_changes, audit, contracts, mail
 from ov.services.validation import FieldError
 
 __all__ = ["PrivacyRight"]
@@ -87,6 +88,9 @@ STATUS_LABELS = {
     ServiceRequestStatus.CLOSED.value: "Cerrada",
 }
 CANCELLATION_TEXT = "Cancelar mi usuario de la Oficina Virtual."
+#: The cancellation's own mails are queued a moment after the user is blocked.
+CANCEL_MAILS_WITHIN = timedelta(minutes=1)
+OPEN_STATUSES = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -95,7 +99,10 @@ def clean_text(value: str | None, *, required: str | None) -> str:
     """A request's free text: trimmed, line breaks kept, up to ``TEXT_LENGTH`` characters.
     ``required``: the message when it is empty (None: it may be empty)."""
     text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n").replace("\r", "\n"))
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in "\n\t" for ch in text):
+    # Control characters and code points with no character are refused; format characters
+    # (Cf) stay: people paste them in names and emoji (a soft hyphen, a zero-width joiner).
+    if any(unicodedata.category(ch) in {"Cc", "Cn", "Cs", "Co"} and ch not in "\n\t"
+           for ch in text):
         raise FieldError(
             "Tiene caracteres que no se pueden escribir con el teclado. Escríbelo de nuevo."
         )
@@ -130,7 +137,12 @@ def folio_for(request: PrivacyRequest) -> str:
 @dataclass(frozen=True)
 class Filed:
     request: PrivacyRequest
-    mail: OutboxMail
+    mail: OutboxMail  # to the user
+    office: OutboxMail  # to the privacy office
+
+    @property
+    def mails(self) -> list[OutboxMail]:
+        return [self.mail, self.office]
 
 
 def _new_request(user: User, right: PrivacyRight, body: str, now: datetime,
@@ -160,7 +172,19 @@ def file_request(user: User, right: PrivacyRight, body: str, *, client_address: 
         "privacy_request", user=user, folio=row.folio, right=RIGHT_LABELS[row.kind],
         body=body, filed=mail.local_datetime(now), answer_due=day(row.answer_due_on),
         carry_out=day(row.carry_out_by),
-    ))
+    ), tell_office(user, row))
+
+
+def tell_office(user: User, row: PrivacyRequest) -> OutboxMail:
+    """The utility's privacy office hears of every request filed (``OV_PRIVACY_EMAIL``): it
+    answers them, and ``flask privacy list`` shows them."""
+    return mail.queue(
+        current_app.config["OV_PRIVACY_EMAIL"],
+        f"Solicitud ARCO {row.folio} ({RIGHT_LABELS[row.kind]})", "privacy_office",
+        user=user, folio=row.folio, right=RIGHT_LABELS[row.kind], body=row.body,
+        filed=mail.local_datetime(row.created_at), answer_due=day(row.answer_due_on),
+        carry_out=day(row.carry_out_by),
+    )
 
 
 def requests_of(user_id: int) -> list[PrivacyRequest]:
@@ -177,6 +201,50 @@ def request_of(user_id: int, request_id: int) -> PrivacyRequest | None:
         select(PrivacyRequest).where(PrivacyRequest.id == request_id,
                                      PrivacyRequest.user_id == user_id)
     ).first()
+
+
+# --- the privacy office's side -------------------------------------------------------------
+
+#: The statuses as the privacy office types them (``flask privacy update --status``).
+STATUS_NAMES = {
+    "recibida": ServiceRequestStatus.RECEIVED.value,
+    "en-proceso": ServiceRequestStatus.IN_PROGRESS.value,
+    "resuelta": ServiceRequestStatus.RESOLVED.value,
+    "cerrada": ServiceRequestStatus.CLOSED.value,
+}
+
+
+class PrivacyError(Exception):
+    """A command the privacy office typed that cannot be done (a Spanish message)."""
+
+
+def listing(open_only: bool = False) -> list[tuple[PrivacyRequest, str | None]]:
+    """Every request (or the open ones), oldest first, with its user's name (one query)."""
+    query = (select(PrivacyRequest, User.username)
+             .outerjoin(User, User.id == PrivacyRequest.user_id).order_by(PrivacyRequest.id))
+    if open_only:
+        query = query.where(PrivacyRequest.status.in_(OPEN_STATUSES))
+    return [(row, username) for row, username in db.session.execute(query)]
+
+
+def set_status(folio: str, status: str, note: str = "") -> PrivacyRequest:
+    """Move the request ``folio`` to ``status`` (one of ``STATUS_NAMES``), audited with the
+    note; the caller commits."""
+    value = STATUS_NAMES.get(status.strip().casefold())
+    if value is None:
+        raise PrivacyError(f"No conozco el estado «{status}». Usa uno de estos: "
+                           f"{', '.join(STATUS_NAMES)}.")
+    row = db.session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.folio == folio.strip().upper())
+    ).first()
+    if row is None:
+        raise PrivacyError(f"No hay ninguna solicitud con el folio {folio}.")
+    if row.status == value:
+        raise PrivacyError(f"La solicitud {row.folio} ya está {STATUS_LABELS[value]}.")
+    before, row.status = row.status, value
+    audit.record("privacy_request_status", user_id=row.user_id, folio=row.folio,
+                 before=before, status=value, note=note.strip())
+    return row
 
 
 # --- access: the download -------------------------------------------------------------------
@@ -197,6 +265,7 @@ def _user(user: User) -> dict[str, Any]:
         "correo_electronico": user.email,
         "correo_confirmado_el": _when(user.email_confirmed_at),
         "correo_nuevo_por_confirmar": user.pending_email,
+        "correo_nuevo_pedido_el": _when(user.pending_email_at),
         "telefono": user.phone,
         "registrado_el": _when(user.created_at),
         "ultima_entrada": _when(user.last_login_at),
@@ -250,12 +319,46 @@ def _privacy_request(row: PrivacyRequest) -> dict[str, Any]:
     }
 
 
+#: Events stored under the user that someone else may have caused (whoever tried to register
+#: their contract, to sign in as them, to recover their access, or opened an undo link): the
+#: download leaves out that person's IP address.
+OTHERS_ADDRESS = frozenset({
+    "registration_already_registered", "contract_already_registered", "login_failed",
+    "account_locked", "password_reset_requested", "password_reset_throttled",
+    "recovery_by_bill", "recovery_by_bill_refused", "account_change_undone",
+})
+
+
+def _event(row: AuditEvent) -> dict[str, Any]:
+    return {"tipo": row.kind, "el": _when(row.at),
+            "direccion_ip": None if row.kind in OTHERS_ADDRESS else row.client_address,
+            "detalles": row.details}
+
+
+def _addresses(user_id: int):
+    """Every address of the user, lower-cased (a subquery): current, pending, and each one
+    told of an account change."""
+    return union(
+        select(func.lower(User.email)).where(User.id == user_id),
+        select(func.lower(User.pending_email)).where(User.id == user_id,
+                                                     User.pending_email.is_not(None)),
+        select(func.lower(AccountChange.notified_email))
+        .where(AccountChange.user_id == user_id),
+    )
+
+
+def _mails_to(user_id: int):
+    return select(OutboxMail).where(func.lower(OutboxMail.to_address).in_(_addresses(user_id)))
+
+
 def _all(query) -> list:
     return list(db.session.scalars(query))
 
 
 def export(user: User, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the portal holds about ``user`` (seven queries, whatever their history)."""
+    """Everything the portal holds about ``user`` (nine queries, whatever their history).
+    Of the mails sent to them: the subject, the date and the address, not the text (it
+    repeats what the rest of the file holds, with links that must not travel)."""
     mine = user.id
     links = _all(select(UserAccount)
                  .options(joinedload(UserAccount.account).joinedload(Account.zone))
@@ -266,7 +369,13 @@ def export(user: User, now: datetime | None = None) -> dict[str, Any]:
         select(ReadingSubmission, Account).join(Account, Account.id == ReadingSubmission.account_id)
         .where(ReadingSubmission.user_id == mine).order_by(ReadingSubmission.id)
     ))
-    notices = _all(select(Notice).where(Notice.user_id == mine).order_by(Notice.id))
+    notices = list(db.session.execute(
+        select(Notice, Account).outerjoin(Account, Account.id == Notice.account_id)
+        .where(Notice.user_id == mine).order_by(Notice.id)
+    ))
+    changes = _all(select(AccountChange).where(AccountChange.user_id == mine)
+                   .order_by(AccountChange.id))
+    mails = _all(_mails_to(mine).order_by(OutboxMail.id))
     rights = _all(select(PrivacyRequest).where(PrivacyRequest.user_id == mine)
                   .order_by(PrivacyRequest.id))
     events = _all(select(AuditEvent).where(AuditEvent.user_id == mine).order_by(AuditEvent.id))
@@ -285,11 +394,17 @@ def export(user: User, now: datetime | None = None) -> dict[str, Any]:
              "lectura": row.value, "enviada_el": _when(row.submitted_at), "estado": row.status}
             for row, account in readings],
         "avisos": [{"titulo": row.title, "texto": row.body, "creado_el": _when(row.created_at),
-                    "leido_el": _when(row.read_at)} for row in notices],
+                    "leido_el": _when(row.read_at),
+                    "contrato": account.printed_number if account else None}
+                   for row, account in notices],
+        "cambios_de_acceso": [
+            {"tipo": row.kind, "avisado_a": row.notified_email, "el": _when(row.created_at),
+             "deshecho_el": _when(row.spent_at)} for row in changes],
+        "correos_enviados": [
+            {"asunto": row.subject, "a": row.to_address, "el": _when(row.created_at),
+             "enviado_el": _when(row.sent_at)} for row in mails],
         "solicitudes_arco": [_privacy_request(row) for row in rights],
-        "eventos_de_seguridad": [
-            {"tipo": row.kind, "el": _when(row.at), "direccion_ip": row.client_address,
-             "detalles": row.details} for row in events],
+        "eventos_de_seguridad": [_event(row) for row in events],
     }
 
 
@@ -305,6 +420,9 @@ def counts(user_id: int) -> dict[str, int]:
         count(ReadingSubmission, ReadingSubmission.user_id).label("lecturas_enviadas"),
         count(Notice, Notice.user_id).label("avisos"),
         count(PrivacyRequest, PrivacyRequest.user_id).label("solicitudes_arco"),
+        count(AccountChange, AccountChange.user_id).label("cambios_de_acceso"),
+        select(func.count()).select_from(_mails_to(user_id).subquery())
+        .scalar_subquery().label("correos_enviados"),
         count(AuditEvent, AuditEvent.user_id).label("eventos_de_seguridad"),
     )).one()
     return dict(row._mapping)
@@ -315,44 +433,117 @@ def counts(user_id: int) -> dict[str, int]:
 @dataclass(frozen=True)
 class Cancelled:
     request: PrivacyRequest
-    mail: OutboxMail
+    mail: OutboxMail  # to the user
+    office: OutboxMail  # to the privacy office
+
+    @property
+    def mails(self) -> list[OutboxMail]:
+        return [self.mail, self.office]
 
 
-def cancel(user: User, *, client_address: str | None, now: datetime | None = None) -> Cancelled:
+@dataclass(frozen=True)
+class ChangeOpen:
+    """Refused: the access changed lately, and the address told of it can still undo it
+    until ``until`` (a bill-holder must not cancel the owner's way back away)."""
+    until: datetime
+
+
+CANCELLED_NOTE = "Cerrada: el usuario canceló su cuenta."
+
+
+def cancel(user: User, *, client_address: str | None,
+           now: datetime | None = None) -> Cancelled | ChangeOpen | None:
     """Cancel the user (the caller has checked the password): blocked from now on, deleted
-    after ``OV_CANCEL_BLOCK_DAYS``; the contract links go at once. Audited, with a mail to
-    the user; the caller commits, sends the mail and ends the session."""
+    after ``OV_CANCEL_BLOCK_DAYS``; the contract links, a pending address and the open
+    requests on those contracts go at once. Audited, with a mail to the user and one to the
+    privacy office; the caller commits, sends the mails and ends the session.
+
+    ``ChangeOpen`` while an account change can still be undone; None when the user is
+    cancelled already (a second tab, a double click): nothing new then. The user's row is
+    locked first on PostgreSQL, and blocking it is a conditional update, so two at once
+    make one cancellation, and an added contract either lands before (and goes) or is
+    refused (``contracts.add``).
+    """
     now = now or utcnow()
-    user.blocked_at = now
-    user.delete_after = now + timedelta(days=int(current_app.config["OV_CANCEL_BLOCK_DAYS"]))
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    until = account_changes.open_until(user.id)
+    if until is not None:
+        return ChangeOpen(until)
+    pending, pending_at = user.pending_email, user.pending_email_at
+    delete_after = now + timedelta(days=int(current_app.config["OV_CANCEL_BLOCK_DAYS"]))
+    blocked = db.session.execute(
+        update(User).where(User.id == user.id, User.blocked_at.is_(None))
+        .values(blocked_at=now, delete_after=delete_after, pending_email=None,
+                pending_email_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not blocked:
+        return None
+    db.session.refresh(user)
+    if pending and pending_at:  # its confirmation links: no use now, and no longer theirs
+        db.session.execute(
+            delete(OutboxMail).where(func.lower(OutboxMail.to_address) == pending.lower(),
+                                     OutboxMail.created_at >= pending_at)
+            .execution_options(synchronize_session=False))
     request = _new_request(user, PrivacyRight.CANCELLATION, CANCELLATION_TEXT, now,
                            status=ServiceRequestStatus.IN_PROGRESS.value)
-    unlinked = list(db.session.scalars(
+    unlinked = sorted(db.session.scalars(
         delete(UserAccount).where(UserAccount.user_id == user.id)
         .returning(UserAccount.account_id).execution_options(synchronize_session=False)
     ))
     db.session.expire(user, ["links"])
+    contracts.close_open_topics(user.id, unlinked, note=CANCELLED_NOTE,
+                                client_address=client_address, now=now)
     audit.record("user_cancelled", user_id=user.id, client_address=client_address,
-                 folio=request.folio, account_ids=sorted(unlinked),
+                 folio=request.folio, account_ids=unlinked,
                  delete_after=user.delete_after.isoformat())
     return Cancelled(request, mail.queue(
         user.email, "Cancelaste tu usuario de la Oficina Virtual", "user_cancelled",
         user=user, folio=request.folio, when=mail.local_datetime(now),
         delete_on=day(local_day(user.delete_after)),
-    ))
+    ), tell_office(user, request))
+
+
+def latest_cancellation(user_id: int) -> PrivacyRequest | None:
+    """The user's cancellation request, if any (what a second submit lands on)."""
+    return db.session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.user_id == user_id,
+                                     PrivacyRequest.kind == PrivacyRight.CANCELLATION.value)
+        .order_by(PrivacyRequest.id.desc())
+    ).first()
 
 
 def purge_cancelled(now: datetime | None = None) -> int:
     """Delete the cancelled users whose blocking period is over; how many. Their notices,
-    links and account changes go with them (the foreign keys cascade); their requests,
-    readings and audit events stay with ``user_id`` emptied. Running it again finds none."""
+    links and account changes go with them (the foreign keys cascade), and so do the mails
+    sent to any of their addresses (current, pending, or told of a change); their requests,
+    readings and audit events stay with ``user_id`` emptied, and the cancellation request is
+    marked resolved. Running it again finds none."""
     now = now or utcnow()
-    ids = list(db.session.scalars(
-        select(User.id).where(User.blocked_at.is_not(None), User.delete_after <= now)
-    ))
+    blocked = dict(db.session.execute(
+        select(User.id, User.blocked_at).where(User.blocked_at.is_not(None),
+                                               User.delete_after <= now)
+    ).all())
+    ids = list(blocked)
     if not ids:
         return 0
+    # The outbox knows addresses, not users: the mails to the user's addresses up to its
+    # cancellation (nothing is sent to a blocked user after it).
+    mails = sum(db.session.execute(
+        delete(OutboxMail).where(
+            func.lower(OutboxMail.to_address).in_(_addresses(user_id)),
+            OutboxMail.created_at <= blocked[user_id] + CANCEL_MAILS_WITHIN)
+        .execution_options(synchronize_session=False)
+    ).rowcount for user_id in ids)
+    db.session.execute(
+        update(PrivacyRequest)
+        .where(PrivacyRequest.user_id.in_(ids),
+               PrivacyRequest.kind == PrivacyRight.CANCELLATION.value,
+               PrivacyRequest.status.in_(OPEN_STATUSES))
+        .values(status=ServiceRequestStatus.RESOLVED.value)
+        .execution_options(synchronize_session=False)
+    )
     db.session.execute(delete(User).where(User.id.in_(ids))
                        .execution_options(synchronize_session=False))
-    audit.record("cancelled_users_purged", count=len(ids))
+    audit.record("cancelled_users_purged", count=len(ids), mails_deleted=mails)
     return len(ids)

@@ -141,3 +141,43 @@ def test_download_request_and_cancel(request, app, javascript):
     tab.fill("#contrasena", PASSWORD)
     tab.get_by_role("button", name="Entrar", exact=True).click()
     expect(tab.locator(".error-summary")).to_contain_text("Usuario o contraseña incorrectos")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_cancelling_waits_for_the_undo_period_and_old_links_refuse_a_cancelled_user(
+        request, app, javascript):
+    from ov.models import utcnow
+    from tests.http.test_recovery_by_bill import (
+        OWNER_EMAIL,
+        THIEF_PASSWORD,
+        link_in,
+        recover,
+    )
+
+    tab = request.getfixturevalue("page" if javascript else "page_nojs")
+    axe = request.getfixturevalue("axe") if javascript else (lambda _page: None)
+    assert Registration(app.test_client(), app).complete().status_code == 303
+    recover(app, app.test_client())
+    tab.goto("/entrar")
+    tab.fill("#usuario", "usuPDFactura1")
+    tab.fill("#contrasena", THIEF_PASSWORD)
+    tab.get_by_role("button", name="Entrar", exact=True).click()
+    tab.wait_for_url("**/mi-oficina")
+    section = arco_section(tab)
+    section.get_by_role("link", name="Cancelar mi usuario").click()
+    expect(tab.locator("h1")).to_have_text("Aún no puedes cancelar tu usuario")
+    expect(tab.locator("main")).to_contain_text("el correo anterior aún puede deshacerlo")
+    expect(tab.get_by_role("button", name="Sí, cancelar mi usuario")).to_have_count(0)
+    axe(tab)
+    check_reflow(tab, tab.url)
+    assert not blocked(app)
+    # Cancelled by other means, the owner's old link no longer acts.
+    undo = link_in(app, OWNER_EMAIL, "deshacer-cambio")
+    with app.app_context():
+        db.session.scalars(select(User)).one().blocked_at = utcnow()
+        db.session.commit()
+        db.session.remove()
+    tab.goto(undo)
+    expect(tab.locator("h1")).to_have_text("Este usuario se canceló")
+    axe(tab)
+    check_reflow(tab, tab.url)

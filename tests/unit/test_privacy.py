@@ -173,8 +173,10 @@ def test_the_download_holds_everything_and_no_password_hash(app):
                    for e in data["eventos_de_seguridad"])
         counts = privacy.counts(user.id)
         assert counts == {"contratos": 1, "solicitudes": 2, "lecturas_enviadas": 2,
-                          "avisos": 2, "solicitudes_arco": 2,
+                          "avisos": 2, "solicitudes_arco": 2, "cambios_de_acceso": 0,
+                          "correos_enviados": len(data["correos_enviados"]),
                           "eventos_de_seguridad": len(data["eventos_de_seguridad"])}
+        assert counts["correos_enviados"] == 2  # the two requests' mails to the user
 
 
 def test_the_download_runs_the_same_queries_whatever_the_history(app):
@@ -234,7 +236,9 @@ def test_the_purge_deletes_only_users_past_their_date_and_keeps_the_records(app)
     with app.app_context():
         user, account = make_customer()
         history(user, account, 1)
-        db.session.add(AccountChange(user_id=user.id, kind="email", notified_email="a@b.mx"))
+        # An old change, closed (an open one would refuse the cancellation).
+        db.session.add(AccountChange(user_id=user.id, kind="email", notified_email="a@b.mx",
+                                     created_at=datetime.now(UTC) - timedelta(days=8)))
         kept, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx",
                                 number="5550001")
         later, _ = make_customer(username="otraPersona3", email="otra3@ejemplo.mx",
@@ -276,3 +280,52 @@ def test_the_purge_command_prints_how_many_it_deleted(app):
     assert first.exit_code == 0 and first.output.strip() == "Deleted 1 cancelled users."
     again = runner.invoke(args=["purge-cancelled"])
     assert again.output.strip() == "Deleted 0 cancelled users."
+
+
+# --- review fixes ---------------------------------------------------------------------------
+
+def test_pasted_format_characters_are_kept_and_control_ones_refused():
+    # A soft hyphen and an emoji joined by a zero-width joiner (Cf) are what people paste.
+    assert privacy.clean_text("Grana\u00addos 👩\u200d👩\u200d👧", required="x") == (
+        "Grana\u00addos 👩\u200d👩\u200d👧")
+    for raw in ("hola\x07", "hola\U000e0080"):  # a control character, an unassigned one
+        with pytest.raises(FieldError, match="caracteres que no se pueden escribir"):
+            privacy.clean_text(raw, required="x")
+
+
+def test_a_cancelled_user_gets_no_notices(app):
+    from ov.services import notices
+
+    with app.app_context():
+        user, _ = make_customer()
+        privacy.cancel(user, client_address=None, now=NOW)
+        assert notices.remind_unconfirmed_email(user) is None
+        assert db.session.scalars(select(Notice).where(Notice.user_id == user.id)).all() == []
+
+
+def test_the_privacy_office_lists_and_updates_requests(app):
+    with app.app_context():
+        user, _ = make_customer()
+        filed = privacy.file_request(user, privacy.PrivacyRight.OPPOSITION, "Finalidad: x",
+                                     client_address=None, now=NOW)
+        assert filed.office.to_address == app.config["OV_PRIVACY_EMAIL"]
+        folio = filed.request.folio
+        db.session.commit()
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["privacy", "list", "--open"])
+    assert listed.exit_code == 0 and folio in listed.output and "Oposición" in listed.output
+    assert "usuPDFactura1" in listed.output and "20/12/2026" in listed.output
+    done = runner.invoke(args=["privacy", "update", folio, "--status", "resuelta",
+                               "--note", "Ya no enviamos encuestas."])
+    assert done.exit_code == 0 and done.output.strip() == f"Solicitud {folio}: ahora está Atendida."
+    assert runner.invoke(args=["privacy", "list", "--open"]).output.strip() == (
+        "No hay solicitudes abiertas.")
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "privacy_request_status")).all()
+        assert event.details["note"] == "Ya no enviamos encuestas."
+    bad = runner.invoke(args=["privacy", "update", folio, "--status", "lista"])
+    assert bad.exit_code == 1 and "No conozco el estado «lista»" in bad.output
+    missing = runner.invoke(args=["privacy", "update", "ARCO-2026-999999", "--status",
+                                  "cerrada"])
+    assert missing.exit_code == 1 and "No hay ninguna solicitud con el folio" in missing.output

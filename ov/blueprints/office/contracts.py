@@ -16,7 +16,7 @@ from ov.blueprints.office.common import bp, not_yours, office_context
 from ov.blueprints.registration import HINTS
 from ov.blueprints.registration_forms import Cleaned, Form, Step1Form, bill_key
 from ov.extensions import db, limiter
-from ov.htmx import render
+from ov.htmx import client_redirect, render
 from ov.rate_limits import refused
 from ov.services import captcha, contracts, registration
 
@@ -116,6 +116,9 @@ def add_contract():
             response = add_form(form, 409, [("", ALREADY_YOURS)])
             db.session.commit()
             return response
+        case contracts.Blocked():  # cancelled in another tab meanwhile
+            db.session.rollback()
+            return client_redirect(url_for("auth.login"))
         case contracts.TakenBy(account=account, owner=owner):
             return already_registered(
                 account, owner, event="contract_already_registered",

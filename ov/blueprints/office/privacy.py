@@ -30,12 +30,12 @@ from wtforms.validators import ValidationError
 
 from ov.auth_helpers import end_session
 from ov.blueprints.office import reauth
-from ov.blueprints.office.common import Office, bp, not_yours, office_context, page, today
+from ov.blueprints.office.common import Office, bp, not_yours, office_context, page
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db, limiter
 from ov.htmx import client_redirect, render
 from ov.models import utcnow
-from ov.services import audit, mail
+from ov.services import account_changes, audit, mail
 from ov.services import privacy as service
 from ov.services.privacy import PrivacyRight
 from ov.services.validation import FieldError
@@ -116,7 +116,7 @@ class OppositionForm(Form):
 
 
 class CancelForm(Form):
-    contrasena = reauth.password_field("Tu contraseña")
+    contrasena = reauth.password_field()
 
 
 FORMS = {PrivacyRight.RECTIFICATION: RectificationForm, PrivacyRight.OPPOSITION: OppositionForm}
@@ -139,14 +139,16 @@ def my_data():
 
 @bp.get("/datos/mis-datos.json")
 def my_data_json() -> Response:
-    data = service.export(current_user, now=utcnow())
+    now = utcnow()
+    data = service.export(current_user, now=now)
     audit.record("personal_data_downloaded", user_id=current_user.id,
                  client_address=request.remote_addr)
     db.session.commit()
     response = make_response(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     response.mimetype = "application/json"
+    dated = service.local_day(now).isoformat()  # the day in Mexico City
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="mis-datos-oficina-virtual-{today().isoformat()}.json"')
+        f'attachment; filename="mis-datos-oficina-virtual-{dated}.json"')
     return response
 
 
@@ -171,7 +173,7 @@ def _file(right: PrivacyRight):
     filed = service.file_request(current_user, right, form.body(),
                                  client_address=request.remote_addr)
     db.session.commit()
-    mail.deliver_soon(filed.mail)
+    mail.deliver_soon(filed.mails)
     flash(f"Registramos tu solicitud con el folio {filed.request.folio}. Te enviamos un correo "
           "con el folio y las fechas.")
     return redirect(url_for("office.privacy_request", request_id=filed.request.id), 303)
@@ -214,12 +216,27 @@ def _cancel_page(form: CancelForm, status: int = 200):
                   errors=_errors(form), days=current_app.config["OV_CANCEL_BLOCK_DAYS"])
 
 
+def _change_open(until) -> Response:
+    """Refused while an account change can still be undone (409, GET and POST alike)."""
+    return render("office/datos/cancel_refused.html", "content", 409,
+                  push=request.method == "GET", heading="Aún no puedes cancelar tu usuario",
+                  office=office_context(), until=mail.local_datetime(until))
+
+
+def _farewell(user, request_row) -> dict:
+    return {"folio": request_row.folio, "username": user.username,
+            "delete_on": service.local_day(user.delete_after).isoformat()}
+
+
 @bp.route("/datos/cancelar", methods=["GET", "POST"])
 def cancel_user():
+    user = current_user._get_current_object()
+    until = account_changes.open_until(user.id)
+    if until is not None:
+        return _change_open(until)
     if request.method != "POST":
         return _cancel_page(CancelForm())
     form = CancelForm(request.form)
-    user = current_user._get_current_object()
     problem = reauth.check_password(user, form.contrasena.data, purpose="cancel_user")
     if problem:
         form.contrasena.errors = [problem]
@@ -228,10 +245,17 @@ def cancel_user():
         mail.deliver_soon(reauth.pending_mails())
         return response
     done = service.cancel(user, client_address=request.remote_addr)
-    db.session.commit()
-    mail.deliver_soon(done.mail)
-    farewell = {"folio": done.request.folio, "username": user.username,
-                "delete_on": service.local_day(user.delete_after).isoformat()}
+    if isinstance(done, service.ChangeOpen):  # changed a moment ago
+        db.session.rollback()
+        return _change_open(done.until)
+    if done is None:  # cancelled a moment ago (another tab, a double click): nothing new
+        db.session.rollback()
+        db.session.refresh(user)
+        farewell = _farewell(user, service.latest_cancellation(user.id))
+    else:
+        db.session.commit()
+        mail.deliver_soon(done.mails)
+        farewell = _farewell(user, done.request)
     end_session()
     session[CANCELLED] = farewell
     return client_redirect(url_for("account_cancelled"))
