@@ -333,9 +333,9 @@ def test_a_stale_session_gets_no_answer_about_the_address_before_the_password(ap
     assert right.status_code == 422 and profile.EMAIL_TAKEN in text(right)
 
 
-def test_taken_address_answers_are_limited_per_user(app, customer):
+def test_taken_address_answers_are_limited_per_user(app, customer, monkeypatch):
     another_user(app, "otra.persona@ejemplo.mx")
-    app.config["OV_EMAIL_CHANGE_LIMIT"] = "3 per hour"
+    monkeypatch.setitem(app.config, "OV_EMAIL_CHANGE_LIMIT", "3 per hour")
     for _ in range(3):
         response = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
                         correo2="otra.persona@ejemplo.mx")
@@ -586,7 +586,7 @@ def test_with_htmx_closing_the_sessions_swaps_in_place(app, customer, htmx_heade
 
 # --- valid HTML in the states the URL map walk does not reach -------------------------------
 
-def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path):
+def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path, monkeypatch):
     from tests.support.nu import Documents, describe
 
     documents = Documents(tmp_path)
@@ -602,6 +602,12 @@ def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path):
                  correo2="otra.persona@ejemplo.mx")
     assert profile.EMAIL_TAKEN in text(taken)
     add("email taken", taken)
+    monkeypatch.setitem(app.config, "OV_EMAIL_CHANGE_LIMIT", "1 per hour")
+    post(customer, EMAIL, correo="otra.persona@ejemplo.mx", correo2="otra.persona@ejemplo.mx")
+    limited = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                   correo2="otra.persona@ejemplo.mx")
+    assert limited.status_code == 429
+    add("too many taken answers", limited)
     go_stale(customer)
     add("email, stale session", customer.get(EMAIL))
     add("email, stale session without the password", post(customer, EMAIL, correo="a@b.mx",

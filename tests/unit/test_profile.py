@@ -87,12 +87,17 @@ def test_text_that_is_not_a_number_is_refused(typed):
 
 # --- unique emails --------------------------------------------------------------------------
 
+def two_users(email: str):
+    """A customer with ``email`` and another one (a different address and contract)."""
+    user, _ = make_customer(email=email)
+    other, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx", number="5550001")
+    return user, other
+
+
 @pytest.mark.usefixtures("clean_db")
 def test_an_email_is_taken_by_another_user_whatever_its_letter_case(app):
     with app.app_context():
-        user, _ = make_customer(email="Ana.Perez@Ejemplo.mx")
-        other, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx",
-                                 number="5550001")
+        user, other = two_users("Ana.Perez@Ejemplo.mx")
         assert profile.email_taken("ana.perez@ejemplo.MX")
         assert profile.email_taken(" ana.perez@ejemplo.mx ", except_user_id=other.id)
         assert not profile.email_taken("ana.perez@ejemplo.mx", except_user_id=user.id)
@@ -159,9 +164,7 @@ def test_a_new_password_clears_the_pending_address(app):
 @pytest.mark.usefixtures("clean_db")
 def test_an_address_pending_for_another_user_is_taken_in_every_alphabet(app):
     with app.app_context():
-        user, _ = make_customer(email="ana@ejemplo.mx")
-        other, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx",
-                                 number="5550001")
+        user, other = two_users("ana@ejemplo.mx")
         user.pending_email = "JOSÉ@ejemplo.mx"
         user.pending_email_at = datetime.now(UTC)
         db.session.flush()
