@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_response_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
+    from ov.services.profile import warm_up_browser_parser
+
+    warm_up_browser_parser()  # here, not in the first customer's sign-in
     if app.config["OV_TRUSTED_PROXIES"]:
         hops = app.config["OV_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

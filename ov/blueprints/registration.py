@@ -479,6 +479,9 @@ def step3(draft):
                 "Elige otro y vuelve a enviar."
             )
             return go("registration.step2")
+        case registration.EmailTaken():
+            flash(profile.EMAIL_TAKEN)
+            return go("registration.step2")
         case _:  # the draft was already used (a second "Enviar") or expired
             return go("registration.done")
 

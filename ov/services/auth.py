@@ -78,10 +78,15 @@ def stamp_matches(user: User, stamp: Any) -> bool:
 
 
 def device_stamp(user: User) -> str:
-    """What a device cookie remembers of the password it was given with: every new password
-    (reset, recovery by bill, the undo link's random one, a change) ends the cookies given
-    before it, as it ends the sessions."""
-    return tokens.fingerprint("device:" + user.password_hash)
+    """What a device cookie remembers of the password it was given with, and of when the
+    user last ended their other sessions: every new password (reset, recovery by bill, the
+    undo link's random one, a change) and "Cerrar mis otras sesiones" end the cookies given
+    before, as they end the sessions (the browser that acted gets a new one)."""
+    ended = user.sessions_ended_at
+    if ended is None:  # the stamp cookies had before the button existed
+        return tokens.fingerprint("device:" + user.password_hash)
+    moment = ended.astimezone(UTC).isoformat(timespec="microseconds")
+    return tokens.fingerprint("device:" + user.password_hash + "\nended:" + moment)
 
 
 def device_stamp_matches(user: User, stamp: Any) -> bool:
@@ -263,12 +268,15 @@ def request_reset(email: str, *, client_address: str | None) -> list[OutboxMail]
 
 
 def set_password(user: User, new_password: str, now: datetime | None = None) -> None:
-    """A new password: unlocks the account and (through the stamp) ends other sessions."""
+    """A new password: unlocks the account and (through the stamp) ends other sessions. A
+    pending address is dropped, its link stops working: the mail to the current address
+    promises that changing the password stops a change nobody there asked for."""
     now = now or utcnow()
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None
+    user.pending_email = user.pending_email_at = None
 
 
 def complete_reset(

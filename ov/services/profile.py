@@ -5,27 +5,38 @@ with ``mail.deliver_soon`` after the commit).
 
 * **Email.** A new address waits for its own confirmation link (``account_changes``), and
   the current address is told at once that a change was asked for. Addresses are unique
-  among users that are not blocked, letter case aside (checked here, in registration step 2
-  and again when the link is confirmed; there is no unique index: a cancelled user keeps
-  their row and address until it is purged).
+  among users that are not blocked, compared by ``email_key`` (checked here, in registration
+  steps 2 and 3 and again when the link is confirmed; there is no unique index: a cancelled
+  user keeps their row and address until it is purged). An address is taken while it is a
+  user's current one, while it waits for another user's confirmation link, and while an
+  undo link mailed to it is open (the undo gives it back): otherwise an undo could give one
+  address to two users. How often a user hears "taken" is limited
+  (``OV_EMAIL_CHANGE_LIMIT``), so the form cannot list the portal's addresses.
 * **Phone.** Optional; ten digits of a Mexican number, typed however people write them.
-* **Password.** ``ov.services.auth.set_password``; other sessions end through the stamp.
+* **Password.** ``ov.services.auth.set_password``; other sessions end through the stamp,
+  and a pending address is dropped (the mail to the current address promises it).
 * **Recent activity.** The last sign-ins from the audit trail, with the browser family
   recorded at sign-in (only the family, never the User-Agent text).
-* **Other sessions.** ``User.sessions_ended_at`` is part of the session stamp: setting it
-  ends every session opened before; the caller restamps its own.
+* **Other sessions.** ``User.sessions_ended_at`` is part of the session and device stamps:
+  setting it ends every session opened before and every other browser's device cookie; the
+  caller restamps its own.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from limits import parse_many
+from sqlalchemy import or_, select
 
-from ov.extensions import db
-from ov.models import AuditEvent, OutboxMail, User, utcnow
-from ov.services import account_changes, audit, mail
+from ov.extensions import db, limit_keys, limiter
+from ov.models import AccountChange, AuditEvent, OutboxMail, User, email_key, utcnow
+from ov.rate_limits import Allowance, take
+from ov.services import account_changes, audit, mail, tokens
 from ov.services import auth as auth_service
 from ov.services.validation import FieldError, mask_email
 
@@ -39,12 +50,56 @@ SAME_EMAIL = "Ese ya es tu correo electrónico. Escribe el nuevo."
 # --- email ----------------------------------------------------------------------------------
 
 def email_taken(address: str, *, except_user_id: int | None = None) -> bool:
-    """Whether another user that is not blocked has ``address`` (letter case aside)."""
-    query = select(User.id).where(func.lower(User.email) == address.strip().lower(),
-                                  User.blocked_at.is_(None))
+    """Whether another user that is not blocked holds ``address`` (compared by
+    ``email_key``): as their current address, as one waiting for its confirmation link, or as
+    the address an open undo link of theirs gives back."""
+    key = email_key(address)
+    others = [User.blocked_at.is_(None)]
     if except_user_id is not None:
-        query = query.where(User.id != except_user_id)
-    return db.session.scalars(query.limit(1)).first() is not None
+        others.append(User.id != except_user_id)
+    current = select(User.id).where(User.email_key == key, *others).limit(1)
+    if db.session.scalars(current).first() is not None:
+        return True
+    now = utcnow()
+    # Pending and undo addresses have no key column: the few recent ones are folded here.
+    live_link = now - timedelta(seconds=tokens.email_confirmation_max_age())
+    pending = select(User.pending_email).where(
+        User.pending_email.is_not(None), User.pending_email_at > live_link, *others)
+    if any(email_key(found) == key for found in db.session.scalars(pending)):
+        return True
+    # A change is open only while its chain's last event is within the undo period.
+    recent = now - timedelta(seconds=account_changes.undo_max_age())
+    told = db.session.execute(
+        select(User, AccountChange.notified_email)
+        .join(AccountChange, AccountChange.user_id == User.id)
+        .where(or_(AccountChange.created_at >= recent, AccountChange.spent_at >= recent),
+               *others)
+    )
+    holders = {user for user, notified in told if email_key(notified) == key}
+    return any(account_changes.link_for(user, address.strip()) for user in holders)
+
+
+def email_change_limit(user_id: int) -> Allowance:
+    """How many "taken" answers the email form gives a user (``OV_EMAIL_CHANGE_LIMIT``)."""
+    return Allowance(current_app.config["OV_EMAIL_CHANGE_LIMIT"], f"correo-ocupado:{user_id}")
+
+
+def email_check_wait(user_id: int) -> int:
+    """0 while the user may still be told whether an address is taken; otherwise the seconds
+    until the allowance renews. Once used up, every address waits, taken or free, so the
+    wait itself tells nothing about the address."""
+    allowance = email_change_limit(user_id)
+    keys = limit_keys(allowance.key)
+    for item in parse_many(allowance.limit):
+        if not limiter.limiter.test(item, *keys):
+            reset = limiter.limiter.get_window_stats(item, *keys).reset_time
+            return max(1, math.ceil(reset - time.time()))
+    return 0
+
+
+def take_taken_answer(user_id: int) -> int:
+    """Count one "taken" answer: 0 when it may be given, else the seconds to wait."""
+    return take(email_change_limit(user_id))
 
 
 def ask_for_email(user: User, new_email: str, *, client_address: str | None) -> list[OutboxMail]:
@@ -79,8 +134,9 @@ def cancel_pending_email(user: User, *, client_address: str | None) -> bool:
 
 PHONE_LENGTH = 10
 PHONE_SIGNS = " -.()"
-#: Area codes of two digits (Mexico City, Guadalajara, Monterrey): 55 1234 5678.
-TWO_DIGIT_AREAS = ("55", "33", "81")
+#: Area codes of two digits (Mexico City, also 56 since 2019; Guadalajara; Monterrey):
+#: 55 1234 5678.
+TWO_DIGIT_AREAS = ("55", "56", "33", "81")
 PHONE_EXAMPLE = "81 1234 5678"
 
 
@@ -169,23 +225,37 @@ def end_other_sessions(user: User, *, client_address: str | None) -> None:
 # --- recent activity ------------------------------------------------------------------------
 
 UNKNOWN_BROWSER = "Desconocido"
+OTHER_BROWSER = "Otro"
 SIGN_INS = ("login_succeeded", "login_failed")
-#: ua-parser's family names, folded to the one a customer knows the browser by.
+#: The only names kept: the browsers customers know. Any other family ua-parser finds is
+#: kept as "Otro": its text comes from the User-Agent header, which anyone can fill with
+#: anything (a name, a CURP).
+KNOWN_BROWSERS = ("Chrome", "Chromium", "Firefox", "Safari", "Edge", "Samsung Internet",
+                  "Opera", "UC Browser", "Navegador de Android", "Internet Explorer",
+                  "Brave", "Vivaldi", "Yandex", "DuckDuckGo")
+#: ua-parser's family names, each to the known one it is shown as.
 FAMILIES = {
-    "Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome", "Chrome Mobile WebView": "Chrome",
-    "HeadlessChrome": "Chrome", "Chromium": "Chromium",
-    "Firefox Mobile": "Firefox", "Firefox iOS": "Firefox",
-    "Mobile Safari": "Safari", "Mobile Safari UI/WKWebView": "Safari",
-    "Edge Mobile": "Edge",
-    "Opera Mobile": "Opera", "Opera Mini": "Opera",
+    "Chrome": "Chrome", "Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome",
+    "Chrome Mobile WebView": "Chrome", "HeadlessChrome": "Chrome", "Chromium": "Chromium",
+    "Firefox": "Firefox", "Firefox Mobile": "Firefox", "Firefox iOS": "Firefox",
+    "Safari": "Safari", "Mobile Safari": "Safari", "Mobile Safari UI/WKWebView": "Safari",
+    "Edge": "Edge", "Edge Mobile": "Edge",
+    "Opera": "Opera", "Opera Mobile": "Opera", "Opera Mini": "Opera", "Opera GX": "Opera",
+    "Opera Touch": "Opera",
     "Samsung Internet": "Samsung Internet",
+    "UC Browser": "UC Browser",
+    "Android": "Navegador de Android",
+    "IE": "Internet Explorer", "IE Mobile": "Internet Explorer",
+    "Brave": "Brave", "Vivaldi": "Vivaldi", "Yandex Browser": "Yandex",
+    "DuckDuckGo Mobile": "DuckDuckGo",
 }
-FAMILY_LENGTH = 40
+#: Any agent does: parsing one compiles the patterns.
+_WARM_UP_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
 def browser_family(user_agent: str | None) -> str | None:
-    """The browser's family ("Chrome", "Firefox", "Safari", "Edge", "Samsung Internet",
-    "Opera", ...) from a User-Agent header; None when it names none. Only this is kept."""
+    """The browser's family, one of ``KNOWN_BROWSERS`` or "Otro", from a User-Agent header;
+    None when it names none. Only this is kept."""
     text = (user_agent or "")[:1000]
     if not text:
         return None
@@ -194,8 +264,13 @@ def browser_family(user_agent: str | None) -> str | None:
     found = parse_user_agent(text)
     if found is None or not found.family or found.family == "Other":
         return None
-    family = FAMILIES.get(found.family, found.family)
-    return "".join(ch for ch in family if ch.isprintable())[:FAMILY_LENGTH] or None
+    return FAMILIES.get(found.family, OTHER_BROWSER)
+
+
+def warm_up_browser_parser() -> None:
+    """ua-parser compiles its patterns on first use (a fraction of a second): done when the
+    app starts, not in the first customer's sign-in."""
+    browser_family(_WARM_UP_AGENT)
 
 
 @dataclass(frozen=True)

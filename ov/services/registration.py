@@ -19,7 +19,7 @@ from ov.extensions import db
 from ov.models import Account, RegistrationDraft, User, UserAccount, Zone
 from ov.models.common import utcnow
 from ov.models.portal import username_key
-from ov.services import audit
+from ov.services import audit, profile
 from ov.services.preferences import NOTICE_COLUMNS
 
 
@@ -41,11 +41,16 @@ class UsernameTaken:
 
 
 @dataclass(frozen=True)
+class EmailTaken:
+    pass
+
+
+@dataclass(frozen=True)
 class DraftGone:
     pass
 
 
-Outcome = Created | AlreadyRegistered | UsernameTaken | DraftGone
+Outcome = Created | AlreadyRegistered | UsernameTaken | EmailTaken | DraftGone
 
 
 def zones() -> list[Zone]:
@@ -122,7 +127,8 @@ def complete(
     finds it finished. Of two drafts for the same account, the unique link to the account
     lets exactly one commit. ``queue_welcome(user, account)`` adds the welcome mail to the
     same transaction. A finished draft keeps the username for the "listo" page until it
-    expires.
+    expires. The address is checked again (``profile.email_taken``): another user may have
+    taken it since step 2; the draft then stays at step 3 for a new address.
     """
     claimed = db.session.execute(
         update(RegistrationDraft)
@@ -137,6 +143,9 @@ def complete(
         db.session.rollback()
         return DraftGone()
     data = dict(db.session.get(RegistrationDraft, draft_id).data)
+    if profile.email_taken(data["email"]):
+        db.session.rollback()
+        return EmailTaken()
     account = db.session.get(Account, data["account_id"])
     now = utcnow()
     user = User(

@@ -53,11 +53,12 @@ def the_user(app, username: str = "usuPDFactura1") -> User:
         return user
 
 
-def another_user(app, email: str, *, blocked: bool = False) -> None:
+def another_user(app, email: str, *, blocked: bool = False, username: str = "otraPersona22",
+                 number: str = "99999901") -> None:
     from tests.support.factories import make_customer
 
     with app.app_context():
-        user, _ = make_customer(username="otraPersona22", email=email, number="99999901")
+        user, _ = make_customer(username=username, email=email, number=number)
         if blocked:
             user.blocked_at = datetime(2026, 11, 1, tzinfo=UTC)
         db.session.commit()
@@ -188,8 +189,9 @@ def test_an_expired_confirmation_link_changes_nothing(app, customer, frozen_cloc
 @pytest.mark.parametrize(("answers", "field", "says"), [
     ({"correo": NEW, "correo2": "otro@ejemplo.mx"}, "correo2", "Los correos no coinciden"),
     ({"correo": OWNER.upper(), "correo2": OWNER}, "correo", profile.SAME_EMAIL),
-    ({"correo": "no-es-un-correo", "correo2": "no-es-un-correo"}, "correo", ""),
-    ({"correo": "", "correo2": ""}, "correo", ""),
+    ({"correo": "no-es-un-correo", "correo2": "no-es-un-correo"}, "correo",
+     "Escribe un correo electrónico válido"),
+    ({"correo": "", "correo2": ""}, "correo", "Escribe tu correo electrónico"),
 ])
 def test_a_wrong_email_answer_is_refused_with_the_answers_kept(app, customer, answers, field,
                                                               says):
@@ -241,6 +243,134 @@ def test_registration_step_2_refuses_a_taken_address_with_the_same_words(app):
     assert profile.EMAIL_TAKEN in text(response)
     assert journey.step2(correo="libre@ejemplo.mx", correo2="libre@ejemplo.mx"
                          ).status_code == 303
+
+
+def a_second_customer(app):
+    """Another user of the seed's (their own contract), signed in with PASSWORD."""
+    from ov.services import passwords
+
+    another_user(app, "otra.persona@ejemplo.mx")
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.username == "otraPersona22")).one()
+        user.password_hash = passwords.hash_password(PASSWORD)
+        db.session.commit()
+    other = app.test_client()
+    assert sign_in(other, "otraPersona22").status_code == 303
+    return other
+
+
+def test_an_address_pending_for_another_user_is_taken(app, customer):
+    other = a_second_customer(app)
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    response = post(other, EMAIL, correo=NEW.upper(), correo2=NEW.upper())
+    assert response.status_code == 422 and profile.EMAIL_TAKEN in text(response)
+    assert [row.to_address for row in outbox(app)].count(NEW) == 1
+
+
+def test_an_address_whose_undo_link_is_open_is_taken_until_it_closes(app, customer):
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    assert confirm(app.test_client(), link_in(app, NEW, "confirmar-correo")).status_code == 303
+    assert the_user(app).email == NEW
+    other = a_second_customer(app)
+    response = post(other, EMAIL, correo=OWNER.upper(), correo2=OWNER.upper())
+    assert response.status_code == 422 and profile.EMAIL_TAKEN in text(response)
+    with app.app_context():
+        assert profile.email_taken(OWNER)
+        assert not profile.email_taken(OWNER, except_user_id=the_user(app).id)
+    # The undo link closes OV_UNDO_LINK_DAYS after the change: the address is free again.
+    from datetime import timedelta
+
+    from ov.models import AccountChange
+
+    with app.app_context():
+        for change in db.session.scalars(select(AccountChange)):
+            change.created_at -= timedelta(days=app.config["OV_UNDO_LINK_DAYS"], minutes=1)
+        db.session.commit()
+        assert not profile.email_taken(OWNER)
+
+
+def test_the_undo_gives_the_address_back_to_one_user_only(app, customer):
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    assert confirm(app.test_client(), link_in(app, NEW, "confirmar-correo")).status_code == 303
+    other = a_second_customer(app)
+    # Meanwhile another user tries to take the old address: refused, the undo stays its.
+    assert post(other, EMAIL, correo=OWNER, correo2=OWNER).status_code == 422
+    assert confirm(app.test_client(), link_in(app, OWNER, "deshacer-cambio")).status_code == 303
+    with app.app_context():
+        holders = db.session.scalars(select(User.username).where(
+            User.email_key == OWNER.casefold())).all()
+    assert holders == ["usuPDFactura1"]
+
+
+def test_registration_step_3_checks_the_address_again(app):
+    journey = Registration(app.test_client(), app)
+    assert journey.step1().status_code == 303
+    assert journey.step2().status_code == 303
+    another_user(app, "CORREO@electronico.es")  # taken while step 3 was open
+    response = journey.step3()
+    assert response.status_code == 303 and response.location.endswith("/paso-2")
+    page = text(journey.client.get(response.location))
+    assert profile.EMAIL_TAKEN in page and 'value="correo@electronico.es"' in page
+    with app.app_context():
+        assert db.session.scalars(select(User.username).where(
+            User.email_key == OWNER)).all() == ["otraPersona22"]
+    assert journey.step2(correo="libre@ejemplo.mx", correo2="libre@ejemplo.mx"
+                         ).status_code == 303
+    assert journey.step3().status_code == 303
+    assert the_user(app).email == "libre@ejemplo.mx"
+
+
+def test_a_stale_session_gets_no_answer_about_the_address_before_the_password(app, customer):
+    another_user(app, "otra.persona@ejemplo.mx")
+    go_stale(customer)
+    for password in ("", "Incorrecta1"):
+        response = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                        correo2="otra.persona@ejemplo.mx", contrasena=password)
+        assert response.status_code == 422
+        assert "ya está registrado" not in text(response)
+    right = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                 correo2="otra.persona@ejemplo.mx", contrasena=PASSWORD)
+    assert right.status_code == 422 and profile.EMAIL_TAKEN in text(right)
+
+
+def test_taken_address_answers_are_limited_per_user(app, customer, monkeypatch):
+    another_user(app, "otra.persona@ejemplo.mx")
+    monkeypatch.setitem(app.config, "OV_EMAIL_CHANGE_LIMIT", "3 per hour")
+    for _ in range(3):
+        response = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                        correo2="otra.persona@ejemplo.mx")
+        assert response.status_code == 422
+    for typed in ("otra.persona@ejemplo.mx", NEW):  # then every address waits, free or not
+        response = post(customer, EMAIL, correo=typed, correo2=typed)
+        assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+        html = text(response)
+        assert "Probaste muchos correos" in html and "ya está registrado" not in html
+        assert f'value="{typed}"' in html
+    assert the_user(app).pending_email is None
+
+
+def test_a_new_password_drops_the_pending_address(app, customer):
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    link = link_in(app, NEW, "confirmar-correo")
+    assert post(customer, PASSWORD_URL, actual=PASSWORD, contrasena=NEW_PASSWORD,
+                contrasena2=NEW_PASSWORD).status_code == 303
+    assert the_user(app).pending_email is None
+    assert app.test_client().get(link).status_code == 400
+    assert confirm(app.test_client(), link).status_code == 400
+    assert the_user(app).email == OWNER
+
+
+def test_a_password_reset_drops_the_pending_address(app, customer):
+    from ov.services import auth as auth_service
+
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    link = link_in(app, NEW, "confirmar-correo")
+    with app.app_context():
+        user = db.session.get(User, the_user(app).id)
+        auth_service.set_password(user, NEW_PASSWORD)
+        db.session.commit()
+    assert the_user(app).pending_email is None and the_user(app).pending_email_at is None
+    assert app.test_client().get(link).status_code == 400
 
 
 def test_with_htmx_the_email_form_answers_in_place(customer, htmx_headers):
@@ -354,6 +484,30 @@ def test_a_wrong_current_password_counts_towards_the_lock_and_mails_once(app, cu
     assert events(app, "password_changed") == []
 
 
+def test_the_new_password_must_differ_from_the_current_one(app, customer):
+    response = post(customer, PASSWORD_URL, actual=PASSWORD, contrasena=PASSWORD,
+                    contrasena2=PASSWORD)
+    assert response.status_code == 422
+    assert "Elige una contraseña distinta de la actual." in text(response)
+    assert events(app, "password_changed") == []
+
+
+def test_a_locked_user_can_still_give_the_password_in_their_own_session(app, customer):
+    other = app.test_client()
+    for _ in range(app.config["OV_LOGIN_MAX_FAILURES"]):
+        sign_in(other, "usuPDFactura1", "Incorrecta1")
+    assert the_user(app).locked_until is not None
+    go_stale(customer)
+    wrong = post(customer, EMAIL, correo=NEW, correo2=NEW, contrasena="Incorrecta1")
+    assert wrong.status_code == 422 and "no es correcta" in text(wrong)
+    failures = the_user(app).failed_logins
+    right = post(customer, EMAIL, correo=NEW, correo2=NEW, contrasena=PASSWORD)
+    assert right.status_code == 303 and the_user(app).pending_email == NEW
+    assert the_user(app).locked_until is not None  # the lock at /entrar stays
+    assert the_user(app).failed_logins == failures
+    assert sign_in(app.test_client(), "usuPDFactura1").status_code != 303
+
+
 @pytest.mark.parametrize(("answers", "field", "says"), [
     ({"actual": "", "contrasena": NEW_PASSWORD, "contrasena2": NEW_PASSWORD}, "actual",
      "Escribe tu contraseña actual."),
@@ -398,6 +552,19 @@ def test_closing_the_other_sessions_keeps_this_one(app, customer):
     assert again.get(DATOS).status_code == 200
 
 
+def test_closing_the_other_sessions_ends_the_other_browsers_device_cookies(app, customer):
+    other = other_browser(app)
+    cookie = auth_helpers.DEVICE_COOKIE
+    given = other.get_cookie(cookie)
+    assert given is not None
+    assert post_from_profile(customer, END_OTHERS, confirmar="si").status_code == 303
+    with app.test_request_context(headers={"Cookie": f"{cookie}={given.value}"}):
+        assert auth_helpers.device_nonce(db.session.get(User, the_user(app).id)) is None
+    mine = customer.get_cookie(cookie).value
+    with app.test_request_context(headers={"Cookie": f"{cookie}={mine}"}):
+        assert auth_helpers.device_nonce(db.session.get(User, the_user(app).id)) is not None
+
+
 def test_the_close_form_posted_without_its_button_does_nothing(app, customer):
     other = other_browser(app)
     response = post_from_profile(customer, END_OTHERS)
@@ -419,7 +586,7 @@ def test_with_htmx_closing_the_sessions_swaps_in_place(app, customer, htmx_heade
 
 # --- valid HTML in the states the URL map walk does not reach -------------------------------
 
-def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path):
+def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path, monkeypatch):
     from tests.support.nu import Documents, describe
 
     documents = Documents(tmp_path)
@@ -430,7 +597,17 @@ def test_the_states_of_mis_datos_are_valid_html(app, customer, tmp_path):
     assert post(customer, PHONE, telefono="867 123 4567").status_code == 303
     assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
     add("Mis datos with a pending address and a phone", customer.get(DATOS))
-    add("email taken", post(customer, EMAIL, correo=OWNER, correo2=OWNER))
+    another_user(app, "otra.persona@ejemplo.mx", username="terceraPersona3", number="99999902")
+    taken = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                 correo2="otra.persona@ejemplo.mx")
+    assert profile.EMAIL_TAKEN in text(taken)
+    add("email taken", taken)
+    monkeypatch.setitem(app.config, "OV_EMAIL_CHANGE_LIMIT", "1 per hour")
+    post(customer, EMAIL, correo="otra.persona@ejemplo.mx", correo2="otra.persona@ejemplo.mx")
+    limited = post(customer, EMAIL, correo="otra.persona@ejemplo.mx",
+                   correo2="otra.persona@ejemplo.mx")
+    assert limited.status_code == 429
+    add("too many taken answers", limited)
     go_stale(customer)
     add("email, stale session", customer.get(EMAIL))
     add("email, stale session without the password", post(customer, EMAIL, correo="a@b.mx",

@@ -51,6 +51,7 @@ def test_two_digit_area_codes_show_as_2_4_4_and_the_others_as_3_3_4():
     assert profile.format_phone("8112345678") == "81 1234 5678"
     assert profile.format_phone("5512345678") == "55 1234 5678"
     assert profile.format_phone("3312345678") == "33 1234 5678"
+    assert profile.format_phone("5612345678") == "56 1234 5678"  # Mexico City since 2019
     assert profile.format_phone("8671234567") == "867 123 4567"
     assert profile.format_phone(None) == ""
 
@@ -86,12 +87,17 @@ def test_text_that_is_not_a_number_is_refused(typed):
 
 # --- unique emails --------------------------------------------------------------------------
 
+def two_users(email: str):
+    """A customer with ``email`` and another one (a different address and contract)."""
+    user, _ = make_customer(email=email)
+    other, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx", number="5550001")
+    return user, other
+
+
 @pytest.mark.usefixtures("clean_db")
 def test_an_email_is_taken_by_another_user_whatever_its_letter_case(app):
     with app.app_context():
-        user, _ = make_customer(email="Ana.Perez@Ejemplo.mx")
-        other, _ = make_customer(username="otraPersona2", email="otra@ejemplo.mx",
-                                 number="5550001")
+        user, other = two_users("Ana.Perez@Ejemplo.mx")
         assert profile.email_taken("ana.perez@ejemplo.MX")
         assert profile.email_taken(" ana.perez@ejemplo.mx ", except_user_id=other.id)
         assert not profile.email_taken("ana.perez@ejemplo.mx", except_user_id=user.id)
@@ -135,6 +141,49 @@ def test_a_new_password_changes_the_stamp_too(app):
         assert auth_service.session_stamp(user) != before
 
 
+@pytest.mark.usefixtures("clean_db")
+def test_ending_the_other_sessions_changes_the_device_stamp(app):
+    with app.app_context():
+        user, _ = make_customer(password_hash="hash-1")
+        before = auth_service.device_stamp(user)
+        assert before == auth_service.device_stamp(user)
+        profile.end_other_sessions(user, client_address="192.0.2.1")
+        assert auth_service.device_stamp(user) != before
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_a_new_password_clears_the_pending_address(app):
+    with app.app_context():
+        user, _ = make_customer()
+        user.pending_email = "nuevo@ejemplo.mx"
+        user.pending_email_at = datetime(2026, 12, 1, tzinfo=UTC)
+        auth_service.set_password(user, "Wd4kPq8sZr")
+        assert user.pending_email is None and user.pending_email_at is None
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_an_address_pending_for_another_user_is_taken_in_every_alphabet(app):
+    with app.app_context():
+        user, other = two_users("ana@ejemplo.mx")
+        user.pending_email = "JOSÉ@ejemplo.mx"
+        user.pending_email_at = datetime.now(UTC)
+        db.session.flush()
+        assert profile.email_taken("josé@ejemplo.mx")
+        assert profile.email_taken("josé@ejemplo.mx", except_user_id=other.id)
+        assert not profile.email_taken("josé@ejemplo.mx", except_user_id=user.id)
+        # An expired link no longer holds the address.
+        user.pending_email_at -= timedelta(seconds=app.config["OV_EMAIL_CONFIRM_MAX_AGE"] + 1)
+        db.session.flush()
+        assert not profile.email_taken("josé@ejemplo.mx")
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_a_current_address_is_compared_in_every_alphabet(app):
+    with app.app_context():
+        make_customer(email="JOSÉ@ejemplo.mx")
+        assert profile.email_taken("josé@ejemplo.mx")
+
+
 # --- the browser family ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("agent", "family"), [
@@ -154,6 +203,37 @@ def test_a_new_password_changes_the_stamp_too(app):
 ])
 def test_the_browser_family_is_the_name_people_know(agent, family):
     assert profile.browser_family(agent) == family
+
+
+@pytest.mark.parametrize(("agent", "family"), [
+    ("CURP-ABCD123456HDFXYZ09 Bot", "Otro"),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+     "Otro"),
+    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/120.0.0.0 Mobile Safari/537.36 OPR/79.0.0.0", "Opera"),
+    ("Mozilla/5.0 (Linux; U; Android 8.1.0; es-MX; Nexus 6P Build/OPM7.181205.001) "
+     "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/57.0.2987.108 "
+     "UCBrowser/12.11.1.1197 Mobile Safari/537.36", "UC Browser"),
+    ("Mozilla/5.0 (Linux; U; Android 4.0.3; es-mx; LG-L160L Build/IML74K) AppleWebKit/534.30 "
+     "(KHTML, like Gecko) Version/4.0 Mobile Safari/534.30", "Navegador de Android"),
+])
+def test_only_known_browser_families_are_kept(agent, family):
+    assert profile.browser_family(agent) == family
+
+
+def test_the_browser_parser_is_ready_once_the_app_is_built(monkeypatch):
+    import ua_parser
+
+    from ov import create_app
+
+    monkeypatch.delattr(ua_parser, "parser", raising=False)  # as in a fresh process
+    assert "parser" not in vars(ua_parser)
+    create_app({"TESTING": True, "SECRET_KEY": "x" * 32})
+    assert "parser" in vars(ua_parser)
+
+
+def test_every_family_kept_is_in_the_fixed_list():
+    assert set(profile.FAMILIES.values()) <= set(profile.KNOWN_BROWSERS)
 
 
 @pytest.mark.parametrize("agent", [None, "", "Werkzeug/3.1.9", "\x00\x01"])

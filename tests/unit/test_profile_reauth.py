@@ -98,3 +98,24 @@ def test_wrong_passwords_count_towards_the_lock_and_mail_once_at_it(app, clock):
     assert kinds.count("account_locked") == 1
     assert kinds.count("reauth_failed") == limit + 2
     assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMail)) == 1
+
+
+@pytest.mark.usefixtures("request_context")
+def test_a_session_may_give_the_right_password_while_others_locked_the_user(app, clock):
+    from datetime import timedelta
+
+    from ov.models import utcnow
+
+    user, _ = make_customer(password_hash=passwords.hash_password("Tq7mZ2pLx9"))
+    user.locked_until = utcnow() + timedelta(minutes=15)  # wrong passwords at /entrar
+    db.session.commit()
+    assert reauth.check_password(user, "Incorrecta1", purpose="email_change") == reauth.WRONG
+    assert user.failed_logins == 1  # a wrong answer still counts
+    assert reauth.check_password(user, "Tq7mZ2pLx9", purpose="email_change") is None
+    assert reauth.is_fresh() and user.locked_until is not None  # the lock stays
+    # A session that gave OV_LOGIN_MAX_FAILURES wrong answers guesses no more while locked.
+    for _ in range(app.config["OV_LOGIN_MAX_FAILURES"]):
+        assert reauth.check_password(user, "Incorrecta1", purpose="email_change") == (
+            reauth.WRONG)
+    message = reauth.check_password(user, "Tq7mZ2pLx9", purpose="email_change")
+    assert message.startswith("Tu usuario está bloqueado")

@@ -23,9 +23,10 @@ from ov.blueprints.auth import HINTS, check_new_password
 from ov.blueprints.auth_forms import NewPasswordForm
 from ov.blueprints.office import preferences, privacy, reauth
 from ov.blueprints.office.common import bp, office_context, page
+from ov.blueprints.registration import waiting_text
 from ov.blueprints.registration_forms import Form, email_field
 from ov.extensions import db
-from ov.services import mail, profile
+from ov.services import mail, passwords, profile
 from ov.services.validation import FieldError
 
 PASSWORD_PURPOSE = {"email": "email_change", "password": "password_change"}
@@ -91,6 +92,13 @@ def _email_page(form: EmailForm, status: int = 200, ask_password: bool | None = 
                       status, ask_password=ask)
 
 
+def too_many_addresses(seconds: int) -> str:
+    return (
+        "Probaste muchos correos que ya estaban registrados en poco tiempo. Por seguridad, "
+        f"espera {waiting_text(seconds)} y vuelve a intentarlo."
+    )
+
+
 @bp.route("/datos/correo", methods=["GET", "POST"])
 def change_email():
     if request.method != "POST":
@@ -99,20 +107,30 @@ def change_email():
     form = EmailForm(request.form)
     form.validate()
     new, again = form.correo.data or "", form.correo2.data or ""
-    if not form.correo.errors and new:
-        if new.casefold() == user.email.casefold():
-            form.correo.errors.append(profile.SAME_EMAIL)
-        elif profile.email_taken(new, except_user_id=user.id):
-            form.correo.errors.append(profile.EMAIL_TAKEN)
-    if (new and again and not form.correo.errors and not form.correo2.errors
-            and new.casefold() != again.casefold()):
-        form.correo2.errors.append("Los correos no coinciden. Revisa los dos.")
     ask_password = not reauth.is_fresh()
     if ask_password:
+        # First the password: a stale session learns nothing about an address without it.
         wrong = reauth.check_password(user, form.contrasena.data,
                                       purpose=PASSWORD_PURPOSE["email"])
         if wrong:
             form.contrasena.errors = [wrong]
+    if not form.correo.errors and new and not form.contrasena.errors:
+        if new.casefold() == user.email.casefold():
+            form.correo.errors.append(profile.SAME_EMAIL)
+        else:
+            wait = profile.email_check_wait(user.id)
+            if not wait and profile.email_taken(new, except_user_id=user.id):
+                wait = profile.take_taken_answer(user.id)
+                if not wait:
+                    form.correo.errors.append(profile.EMAIL_TAKEN)
+            if wait:
+                form.correo.errors.append(too_many_addresses(wait))
+                response = _refused(_email_page(form, 429, ask_password=False))
+                response.headers["Retry-After"] = str(wait)
+                return response
+    if (new and again and not form.correo.errors and not form.correo2.errors
+            and new.casefold() != again.casefold()):
+        form.correo2.errors.append("Los correos no coinciden. Revisa los dos.")
     if form.errors:
         return _refused(_email_page(form, 422, ask_password=bool(form.contrasena.errors)))
     mails = profile.ask_for_email(user, new, client_address=request.remote_addr)
@@ -183,6 +201,9 @@ def change_phone():
 
 # --- password -------------------------------------------------------------------------------
 
+NOT_THE_CURRENT_ONE = "Elige una contraseña distinta de la actual."
+
+
 class PasswordForm(NewPasswordForm):
     actual = reauth.password_field()
 
@@ -202,6 +223,9 @@ def change_password():
     wrong = reauth.check_password(user, form.actual.data, purpose=PASSWORD_PURPOSE["password"])
     if wrong:
         form.actual.errors = [wrong]
+    elif (form.contrasena.data and not form.contrasena.errors
+          and passwords.verify_password(user.password_hash, form.contrasena.data)):
+        form.contrasena.errors = [NOT_THE_CURRENT_ONE]
     if form.errors:
         return _refused(_password_page(form, 422))
     mails = profile.change_password(user, form.contrasena.data,
