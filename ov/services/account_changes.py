@@ -202,6 +202,20 @@ def open_until(user_id: int) -> datetime | None:
     return closes_at(opened[0]) if opened else None
 
 
+def recovery_open_until(user_id: int) -> datetime | None:
+    """While the live chain holds a recovery by bill: when it closes (None otherwise).
+
+    Whoever holds a bill can take a user over, but its owner can still undo that until
+    then; cancelling the user would take that way back away, so it waits. A change made
+    from Mi oficina (with the password) does not hold anything back: the address it replaced
+    keeps its undo link, and cancelling is the owner's right.
+    """
+    opened = _open(user_id)
+    if not any(change.kind == "recovery_by_bill" for change in opened):
+        return None
+    return closes_at(opened[0])
+
+
 def closes_at(change: AccountChange) -> datetime:
     """When the chain of an open change closes unless something else happens: the period
     after its last event (its links die then, whenever they were mailed)."""

@@ -458,7 +458,7 @@ def cancel(user: User, *, client_address: str | None,
     requests on those contracts go at once. Audited, with a mail to the user and one to the
     privacy office; the caller commits, sends the mails and ends the session.
 
-    ``ChangeOpen`` while an account change can still be undone; None when the user is
+    ``ChangeOpen`` while a recovery by bill can still be undone; None when the user is
     cancelled already (a second tab, a double click): nothing new then. The user's row is
     locked first on PostgreSQL, and blocking it is a conditional update, so two at once
     make one cancellation, and an added contract either lands before (and goes) or is
@@ -466,7 +466,7 @@ def cancel(user: User, *, client_address: str | None,
     """
     now = now or utcnow()
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    until = account_changes.open_until(user.id)
+    until = account_changes.recovery_open_until(user.id)
     if until is not None:
         return ChangeOpen(until)
     pending, pending_at = user.pending_email, user.pending_email_at

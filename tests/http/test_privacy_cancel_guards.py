@@ -21,7 +21,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import privacy
+from ov.services import account_changes, privacy
 from tests.http.test_office_privacy import post, text, the_user
 from tests.http.test_recovery_by_bill import (
     NEW_EMAIL,
@@ -161,7 +161,8 @@ def test_whoever_recovered_with_the_bill_cannot_cancel_before_the_undo_period_en
     refused = post(thief, CANCEL, contrasena=THIEF_PASSWORD)
     assert refused.status_code == 409
     html = text(refused)
-    assert "hace poco cambió el acceso y el correo anterior aún puede deshacerlo" in html
+    assert "hace poco se recuperó el acceso con una factura, y el correo anterior aún puede " \
+        "deshacerlo" in html
     until = re.search(r"hasta el (\d\d/\d\d/\d{4} \d\d:\d\d)", html)
     assert until, html
     assert the_user(app).blocked_at is None
@@ -170,6 +171,20 @@ def test_whoever_recovered_with_the_bill_cannot_cancel_before_the_undo_period_en
     age_changes(app, days=8)
     assert thief.get(CANCEL).status_code == 200
     assert post(thief, CANCEL, contrasena=THIEF_PASSWORD).status_code == 303
+
+
+def test_the_owner_who_changed_their_own_email_can_cancel_at_once(app, customer):
+    """The guard is for a recovery by bill: an email changed from Mi oficina (the password
+    given again) leaves the old address its undo link, and cancelling is the owner's right."""
+    with app.app_context():
+        user = db.session.scalars(select(User)).one()
+        account_changes.ask_for_email(user, "nuevo@ejemplo.mx")
+        assert account_changes.confirm_pending(user, "nuevo@ejemplo.mx", client_address=None)
+        db.session.commit()
+        assert account_changes.open_until(user.id) is not None  # its undo link is open
+    assert customer.get(CANCEL).status_code == 200
+    assert post(customer, CANCEL, contrasena=PASSWORD).status_code == 303
+    assert the_user(app).blocked_at is not None
 
 
 # --- 3. twice at once -----------------------------------------------------------------------

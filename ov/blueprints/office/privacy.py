@@ -231,7 +231,7 @@ def _farewell(user, request_row) -> dict:
 @bp.route("/datos/cancelar", methods=["GET", "POST"])
 def cancel_user():
     user = current_user._get_current_object()
-    until = account_changes.open_until(user.id)
+    until = account_changes.recovery_open_until(user.id)
     if until is not None:
         return _change_open(until)
     if request.method != "POST":
