@@ -195,13 +195,6 @@ def _open(user_id: int) -> list[AccountChange]:
             if change.spent_at is None and change.created_at >= chain[0]]
 
 
-def open_until(user_id: int) -> datetime | None:
-    """While the user has an open change: when its chain closes (None: none open). Until
-    then the address told of it can still undo it, so nothing may take that away."""
-    opened = _open(user_id)
-    return closes_at(opened[0]) if opened else None
-
-
 def recovery_open_until(user_id: int) -> datetime | None:
     """While the live chain holds a recovery by bill: when it closes (None otherwise).
 
