@@ -136,6 +136,8 @@ def folio_for(request: PrivacyRequest) -> str:
 
 @dataclass(frozen=True)
 class Filed:
+    """A request filed: the row, the mail to the user and the one to the privacy office."""
+
     request: PrivacyRequest
     mail: OutboxMail  # to the user
     office: OutboxMail  # to the privacy office
@@ -430,15 +432,8 @@ def counts(user_id: int) -> dict[str, int]:
 
 # --- cancellation ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Cancelled:
-    request: PrivacyRequest
-    mail: OutboxMail  # to the user
-    office: OutboxMail  # to the privacy office
-
-    @property
-    def mails(self) -> list[OutboxMail]:
-        return [self.mail, self.office]
+class Cancelled(Filed):
+    """A cancellation filed: its request and the same two mails as any other request."""
 
 
 @dataclass(frozen=True)
