@@ -422,6 +422,9 @@ def recover_bill_new():
             and not form.correo2.errors
             and form.correo.data.casefold() != form.correo2.data.casefold()):
         form.correo2.errors = ["Los correos no coinciden. Revisa los dos."]
+    if (form.correo.data and not form.correo.errors
+            and profile.email_taken(form.correo.data, except_user_id=user.id)):
+        form.correo.errors = [profile.EMAIL_TAKEN]
     if form.errors:
         return render_form("auth/recover_bill_new.html", form, 422, **context)
     mails = auth_service.recover_by_bill(

@@ -44,7 +44,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import audit, mail, notices
+from ov.services import audit, contracts, mail, notices
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
@@ -123,7 +123,23 @@ class SameFormat:
     value: str
 
 
-FormatOutcome = Asked | StillOpen | SameFormat
+@dataclass(frozen=True)
+class Unlinked:
+    """The contract left the user (cancelled, removed in another tab) while they asked."""
+
+
+FormatOutcome = Asked | StillOpen | SameFormat | Unlinked
+
+
+class _NoLongerLinked(Exception):
+    pass
+
+
+def _still_linked(link: UserAccount) -> bool:
+    return db.session.scalar(
+        select(UserAccount.id).where(UserAccount.user_id == link.user_id,
+                                     UserAccount.account_id == link.account_id)
+    ) is not None
 
 
 def open_bill_format_requests(user_id: int) -> dict[int, ServiceRequest]:
@@ -146,7 +162,7 @@ def take_turns(user_id: int) -> None:
 
 
 def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None,
-                    now: datetime | None = None) -> FormatOutcome:
+                    now: datetime | None = None, retried: bool = False) -> FormatOutcome:
     """File the request to print the contract's bill in ``value`` (one of the formats),
     audited; refused while one is open for that contract, and pointless for the current one.
 
@@ -157,6 +173,8 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
     if value not in FORMAT_LABELS:
         raise ValueError(f"unknown bill format {value!r}")
     take_turns(link.user_id)
+    if not _still_linked(link):
+        return Unlinked()
     still_open = open_bill_format_requests(link.user_id).get(link.account_id)
     if still_open is not None:
         return StillOpen(still_open)
@@ -173,6 +191,12 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
                 status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
                 topic=BILL_FORMAT, detail=value,
             ))
+            # Checked again once written: on SQLite the write holds the database from here
+            # on, so a cancellation or a removal committed since the first check shows now.
+            if not _still_linked(link):
+                raise _NoLongerLinked
+    except _NoLongerLinked:
+        return Unlinked()
     except IntegrityError:  # another tab filed one since the check (ux_service_request_open_topic)
         first = db.session.scalars(
             select(ServiceRequest).where(ServiceRequest.account_id == link.account_id,
@@ -181,6 +205,15 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
         ).first()
         if first is None:
             raise
+        if first.user_id != link.user_id and not retried:
+            # A former holder's request left open (from before open requests were closed
+            # with their contract): it can no longer be carried out for them. Close it, and
+            # file this one.
+            contracts.close_open_topics(
+                first.user_id, [link.account_id], client_address=client_address,
+                note="Cerrada: el contrato ya tiene otro usuario.")
+            return ask_bill_format(link, value, client_address=client_address, now=now,
+                                   retried=True)
         return StillOpen(first)
     audit.record("bill_format_requested", user_id=link.user_id, client_address=client_address,
                  account_id=link.account_id, folio=request.folio, bill_format=value)

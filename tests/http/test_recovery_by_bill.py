@@ -433,3 +433,29 @@ def test_passwords_never_reach_the_mails_or_the_audit(app, client, owner):
     with app.app_context():
         for row in db.session.scalars(select(AuditEvent)):
             assert THIEF_PASSWORD not in str(row.details)
+
+
+def test_a_new_email_another_user_holds_is_refused_with_the_answers_kept(app, owner, client):
+    """The same rule as registration and Mis datos: an address of another user is not
+    taken as this user's pending one (nor could cancelling later touch that user's mails)."""
+    with app.app_context():
+        db.session.add(User(username="usuVecino1", password_hash="x",
+                            email="Vecino@Ejemplo.mx"))
+        db.session.commit()
+    page = text(client.get("/recuperar/con-factura"))
+    proved = client.post("/recuperar/con-factura", data={
+        "csrf_token": hidden(page, "csrf_token"), "captcha_token": hidden(page, "captcha_token"),
+        "comentarios": "", "zona": str(zone_id(app)), "cuenta": SEED["account"],
+        "factura": SEED["invoice"]})
+    assert proved.status_code == 303
+    form = text(client.get(proved.location))
+    refused = client.post("/recuperar/con-factura/nuevos-datos", data={
+        "csrf_token": hidden(form, "csrf_token"), "contrasena": THIEF_PASSWORD,
+        "contrasena2": THIEF_PASSWORD, "correo": "vecino@ejemplo.mx",
+        "correo2": "vecino@ejemplo.mx"})
+    assert refused.status_code == 422
+    assert "ya está registrado con otro usuario" in text(refused)
+    assert 'value="vecino@ejemplo.mx"' in text(refused)
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.username == "usuPDFactura1")).one()
+        assert user.pending_email is None

@@ -318,6 +318,9 @@ def set_bill_format(account_id: int):
                                                client_address=request.remote_addr,
                                                now=common.now())
     match outcome:
+        case requests_service.Unlinked():
+            db.session.rollback()
+            not_yours("contract", account_id)
         case requests_service.StillOpen(request=still_open):
             return _still_open(link, still_open)
         case requests_service.SameFormat(value=value):
