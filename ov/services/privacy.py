@@ -449,9 +449,14 @@ CANCELLED_NOTE = "Cerrada: el usuario canceló su cuenta."
 def cancel(user: User, *, client_address: str | None,
            now: datetime | None = None) -> Cancelled | ChangeOpen | None:
     """Cancel the user (the caller has checked the password): blocked from now on, deleted
-    after ``OV_CANCEL_BLOCK_DAYS``; the contract links, a pending address and the open
-    requests on those contracts go at once. Audited, with a mail to the user and one to the
-    privacy office; the caller commits, sends the mails and ends the session.
+    after ``OV_CANCEL_BLOCK_DAYS``; the contract links and the open requests on those
+    contracts go at once. Audited, with a mail to the user and one to the privacy office;
+    the caller commits, sends the mails and ends the session.
+
+    No mail is deleted here, and a pending address stays on the row until the purge: it
+    may be someone else's by now (a blocked user holds no address, so it is free for them),
+    every link mailed to it refuses a cancelled user, and the purge deletes the mails to it
+    by the rule of ``_addresses``.
 
     ``ChangeOpen`` while a recovery by bill can still be undone; None when the user is
     cancelled already (a second tab, a double click): nothing new then. The user's row is
@@ -464,22 +469,15 @@ def cancel(user: User, *, client_address: str | None,
     until = account_changes.recovery_open_until(user.id)
     if until is not None:
         return ChangeOpen(until)
-    pending, pending_at = user.pending_email, user.pending_email_at
     delete_after = now + timedelta(days=int(current_app.config["OV_CANCEL_BLOCK_DAYS"]))
     blocked = db.session.execute(
         update(User).where(User.id == user.id, User.blocked_at.is_(None))
-        .values(blocked_at=now, delete_after=delete_after, pending_email=None,
-                pending_email_at=None)
+        .values(blocked_at=now, delete_after=delete_after)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not blocked:
         return None
     db.session.refresh(user)
-    if pending and pending_at:  # its confirmation links: no use now, and no longer theirs
-        db.session.execute(
-            delete(OutboxMail).where(func.lower(OutboxMail.to_address) == pending.lower(),
-                                     OutboxMail.created_at >= pending_at)
-            .execution_options(synchronize_session=False))
     request = _new_request(user, PrivacyRight.CANCELLATION, CANCELLATION_TEXT, now,
                            status=ServiceRequestStatus.IN_PROGRESS.value)
     unlinked = sorted(db.session.scalars(
