@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, union, update
+from sqlalchemy import delete, func, or_, select, union, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from ov.extensions import db
@@ -42,6 +42,7 @@ from ov.models import (
     ServiceRequest,
     User,
     UserAccount,
+    email_key,
     utcnow,
 )
 from ov.models.portal import PrivacyRight, ServiceRequestStatus
@@ -337,16 +338,32 @@ def _event(row: AuditEvent) -> dict[str, Any]:
             "detalles": row.details}
 
 
-def _addresses(user_id: int):
-    """Every address of the user, lower-cased (a subquery): current, pending, and each one
-    told of an account change."""
-    return union(
-        select(func.lower(User.email)).where(User.id == user_id),
-        select(func.lower(User.pending_email)).where(User.id == user_id,
-                                                     User.pending_email.is_not(None)),
-        select(func.lower(AccountChange.notified_email))
+def _addresses(user_id: int) -> list[str]:
+    """The user's addresses whose mails are theirs, lower-cased (two queries): current,
+    pending, and each one told of an account change.
+
+    An address is one of those only while no other user that is not blocked has it now as
+    their current or pending address (compared by ``email_key``): an old address of the
+    user may be someone else's by now, and the outbox cannot tell whose each mail to it
+    was, so the download shows none of them and the purge deletes none of them: nobody's
+    mails are shown to, or deleted for, someone else.
+    """
+    own = db.session.execute(union(
+        select(User.email, func.lower(User.email)).where(User.id == user_id),
+        select(User.pending_email, func.lower(User.pending_email))
+        .where(User.id == user_id, User.pending_email.is_not(None)),
+        select(AccountChange.notified_email, func.lower(AccountChange.notified_email))
         .where(AccountChange.user_id == user_id),
-    )
+    )).all()
+    keys = {email_key(address) for address, _ in own}
+    # Pending addresses have no key column: the few there are are folded here.
+    others = db.session.execute(
+        select(User.email_key, User.pending_email)
+        .where(User.id != user_id, User.blocked_at.is_(None),
+               or_(User.email_key.in_(keys), User.pending_email.is_not(None)))
+    ).all()
+    held = {key for key, _ in others} | {email_key(pending) for _, pending in others if pending}
+    return sorted({lowered for address, lowered in own if email_key(address) not in held})
 
 
 def _mails_to(user_id: int):
@@ -358,7 +375,7 @@ def _all(query) -> list:
 
 
 def export(user: User, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the portal holds about ``user`` (nine queries, whatever their history).
+    """Everything the portal holds about ``user`` (eleven queries, whatever their history).
     Of the mails sent to them: the subject, the date and the address, not the text (it
     repeats what the rest of the file holds, with links that must not travel)."""
     mine = user.id
@@ -449,9 +466,14 @@ CANCELLED_NOTE = "Cerrada: el usuario canceló su cuenta."
 def cancel(user: User, *, client_address: str | None,
            now: datetime | None = None) -> Cancelled | ChangeOpen | None:
     """Cancel the user (the caller has checked the password): blocked from now on, deleted
-    after ``OV_CANCEL_BLOCK_DAYS``; the contract links, a pending address and the open
-    requests on those contracts go at once. Audited, with a mail to the user and one to the
-    privacy office; the caller commits, sends the mails and ends the session.
+    after ``OV_CANCEL_BLOCK_DAYS``; the contract links and the open requests on those
+    contracts go at once. Audited, with a mail to the user and one to the privacy office;
+    the caller commits, sends the mails and ends the session.
+
+    No mail is deleted here, and a pending address stays on the row until the purge: it
+    may be someone else's by now (a blocked user holds no address, so it is free for them),
+    every link mailed to it refuses a cancelled user, and the purge deletes the mails to it
+    by the rule of ``_addresses``.
 
     ``ChangeOpen`` while a recovery by bill can still be undone; None when the user is
     cancelled already (a second tab, a double click): nothing new then. The user's row is
@@ -464,22 +486,15 @@ def cancel(user: User, *, client_address: str | None,
     until = account_changes.recovery_open_until(user.id)
     if until is not None:
         return ChangeOpen(until)
-    pending, pending_at = user.pending_email, user.pending_email_at
     delete_after = now + timedelta(days=int(current_app.config["OV_CANCEL_BLOCK_DAYS"]))
     blocked = db.session.execute(
         update(User).where(User.id == user.id, User.blocked_at.is_(None))
-        .values(blocked_at=now, delete_after=delete_after, pending_email=None,
-                pending_email_at=None)
+        .values(blocked_at=now, delete_after=delete_after)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not blocked:
         return None
     db.session.refresh(user)
-    if pending and pending_at:  # its confirmation links: no use now, and no longer theirs
-        db.session.execute(
-            delete(OutboxMail).where(func.lower(OutboxMail.to_address) == pending.lower(),
-                                     OutboxMail.created_at >= pending_at)
-            .execution_options(synchronize_session=False))
     request = _new_request(user, PrivacyRight.CANCELLATION, CANCELLATION_TEXT, now,
                            status=ServiceRequestStatus.IN_PROGRESS.value)
     unlinked = sorted(db.session.scalars(
@@ -511,9 +526,10 @@ def latest_cancellation(user_id: int) -> PrivacyRequest | None:
 def purge_cancelled(now: datetime | None = None) -> int:
     """Delete the cancelled users whose blocking period is over; how many. Their notices,
     links and account changes go with them (the foreign keys cascade), and so do the mails
-    sent to any of their addresses (current, pending, or told of a change); their requests,
-    readings and audit events stay with ``user_id`` emptied, and the cancellation request is
-    marked resolved. Running it again finds none."""
+    sent to their addresses (current, pending, or told of a change), but for an address
+    another user has now (``_addresses``); their requests, readings and audit events stay
+    with ``user_id`` emptied, and the cancellation request is marked resolved. Running it
+    again finds none."""
     now = now or utcnow()
     blocked = dict(db.session.execute(
         select(User.id, User.blocked_at).where(User.blocked_at.is_not(None),

@@ -67,16 +67,18 @@ def email_taken(address: str, *, except_user_id: int | None = None) -> bool:
         User.pending_email.is_not(None), User.pending_email_at > live_link, *others)
     if any(email_key(found) == key for found in db.session.scalars(pending)):
         return True
-    # A change is open only while its chain's last event is within the undo period.
+    # A change is open while its chain's last event is within the undo period, however old
+    # the change itself is: the users with any event in the period, and all their changes.
     recent = now - timedelta(seconds=account_changes.undo_max_age())
+    lately = select(AccountChange.user_id).where(
+        or_(AccountChange.created_at >= recent, AccountChange.spent_at >= recent))
     told = db.session.execute(
         select(User, AccountChange.notified_email)
         .join(AccountChange, AccountChange.user_id == User.id)
-        .where(or_(AccountChange.created_at >= recent, AccountChange.spent_at >= recent),
-               *others)
+        .where(User.id.in_(lately), *others)
     )
-    holders = {user for user, notified in told if email_key(notified) == key}
-    return any(account_changes.link_for(user, address.strip()) for user in holders)
+    holders = {(user, notified) for user, notified in told if email_key(notified) == key}
+    return any(account_changes.link_for(user, notified) for user, notified in holders)
 
 
 def email_change_limit(user_id: int) -> Allowance:

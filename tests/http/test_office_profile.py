@@ -302,6 +302,41 @@ def test_the_undo_gives_the_address_back_to_one_user_only(app, customer):
     assert holders == ["usuPDFactura1"]
 
 
+def age_changes(app, days: int) -> None:
+    """Move every account change (and its undo, if any) ``days`` into the past."""
+    from datetime import timedelta
+
+    from ov.models import AccountChange
+
+    with app.app_context():
+        for change in db.session.scalars(select(AccountChange)):
+            change.created_at -= timedelta(days=days)
+            if change.spent_at:
+                change.spent_at -= timedelta(days=days)
+        db.session.commit()
+
+
+def test_an_old_change_kept_open_by_its_chain_keeps_its_address_taken(app, customer):
+    """A chain keeps its older changes open for OV_UNDO_LINK_DAYS after its last event, so
+    the first address stays taken while its undo link works, however old the change is."""
+    from ov.services import account_changes
+
+    later = "otro.correo@ejemplo.mx"
+    assert post(customer, EMAIL, correo=NEW, correo2=NEW).status_code == 303
+    assert confirm(app.test_client(), link_in(app, NEW, "confirmar-correo")).status_code == 303
+    age_changes(app, days=6)
+    assert post(customer, EMAIL, correo=later, correo2=later).status_code == 303
+    assert confirm(app.test_client(), link_in(app, later, "confirmar-correo")).status_code == 303
+    age_changes(app, days=2)
+    with app.app_context():
+        owner = db.session.get(User, the_user(app).id)
+        assert account_changes.link_for(owner, OWNER)  # its undo still works
+        assert profile.email_taken(OWNER.upper())
+    other = a_second_customer(app)
+    response = post(other, EMAIL, correo=OWNER, correo2=OWNER)
+    assert response.status_code == 422 and profile.EMAIL_TAKEN in text(response)
+
+
 def test_registration_step_3_checks_the_address_again(app):
     journey = Registration(app.test_client(), app)
     assert journey.step1().status_code == 303

@@ -141,14 +141,35 @@ def test_old_email_links_refuse_a_cancelled_user(app, customer):
     assert events(app, "account_change_undone") == [] and events(app, "email_changed") == []
 
 
-def test_cancelling_drops_the_pending_address(app, customer):
-    with app.app_context():
-        user = db.session.get(User, the_user(app).id)
-        user.pending_email, user.pending_email_at = "nueva@ejemplo.mx", utcnow()
+def test_cancelling_keeps_the_mails_to_the_pending_address_and_its_link_is_refused(
+        app, customer):
+    """The pending address may be someone else's by now: cancelling deletes no mail to it,
+    the confirmation link mailed there refuses the cancelled user, and the address is free
+    for anyone else at once."""
+    from ov.services import profile
+
+    pending = "nueva@ejemplo.mx"
+    assert post(customer, "/mi-oficina/datos/correo", correo=pending,
+                correo2=pending).status_code == 303
+    confirm = link_in(app, pending, "confirmar-correo")
+    with app.app_context():  # a mail to that address for someone else, after the request
+        db.session.add(OutboxMail(to_address=pending, subject="De otra persona",
+                                  body_text="x"))
         db.session.commit()
+    before = [m.id for m in outbox(app) if m.to_address == pending]
+    assert len(before) == 2
     assert post(customer, CANCEL, contrasena=PASSWORD).status_code == 303
-    user = the_user(app)
-    assert user.pending_email is None and user.pending_email_at is None
+    assert [m.id for m in outbox(app) if m.to_address == pending] == before
+    tab = app.test_client()
+    page = tab.get(confirm)
+    assert page.status_code == 410 and "Este usuario se canceló" in text(page)
+    acted = tab.post(confirm, data={"csrf_token": hidden(text(tab.get("/entrar")),
+                                                         "csrf_token")})
+    assert acted.status_code == 410
+    assert the_user(app).email == OWNER_EMAIL
+    assert events(app, "email_changed") == []
+    with app.app_context():
+        assert not profile.email_taken(pending)
 
 
 def test_whoever_recovered_with_the_bill_cannot_cancel_before_the_undo_period_ends(
