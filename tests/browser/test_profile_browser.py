@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from ov.blueprints.office import reauth
 from tests.browser.test_office_browser import sign_in
 from tests.conftest import PHONE
+from tests.support.htmx_events import htmx_finished
 from tests.support.journeys import PASSWORD, Registration
 from tests.support.reflow import check_reflow
 from tests.support.rows import outbox
@@ -184,8 +185,12 @@ def test_an_address_taken_before_its_link_is_opened(page, axe, app, monkeypatch)
     # Past OV_EMAIL_CHANGE_LIMIT "taken" answers, every address waits (429).
     monkeypatch.setitem(app.config, "OV_EMAIL_CHANGE_LIMIT", "1 per hour")
     page.fill("#correo2", NEW.upper())
-    submit(page, "Enviar el enlace")  # the one "taken" answer of the new limit
+    # Each answer awaited by its htmx event: the summary already says "taken" before the
+    # first one arrives, and a click while a request is in flight would be dropped.
+    with htmx_finished(page, "/mi-oficina/datos/correo"):
+        submit(page, "Enviar el enlace")  # the one "taken" answer of the new limit
     expect(page.locator(".error-summary")).to_contain_text("ya está registrado")
-    submit(page, "Enviar el enlace")
+    with htmx_finished(page, "/mi-oficina/datos/correo"):
+        submit(page, "Enviar el enlace")
     expect(page.locator(".error-summary")).to_contain_text("Probaste muchos correos")
     axe(page)
