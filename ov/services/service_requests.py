@@ -78,10 +78,6 @@ def _file(request: ServiceRequest) -> ServiceRequest:
     return request
 
 
-def is_open(request: ServiceRequest) -> bool:
-    return request.status in OPEN
-
-
 def describe(request: ServiceRequest) -> str:
     """What the customer asked, as Mis solicitudes says it: ``pediste tu factura en braille
     el 01/12/2026``."""
