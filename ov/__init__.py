@@ -83,9 +83,11 @@ def load_config(app: Flask, test_config: dict | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from ov import uploads
     from ov.errors import refuse_undecodable_query
 
     app.before_request(refuse_undecodable_query)  # first: every other hook reads the URL
+    uploads.init_app(app)  # before CSRF, which is the first to read a form
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     csrf.init_app(app)

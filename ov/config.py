@@ -35,6 +35,35 @@ def _pesos(value: str) -> Decimal:
     return amount
 
 
+#: Calendar days the utility has to answer each kind of request or claim filed in Mis
+#: solicitudes (ov.models.ServiceRequestCategory values); OV_REQUEST_ANSWER_DAYS changes some.
+REQUEST_ANSWER_DAYS = {
+    "bill_clarification": 10,
+    "reading_review": 10,
+    "meter_review": 15,
+    "change_of_holder": 10,
+    "end_of_service": 5,
+    "accessible_bill": 10,
+    "tax_data": 5,
+    "other": 10,
+}
+
+
+def _answer_days(value: str) -> dict[str, int]:
+    """``bill_clarification=7,meter_review=20``: those kinds change, the rest keep theirs."""
+    days = dict(REQUEST_ANSWER_DAYS)
+    for item in value.split(","):
+        name, _, number = item.strip().partition("=")
+        name, number = name.strip(), number.strip()
+        if name not in REQUEST_ANSWER_DAYS:
+            raise ValueError(f"«{name}» no es un tipo de solicitud; los tipos son: "
+                             + ", ".join(REQUEST_ANSWER_DAYS))
+        if not (number.isascii() and number.isdigit() and 1 <= int(number) <= 90):
+            raise ValueError(f"los días de «{name}» van de 1 a 90, como {name}=10")
+        days[name] = int(number)
+    return days
+
+
 CLABE_WEIGHTS = ((3, 7, 1) * 6)[:17]  # one per digit before the check digit
 
 
@@ -87,6 +116,9 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "ARCO_ANSWER_DAYS": ("OV_ARCO_ANSWER_DAYS", int),
     "ARCO_CARRY_OUT_DAYS": ("OV_ARCO_CARRY_OUT_DAYS", int),
     "CANCEL_BLOCK_DAYS": ("OV_CANCEL_BLOCK_DAYS", int),
+    "UPLOAD_DIR": ("OV_UPLOAD_DIR", str),
+    "PHOTO_MAX_MB": ("OV_PHOTO_MAX_MB", int),
+    "REQUEST_ANSWER_DAYS": ("OV_REQUEST_ANSWER_DAYS", _answer_days),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
@@ -224,6 +256,13 @@ def defaults(instance_path: str) -> dict:
         "OV_ARCO_CARRY_OUT_DAYS": 15,
         # A cancelled user is blocked for this long, then deleted by purge-cancelled.
         "OV_CANCEL_BLOCK_DAYS": 30,
+        # Photos customers send (of the meter, with a claim): where the re-encoded files are
+        # kept, and the largest upload accepted on the routes that take one (the rest of the
+        # site keeps MAX_CONTENT_LENGTH).
+        "OV_UPLOAD_DIR": str(instance / "uploads"),
+        "OV_PHOTO_MAX_MB": 15,
+        # Days to answer each kind of request or claim (see REQUEST_ANSWER_DAYS).
+        "OV_REQUEST_ANSWER_DAYS": dict(REQUEST_ANSWER_DAYS),
         # The version of the Aviso legal a customer accepts when registering.
         "OV_LEGAL_VERSION": "1.0",
         # Cheap argon2 parameters, for the test suite only: never in a deployment.
@@ -355,9 +394,11 @@ def validate(config: dict, instance_path: str) -> None:
         ("OV_ARCO_ANSWER_DAYS", 1, 60),
         ("OV_ARCO_CARRY_OUT_DAYS", 1, 60),
         ("OV_CANCEL_BLOCK_DAYS", 1, 365),
+        ("OV_PHOTO_MAX_MB", 1, 50),
     ):
         if not low <= int(config[key]) <= high:
-            unit = "minutos" if key.endswith("MINUTES") else "días"
+            unit = ("minutos" if key.endswith("MINUTES") else "MB" if key.endswith("_MB")
+                    else "días")
             raise ConfigError(f"{key}={config[key]!r}: usa de {low} a {high} {unit}")
     if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
         raise ConfigError(

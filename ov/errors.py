@@ -149,10 +149,25 @@ def handle_http(exc: HTTPException):
     if exc.response is not None:  # answered already (a rate limit with its own reply)
         return exc.response
     code = exc.code or 500
-    response = error_response(code)
+    response = error_response(code, _photo_too_large() if code == 413 else None)
     if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
+
+
+def _photo_too_large() -> ErrorText | None:
+    """On a form that takes a photo, a body too large is the photo: say so, and the limit."""
+    from ov import uploads
+
+    if not uploads.takes_photo():
+        return None
+    megabytes = current_app.config["OV_PHOTO_MAX_MB"]
+    return ErrorText(
+        "La foto es demasiado grande",
+        f"La foto pesa más de {megabytes} MB, lo más que admite el formulario, y no se guardó "
+        "nada. Vuelve al formulario y elige una foto más pequeña (en la cámara del teléfono, "
+        "una resolución menor), o envíalo sin foto.",
+    )
 
 
 def handle_csrf(exc: CSRFError):

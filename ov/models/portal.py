@@ -52,6 +52,28 @@ class ReadingSubmissionStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class ServiceRequestCategory(StrEnum):
+    """What a customer files from Mis solicitudes y reclamos (``ServiceRequest.category``);
+    the first three are claims about a bill or a reading, the rest requests."""
+
+    BILL_CLARIFICATION = "bill_clarification"
+    READING_REVIEW = "reading_review"
+    METER_REVIEW = "meter_review"
+    CHANGE_OF_HOLDER = "change_of_holder"
+    END_OF_SERVICE = "end_of_service"
+    ACCESSIBLE_BILL = "accessible_bill"
+    TAX_DATA = "tax_data"
+    OTHER = "other"
+
+
+class EventAuthor(StrEnum):
+    """Who wrote a step of a request's timeline."""
+
+    PORTAL = "portal"
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
 def username_key(username: str) -> str:
     """The form of a username that uniqueness and login compare (case-insensitive)."""
     return username.strip().casefold()
@@ -223,6 +245,12 @@ class ServiceRequest(db.Model):
     # ("bill_format", "braille") asks for the contract's printed bill in braille.
     topic: Mapped[str | None] = mapped_column(String(30))
     detail: Mapped[str | None] = mapped_column(String(30))
+    # What the customer filed from Mis solicitudes (ServiceRequestCategory), the bill it is
+    # about, the day the utility must answer by, and the photo sent with it.
+    category: Mapped[str | None] = mapped_column(String(30))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    answer_due_on: Mapped[date | None] = mapped_column(Date)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id", ondelete="SET NULL"))
 
     events: Mapped[list[ServiceRequestEvent]] = relationship(
         back_populates="request",
@@ -237,6 +265,7 @@ class ServiceRequestEvent(db.Model):
     __tablename__ = "service_request_event"
     __table_args__ = (
         CheckConstraint(_in("status", ServiceRequestStatus), name="status_values"),
+        CheckConstraint(_in("author", EventAuthor), name="author_values"),
         Index("ix_service_request_event_request_at", "request_id", "at"),
     )
 
@@ -247,6 +276,7 @@ class ServiceRequestEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(10), default=EventAuthor.PORTAL.value)
 
     request: Mapped[ServiceRequest] = relationship(back_populates="events")
 
@@ -351,6 +381,33 @@ class ReadingSubmission(db.Model):
     status: Mapped[str] = mapped_column(
         String(10), default=ReadingSubmissionStatus.RECEIVED.value
     )
+    # The estimated bill it corrects, if sent from one; the photo of the meter; and what the
+    # customer confirmed when the value looked odd ("lower", "jump").
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id", ondelete="SET NULL"))
+    confirmed: Mapped[str | None] = mapped_column(String(10))
+
+
+class Photo(db.Model):
+    """A photo a customer sent (of their meter, with a claim), re-encoded by the portal.
+
+    The file lives under ``OV_UPLOAD_DIR`` as ``stored_name``, chosen by the server; it is
+    served only to the user who sent it (ov.services.photos).
+    """
+
+    __tablename__ = "photo"
+    __table_args__ = (CheckConstraint("byte_size > 0", name="byte_size_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_user.id", ondelete="SET NULL"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(SmallInteger)
+    height: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(db.Model):

@@ -37,6 +37,7 @@ from ov.models import (
     AuditEvent,
     Notice,
     OutboxMail,
+    Photo,
     PrivacyRequest,
     ReadingSubmission,
     ServiceRequest,
@@ -375,7 +376,7 @@ def _all(query) -> list:
 
 
 def export(user: User, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the portal holds about ``user`` (eleven queries, whatever their history).
+    """Everything the portal holds about ``user`` (twelve queries, whatever their history).
     Of the mails sent to them: the subject, the date and the address, not the text (it
     repeats what the rest of the file holds, with links that must not travel)."""
     mine = user.id
@@ -391,6 +392,10 @@ def export(user: User, now: datetime | None = None) -> dict[str, Any]:
     notices = list(db.session.execute(
         select(Notice, Account).outerjoin(Account, Account.id == Notice.account_id)
         .where(Notice.user_id == mine).order_by(Notice.id)
+    ))
+    sent_photos = list(db.session.execute(
+        select(Photo, Account).join(Account, Account.id == Photo.account_id)
+        .where(Photo.user_id == mine).order_by(Photo.id)
     ))
     changes = _all(select(AccountChange).where(AccountChange.user_id == mine)
                    .order_by(AccountChange.id))
@@ -412,6 +417,12 @@ def export(user: User, now: datetime | None = None) -> dict[str, Any]:
             {"contrato": account.printed_number, "fecha_de_lectura": _day(row.read_on),
              "lectura": row.value, "enviada_el": _when(row.submitted_at), "estado": row.status}
             for row, account in readings],
+        # The photos themselves are shown in Mi oficina (the file is not repeated here).
+        "fotos_enviadas": [
+            {"foto": row.id, "contrato": account.printed_number,
+             "enviada_el": _when(row.created_at), "ancho": row.width, "alto": row.height,
+             "bytes": row.byte_size}
+            for row, account in sent_photos],
         "avisos": [{"titulo": row.title, "texto": row.body, "creado_el": _when(row.created_at),
                     "leido_el": _when(row.read_at),
                     "contrato": account.printed_number if account else None}
@@ -437,6 +448,7 @@ def counts(user_id: int) -> dict[str, int]:
         count(UserAccount, UserAccount.user_id).label("contratos"),
         count(ServiceRequest, ServiceRequest.user_id).label("solicitudes"),
         count(ReadingSubmission, ReadingSubmission.user_id).label("lecturas_enviadas"),
+        count(Photo, Photo.user_id).label("fotos_enviadas"),
         count(Notice, Notice.user_id).label("avisos"),
         count(PrivacyRequest, PrivacyRequest.user_id).label("solicitudes_arco"),
         count(AccountChange, AccountChange.user_id).label("cambios_de_acceso"),
@@ -527,8 +539,9 @@ def purge_cancelled(now: datetime | None = None) -> int:
     """Delete the cancelled users whose blocking period is over; how many. Their notices,
     links and account changes go with them (the foreign keys cascade), and so do the mails
     sent to their addresses (current, pending, or told of a change), but for an address
-    another user has now (``_addresses``); their requests, readings and audit events stay
-    with ``user_id`` emptied, and the cancellation request is marked resolved. Running it
+    another user has now (``_addresses``); their requests, readings, the photos sent with
+    them (the utility's record of what was claimed) and audit events stay with ``user_id``
+    emptied, and the cancellation request is marked resolved. Running it
     again finds none."""
     now = now or utcnow()
     blocked = dict(db.session.execute(

@@ -35,6 +35,7 @@ from ov.extensions import db
 from ov.formatting import LOCAL_TIME, day
 from ov.models import (
     Account,
+    EventAuthor,
     OutboxMail,
     ServiceRequest,
     ServiceRequestEvent,
@@ -292,7 +293,8 @@ def set_status(folio: str, status: str, note: str = "", *,
         raise RequestError(f"La solicitud {request.folio} cambió mientras tanto: consúltala de "
                            "nuevo con «requests list» antes de moverla.")
     set_committed_value(request, "status", value)
-    request.events.append(ServiceRequestEvent(at=now or utcnow(), status=value, note=note))
+    request.events.append(ServiceRequestEvent(at=now or utcnow(), status=value, note=note,
+                                              author=EventAuthor.STAFF.value))
     audit.record("service_request_status", user_id=request.user_id, folio=request.folio,
                  previous=previous, status=value, by="staff")
     changed = StatusChanged(request)

@@ -175,3 +175,30 @@ def test_the_bill_proof_and_undo_settings_are_read_from_the_environment(tmp_path
     app = make(tmp_path, monkeypatch, {"OV_PROOF_RECENT_INVOICES": "3",
                                        "OV_UNDO_LINK_DAYS": "10"})
     assert (app.config["OV_PROOF_RECENT_INVOICES"], app.config["OV_UNDO_LINK_DAYS"]) == (3, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("OV_PHOTO_MAX_MB", "0", "OV_PHOTO_MAX_MB"), ("OV_PHOTO_MAX_MB", "51", "de 1 a 50 MB"),
+     ("OV_REQUEST_ANSWER_DAYS", "fuga=1", "no es un tipo de solicitud"),
+     ("OV_REQUEST_ANSWER_DAYS", "meter_review=0", "van de 1 a 90"),
+     ("OV_REQUEST_ANSWER_DAYS", "meter_review=muchos", "van de 1 a 90")],
+)
+def test_the_photo_and_answer_day_settings_are_refused_out_of_range(tmp_path, monkeypatch, name,
+                                                                    value, message):
+    with pytest.raises(ConfigError, match=message):
+        make(tmp_path, monkeypatch, {name: value})
+
+
+def test_answer_days_change_only_the_kinds_named(tmp_path, monkeypatch):
+    default = make(tmp_path, monkeypatch).config["OV_REQUEST_ANSWER_DAYS"]
+    changed = make(tmp_path, monkeypatch, {
+        "OV_REQUEST_ANSWER_DAYS": "bill_clarification=7, meter_review=20",
+        "OV_UPLOAD_DIR": str(tmp_path / "fotos"), "OV_PHOTO_MAX_MB": "8",
+    }).config
+    assert changed["OV_REQUEST_ANSWER_DAYS"] == default | {"bill_clarification": 7,
+                                                          "meter_review": 20}
+    assert default["bill_clarification"] == 10
+    assert changed["OV_UPLOAD_DIR"] == str(tmp_path / "fotos")
+    assert changed["OV_PHOTO_MAX_MB"] == 8
+    assert make(tmp_path, monkeypatch).config["OV_UPLOAD_DIR"] == str(tmp_path / "uploads")

@@ -13,6 +13,7 @@ from ov.models import (
     AccountChange,
     AuditEvent,
     Notice,
+    Photo,
     PrivacyRequest,
     ReadingSubmission,
     ServiceRequest,
@@ -137,6 +138,8 @@ def history(user, account, size: int) -> None:
             ReadingSubmission(account_id=account.id, user_id=user.id, read_on=date(2026, 11, 1),
                               value=1000 + n),
             Notice(user_id=user.id, title=f"Aviso {n}", body="Texto"),
+            Photo(user_id=user.id, account_id=account.id, stored_name=f"p-{user.id}-{n}.jpg",
+                  byte_size=1000 + n, width=1600, height=1200),
         ])
         audit.record("login_succeeded", user_id=user.id, client_address="203.0.113.9")
         privacy.file_request(user, privacy.PrivacyRight.OPPOSITION, f"n{n}",
@@ -167,13 +170,15 @@ def test_the_download_holds_everything_and_no_password_hash(app):
             "received", "in_progress"]
         assert len(data["lecturas_enviadas"]) == 2
         assert len(data["avisos"]) == 2
+        assert [row["bytes"] for row in data["fotos_enviadas"]] == [1000, 1001]
         assert len(data["solicitudes_arco"]) == 2
         assert {e["tipo"] for e in data["eventos_de_seguridad"]} >= {"login_succeeded"}
         assert all(e["direccion_ip"] in {"203.0.113.9", None}
                    for e in data["eventos_de_seguridad"])
         counts = privacy.counts(user.id)
         assert counts == {"contratos": 1, "solicitudes": 2, "lecturas_enviadas": 2,
-                          "avisos": 2, "solicitudes_arco": 2, "cambios_de_acceso": 0,
+                          "fotos_enviadas": 2, "avisos": 2, "solicitudes_arco": 2,
+                          "cambios_de_acceso": 0,
                           "correos_enviados": len(data["correos_enviados"]),
                           "eventos_de_seguridad": len(data["eventos_de_seguridad"])}
         assert counts["correos_enviados"] == 2  # the two requests' mails to the user

@@ -5,7 +5,7 @@ cache headers, the tabs and the user's ``Scope``); each other module adds its ar
 ``home``, ``invoices`` (with the PDF duplicate and the CFDI), ``payments``, ``consumption``,
 ``account`` (Mis datos, with ``preferences`` and ``privacy``: the ARCO rights), ``reauth`` (the
 password asked again before a sensitive change), ``contracts`` (Mis contratos: add, name, remove),
-``service_requests`` and ``notices``.
+``service_requests``, ``notices`` and ``photos`` (what customers sent, shown back to them).
 """
 
 from ov.blueprints.office import (  # noqa: F401  (each module adds its pages to bp)
@@ -16,6 +16,7 @@ from ov.blueprints.office import (  # noqa: F401  (each module adds its pages to
     invoices,
     notices,
     payments,
+    photos,
     preferences,
     privacy,
     service_requests,
