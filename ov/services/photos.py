@@ -18,16 +18,17 @@ import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from ov.extensions import db
-from ov.models import Photo, UserAccount
+from ov.models import Photo, ReadingSubmission, ServiceRequest, UserAccount, utcnow
 
 #: The longest side of a kept photo: enough to read a meter's digits.
 MAX_SIDE = 1600
@@ -132,8 +133,37 @@ def keep(prepared: Prepared, *, user_id: int, account_id: int) -> Photo:
 
 def discard(photos: Iterable[Photo]) -> None:
     """Remove the files of photos whose rows are going (or never made it)."""
-    for photo in photos:
-        path_of(photo).unlink(missing_ok=True)
+    remove_files([photo.stored_name for photo in photos])
+
+
+def remove_files(names: Iterable[str]) -> None:
+    folder = upload_dir()
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def _attached():
+    """SQL: the photo is part of a reading or a request."""
+    return (exists().where(ReadingSubmission.photo_id == Photo.id)
+            | exists().where(ServiceRequest.photo_id == Photo.id))
+
+
+def is_attached(photo: Photo) -> bool:
+    return bool(db.session.scalar(select(_attached()).where(Photo.id == photo.id)))
+
+
+def prune(older_than: timedelta = timedelta(days=1),
+          now: datetime | None = None) -> list[str]:
+    """Remove photos kept for a form that was never sent (nothing attached them) once they
+    are ``older_than``; the names of their files. The caller commits, then removes the files
+    (:func:`remove_files`)."""
+    cutoff = (now or utcnow()) - older_than
+    loose = list(db.session.scalars(
+        select(Photo).where(Photo.created_at < cutoff, ~_attached()).order_by(Photo.id)))
+    if loose:
+        db.session.execute(delete(Photo).where(Photo.id.in_([p.id for p in loose]))
+                           .execution_options(synchronize_session=False))
+    return [photo.stored_name for photo in loose]
 
 
 def own_photo(user_id: int, photo_id: int) -> Photo | None:
