@@ -32,8 +32,8 @@ from ov.models import Photo, ReadingSubmission, ServiceRequest, UserAccount, utc
 
 #: The longest side of a kept photo: enough to read a meter's digits.
 MAX_SIDE = 1600
-#: The most pixels a JPEG may declare (it is decoded at a reduced scale) and a PNG (decoded
-#: whole: 20 megapixels are 60 MB of pixels at most).
+#: The most pixels a baseline JPEG may declare (it is decoded at a reduced scale), and a PNG
+#: or a progressive JPEG (decoded whole: 20 megapixels are 60 MB of pixels at most).
 MAX_JPEG_PIXELS = 80_000_000
 MAX_PNG_PIXELS = 20_000_000
 QUALITY = 78
@@ -71,7 +71,10 @@ def prepare(stream: BinaryIO) -> Prepared:
         raise PhotoError(NOT_A_PHOTO) from exc
     with image:
         width, height = image.size
-        limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_PNG_PIXELS
+        # A progressive JPEG is decoded whole (every coefficient is kept until the last
+        # scan) whatever the scale asked for: it has the PNG's limit.
+        baseline = image.format == "JPEG" and not image.info.get("progressive")
+        limit = MAX_JPEG_PIXELS if baseline else MAX_PNG_PIXELS
         if width < 1 or height < 1 or width * height > limit:
             raise PhotoError(TOO_MANY_PIXELS)
         if image.format == "JPEG":
