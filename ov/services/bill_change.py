@@ -292,7 +292,8 @@ def _headline(now: Bill, before: Bill, difference: Decimal) -> str:
     start = f"Tu factura de {this} es de {money(now.total)}"
     if difference == 0:
         return f"{start}, lo mismo que la de {that}."
-    return f"{start}: {money(abs(difference))} {'más' if difference > 0 else 'menos'} que la de {that}."
+    word = "más" if difference > 0 else "menos"
+    return f"{start}: {money(abs(difference))} {word} que la de {that}."
 
 
 # --- the split ------------------------------------------------------------------------------
