@@ -100,9 +100,9 @@ class Chart:
     grid: tuple[tuple[float, str], ...]  # (y, label) of each scale line, bottom first
     years: tuple[tuple[float, str], ...]  # (x, "2026") under the first bar of each year
     width: int = 340
-    height: int = 160
+    height: int = 170
     left: int = 30  # room for the scale's labels
-    top_margin: int = 12
+    top_margin: int = 22  # the unit, "m³", above the scale
     bottom_margin: int = 32  # months' initials, then years
     right: int = 4
 
