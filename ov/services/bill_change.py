@@ -114,7 +114,8 @@ def _key(concept: str) -> str:
 
 
 def _is_late_fee(line: Line) -> bool:
-    return "extemporáneo" in _key(line.concept) or "extemporaneo" in _key(line.concept)
+    return _key(line.concept).startswith(("cargo por pago extemporáneo",
+                                          "cargo por pago extemporaneo"))
 
 
 def _is_per_m3(line: Line) -> bool:

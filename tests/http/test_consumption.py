@@ -124,8 +124,11 @@ def test_the_chart_is_at_most_3_kb_compressed_with_24_periods(app, client):
     [svg] = svgs(text(client.get(URL)))
     assert len(bars(svg)) == 24
     raw = svg.encode()
-    assert len(brotli.compress(raw, quality=11)) <= SVG_BUDGET
-    assert len(gzip.compress(raw, compresslevel=9, mtime=0)) <= SVG_BUDGET
+    # As the app compresses pages (ov/compression.py: brotli 5, gzip 6), and at their best.
+    for size in (len(brotli.compress(raw, quality=5)), len(brotli.compress(raw, quality=11)),
+                 len(gzip.compress(raw, compresslevel=6, mtime=0)),
+                 len(gzip.compress(raw, compresslevel=9, mtime=0))):
+        assert size <= SVG_BUDGET, size
 
 
 def test_several_contracts_get_a_section_each_and_the_switch_picks_one(app, signed_in, own):
