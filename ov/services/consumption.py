@@ -101,7 +101,7 @@ class Chart:
     years: tuple[tuple[float, str], ...]  # (x, "2026") under the first bar of each year
     width: int = 340
     height: int = 170
-    left: int = 30  # room for the scale's labels
+    left: int = 30  # room for the scale's labels (chart() sets it from the widest)
     top_margin: int = 22  # the unit, "m³", above the scale
     bottom_margin: int = 32  # months' initials, then years
     right: int = 4
@@ -144,12 +144,14 @@ def _r(value: float) -> float | int:
 def chart(periods: list[Period]) -> Chart:
     """Bars for ``periods`` (oldest first) on a round scale, with the months' initials and
     each year's number under its first month (January, or the first bar)."""
-    frame = Chart((), 0, (), ())
+    top = _nice_top(max((p.m3 for p in periods), default=0))
+    # Room for the scale's widest label ("15,000"): about 7 units a character at 11 px.
+    left = max(24, 8 + 7 * len(f"{top:,}"))
+    frame = Chart((), top, (), (), left=left)
     count = len(periods)
     usable = frame.width - frame.left - frame.right
     slot = usable / max(count, 12)
     width = slot * 0.64
-    top = _nice_top(max((p.m3 for p in periods), default=0))
     bars = []
     for index, item in enumerate(periods):
         height = frame.plot_height * item.m3 / top
@@ -173,7 +175,7 @@ def chart(periods: list[Period]) -> Chart:
             p.period_end.month == 1 for p in periods[1:3])
         if january or first:
             years.append((bars[index].x, str(item.period_end.year)))
-    return Chart(tuple(bars), top, grid, tuple(years))
+    return Chart(tuple(bars), top, grid, tuple(years), left=left)
 
 
 # --- the summary ----------------------------------------------------------------------------

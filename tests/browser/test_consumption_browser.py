@@ -21,14 +21,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
 
 URL = "/mi-oficina/consumos"
 
-# Boxes of the chart's month and year labels that overlap another label, and the chart's
-# width on screen against the page's.
+# The chart's labels that overlap another label or stick out of the drawing.
 _LABELS_OVERLAPPING = """
 () => {
   const found = [];
   for (const chart of document.querySelectorAll("svg.chart")) {
+    const frame = chart.getBoundingClientRect();
     const boxes = [...chart.querySelectorAll("text")]
       .map((t) => [t.textContent, t.getBoundingClientRect()]);
+    for (const [label, box] of boxes) {
+      if (box.left < frame.left || box.right > frame.right || box.top < frame.top
+          || box.bottom > frame.bottom) { found.push(`${label} outside the chart`); }
+    }
     for (let i = 0; i < boxes.length; i++) {
       for (let j = i + 1; j < boxes.length; j++) {
         const [a, p] = boxes[i], [b, q] = boxes[j];
@@ -57,7 +61,8 @@ def history(app):
         db.session.add(second)
         db.session.flush()
         db.session.add(UserAccount(user_id=user.id, account_id=second.id, alias="Local"))
-        make_invoices(second, 5)
+        for invoice in make_invoices(second, 5):
+            invoice.consumption_m3 = 12_480  # a business: the scale reaches "15,000"
         last = made[-1]
         db.session.add(ReadingSubmission(account_id=account.id, user_id=user.id,
                                          read_on=last.period_end + timedelta(days=9),

@@ -300,3 +300,12 @@ def test_the_seed_contract_shows_24_periods_and_its_estimates(client, seed_holde
     correction = [sentence for sentence in re.findall(r"<li>(.*?)</li>", html)
                   if "lectura estimada" in sentence]
     assert all(s.startswith("Tu factura anterior tenía una lectura estimada") for s in correction)
+
+
+def test_the_tab_swap_brings_the_chart_without_the_page_around_it(signed_in):
+    response = signed_in.get(URL, headers={"HX-Request": "true", "HX-Request-Type": "partial",
+                                           "HX-Target": "main#contenido"})
+    html = text(response)
+    assert response.status_code == 200 and "<html" not in html
+    assert html.startswith("<title>Mis consumos")
+    assert len(svgs(html)) == 1 and "¿Por qué cambió mi última factura?" in html

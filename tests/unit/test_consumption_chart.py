@@ -138,3 +138,11 @@ def test_year_ago_is_the_period_ending_closest_to_a_year_before():
     found = year_ago(history[:-1], latest.period_end)
     assert found is not None and found.period_end == date(2025, 10, 25)
     assert year_ago(history[-5:-1], latest.period_end) is None
+
+
+def test_the_scale_makes_room_for_its_widest_label():
+    small, large = chart(months((2026, 1), [30])), chart(months((2026, 1), [12_480]))
+    assert large.top == 15_000 and large.grid[-1][1] == "15,000"
+    assert large.left > small.left
+    assert large.left >= 8 + 7 * len("15,000")
+    assert large.bars[0].x >= large.left
