@@ -24,7 +24,7 @@ totals. Parts that round to zero are left out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -151,28 +151,39 @@ class _PerM3:
         return self.value / self.quantity if self.quantity else self.last_price
 
 
-def _read(bill: Bill) -> tuple[dict[str, _PerM3], dict[str, Decimal], dict[str, list[str]]]:
-    per_m3: dict[str, _PerM3] = {}
-    sums = {"fixed": ZERO, "late_fee": ZERO, "other": ZERO}
-    names: dict[str, list[str]] = {"other": []}
-    other_by_concept: dict[str, Decimal] = {}
-    for line in bill.lines:
-        kind = _kind(line)
-        if kind == "per_m3":
-            entry = per_m3.setdefault(_key(line.concept), _PerM3(line.concept))
-            entry.quantity += line.quantity
-            entry.value += line.quantity * line.unit_price
-            entry.amount += line.amount
-            entry.last_price = line.unit_price
-        else:
-            sums[kind] += line.amount
-            if kind == "other":
-                key = _key(line.concept)
-                if key not in other_by_concept:
-                    names["other"].append(line.concept)
-                other_by_concept[key] = other_by_concept.get(key, ZERO) + line.amount
-    names["other_amounts"] = other_by_concept  # type: ignore[assignment]
-    return per_m3, sums, names
+@dataclass
+class _Lines:
+    """One bill's lines, read by what they charge: per m³ by concept, the fixed charge, the
+    late fee, and any other charge by concept (its name as printed, and its amount)."""
+
+    per_m3: dict[str, _PerM3] = field(default_factory=dict)
+    fixed: Decimal = ZERO
+    late_fee: Decimal = ZERO
+    other: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+
+    @property
+    def other_total(self) -> Decimal:
+        return sum((amount for _, amount in self.other.values()), ZERO)
+
+    @classmethod
+    def of(cls, bill: Bill) -> _Lines:
+        read = cls()
+        for line in bill.lines:
+            kind, key = _kind(line), _key(line.concept)
+            if kind == "per_m3":
+                entry = read.per_m3.setdefault(key, _PerM3(line.concept))
+                entry.quantity += line.quantity
+                entry.value += line.quantity * line.unit_price
+                entry.amount += line.amount
+                entry.last_price = line.unit_price
+            elif kind == "fixed":
+                read.fixed += line.amount
+            elif kind == "late_fee":
+                read.late_fee += line.amount
+            else:
+                name, amount = read.other.get(key, (line.concept, ZERO))
+                read.other[key] = (name, amount + line.amount)
+        return read
 
 
 # --- words ----------------------------------------------------------------------------------
@@ -245,7 +256,8 @@ class _Words:
     def price(self, concept: str, before: Decimal | None, now: Decimal | None,
               amount: Decimal) -> str:
         if before is None:
-            return (f"Se agregó el cargo «{concept}» de {_price(now, now)[0]} por m³: "
+            places = CENT if now == now.quantize(CENT) else Decimal("0.0001")
+            return (f"Se agregó el cargo «{concept}» de ${now.quantize(places):,} por m³: "
                     f"{_more_or_less(amount)}")
         if now is None:
             return f"Ya no se cobra «{concept}» por m³: {_more_or_less(amount)}"
@@ -344,8 +356,8 @@ def _raw_parts(now: Bill, before: Bill, reference: str, words: _Words) -> list:
     """Each cause before IVA and rounding, as (kind, amount, sentence maker); a price change
     per concept charged per m³. What the lines' amounts differ from quantity × price (their own
     rounding, sub-cent) is left to the residual."""
-    per_now, sums_now, names_now = _read(now)
-    per_before, sums_before, names_before = _read(before)
+    lines_now, lines_before = _Lines.of(now), _Lines.of(before)
+    per_now, per_before = lines_now.per_m3, lines_before.per_m3
     parts: list = []
 
     # What the m³ charged per concept would have cost at the reference bill's prices.
@@ -389,15 +401,17 @@ def _raw_parts(now: Bill, before: Bill, reference: str, words: _Words) -> list:
         if key not in per_now:
             amount = -old.quantity * old.price
             parts.append(("price", amount, later(words.price, old.concept, old.price, None)))
-    parts.append(("fixed", sums_now["fixed"] - sums_before["fixed"],
-                  later(words.fixed, sums_before["fixed"], sums_now["fixed"])))
-    parts.append(("late_fee", sums_now["late_fee"] - sums_before["late_fee"],
-                  later(words.late_fee, sums_before["late_fee"], sums_now["late_fee"])))
-    amounts_now, amounts_before = names_now["other_amounts"], names_before["other_amounts"]
-    changed = [name for name in names_now["other"] + names_before["other"]
-               if amounts_now.get(_key(name), ZERO) != amounts_before.get(_key(name), ZERO)]
-    changed = list(dict.fromkeys(changed))
-    parts.append(("other", sums_now["other"] - sums_before["other"],
-                  later(words.other, changed, sums_before["other"], sums_now["other"])))
+    parts.append(("fixed", lines_now.fixed - lines_before.fixed,
+                  later(words.fixed, lines_before.fixed, lines_now.fixed)))
+    parts.append(("late_fee", lines_now.late_fee - lines_before.late_fee,
+                  later(words.late_fee, lines_before.late_fee, lines_now.late_fee)))
+    other_now, other_before = lines_now.other, lines_before.other
+    changed = [
+        (other_now.get(key) or other_before[key])[0]
+        for key in dict.fromkeys([*other_now, *other_before])
+        if other_now.get(key, ("", ZERO))[1] != other_before.get(key, ("", ZERO))[1]
+    ]
+    parts.append(("other", lines_now.other_total - lines_before.other_total,
+                  later(words.other, changed, lines_before.other_total, lines_now.other_total)))
     return parts
 

@@ -169,6 +169,12 @@ def test_an_estimate_above_the_real_use_is_given_back():
     assert sentence.endswith(" menos.")
 
 
+def test_a_customers_own_reading_corrects_an_estimate_too():
+    change = compare(bill(40, reading="customer"),
+                     bill(20, reading="estimated", end=date(2026, 9, 25)))
+    assert kinds(change)["correction"] > 0
+
+
 def test_no_correction_after_a_real_reading_or_against_last_year():
     real_before = compare(bill(40), bill(20, end=date(2026, 9, 25)))
     assert "correction" not in kinds(real_before)
@@ -199,6 +205,33 @@ def test_other_charges_are_named():
     assert kinds(change) == {"other": Decimal("174.00")}
     assert change.parts[0].sentence == (
         "Esta factura incluye otros cargos (Reconexión del servicio): $174.00 más.")
+
+
+def test_other_charges_that_change_are_listed_and_those_that_do_not_are_not():
+    before = bill(30, end=date(2026, 9, 25),
+                  others=(("Depósito", "50.00"), ("Reconexión", "150.00")))
+    now = bill(30, others=(("Depósito", "50.00"), ("Reconexión", "100.00"),
+                           ("Ajuste por medidor", "10.00")))
+    change = compare(now, before)
+    assert kinds(change) == {"other": Decimal("-46.40")}
+    assert change.parts[0].sentence == (
+        "Cambiaron otros cargos (Reconexión, Ajuste por medidor): $46.40 menos.")
+
+
+def test_a_charge_per_m3_added_or_removed_is_a_price_change():
+    extra = Line("Cargo por conducción", Decimal(30), "m³", Decimal("0.5000"), Decimal("15.00"))
+    plain = bill(30, end=date(2026, 9, 25))
+    added = bill(30)
+    added = Bill(added.period_start, added.period_end, "real", 30, added.subtotal + 15,
+                 cents((added.subtotal + 15) * Decimal("0.16")),
+                 added.subtotal + 15 + cents((added.subtotal + 15) * Decimal("0.16")),
+                 added.lines + (extra,))
+    change = compare(added, plain)
+    assert kinds(change) == {"price": Decimal("17.40")}
+    assert change.parts[0].sentence == ("Se agregó el cargo «Cargo por conducción» de $0.50 "
+                                        "por m³: $17.40 más.")
+    gone = compare(bill(30, end=date(2026, 11, 25)), added)
+    assert gone.parts[0].sentence == "Ya no se cobra «Cargo por conducción» por m³: $17.40 menos."
 
 
 def test_an_odd_tax_is_its_own_part():
