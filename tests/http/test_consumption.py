@@ -309,3 +309,11 @@ def test_the_tab_swap_brings_the_chart_without_the_page_around_it(signed_in):
     assert response.status_code == 200 and "<html" not in html
     assert html.startswith("<title>Mis consumos")
     assert len(svgs(html)) == 1 and "¿Por qué cambió mi última factura?" in html
+
+
+def test_a_user_without_contracts_is_told_where_to_add_one(app, signed_in, own):
+    with app.app_context():
+        db.session.query(UserAccount).filter_by(user_id=own["user_id"]).delete()
+        db.session.commit()
+    html = text(signed_in.get(URL))
+    assert "Aún no tienes contratos en tu oficina" in html and not svgs(html)
