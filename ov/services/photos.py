@@ -78,8 +78,7 @@ def prepare(stream: BinaryIO) -> Prepared:
         if width < 1 or height < 1 or width * height > limit:
             raise PhotoError(TOO_MANY_PIXELS)
         if image.format == "JPEG":
-            # Decode at 1/2, 1/4 or 1/8 scale when that still leaves MAX_SIDE pixels.
-            image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+            reduce_decoding(image)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -96,6 +95,17 @@ def prepare(stream: BinaryIO) -> Prepared:
     # No exif=, icc_profile= or comment=: the new file carries none of the old metadata.
     picture.save(out, "JPEG", quality=QUALITY, optimize=True, progressive=True)
     return Prepared(out.getvalue(), picture.width, picture.height)
+
+
+def reduce_decoding(image: Image.Image) -> None:
+    """Have a JPEG decoded at 1/2, 1/4 or 1/8 scale when that still leaves ``MAX_SIDE``
+    pixels on its longer side. Pillow keeps both sides at least the size asked for, so the
+    size asked for has the photo's own shape (1600 × 1200 for a 4:3 landscape photo)."""
+    width, height = image.size
+    longest = max(width, height)
+    if longest <= MAX_SIDE:
+        return
+    image.draft("RGB", (-(-MAX_SIDE * width // longest), -(-MAX_SIDE * height // longest)))
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -94,3 +94,17 @@ def test_a_progressive_jpeg_has_the_limit_of_a_photo_decoded_whole(monkeypatch):
     baseline = BytesIO()
     Image.new("RGB", (300, 200)).save(baseline, "JPEG")
     assert photos.prepare(BytesIO(baseline.getvalue())).width == 300  # not that limit
+
+
+@pytest.mark.parametrize(("size", "decoded"), [((4032, 3024), (2016, 1512)),
+                                               ((3024, 4032), (1512, 2016)),
+                                               ((8000, 6000), (2000, 1500)),
+                                               ((1600, 1200), (1600, 1200))])
+def test_a_large_jpeg_is_decoded_at_the_smallest_scale_that_keeps_1600_pixels(size, decoded):
+    out = BytesIO()
+    Image.new("RGB", size).save(out, "JPEG")
+    image = Image.open(BytesIO(out.getvalue()))
+    photos.reduce_decoding(image)
+    image.load()
+    assert image.size == decoded
+    assert max(image.size) >= photos.MAX_SIDE
