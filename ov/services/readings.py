@@ -26,8 +26,8 @@ A confirmed submission keeps which warning the customer confirmed (``confirmed``
 **One a day.** The date read is today in Mexico City. A contract has at most one submission
 *received* (not yet reviewed) per day: a second one the same day **replaces** the first (its
 value, bill, photo and confirmation), because the customer is correcting what they typed;
-the replaced photo is removed. The user's row is locked first, so on PostgreSQL two
-submissions at once take turns and the second replaces the first. Callers commit.
+the replaced photo is removed. The user's submissions take turns (``take_turns``), so two
+at once make one row: the second replaces the first. Callers commit.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.formatting import day, number
@@ -199,6 +199,16 @@ def pending_today(account_id: int, read_on: date) -> ReadingSubmission | None:
     ).first()
 
 
+def take_turns(user_id: int) -> None:
+    """Hold the user's submissions one at a time until the transaction ends: a row lock on
+    PostgreSQL; SQLite has no row locks, so there a write that changes nothing takes the
+    database's write lock, and the second submission waits for the first to commit."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(User).where(User.id == user_id).values(id=User.id))
+    else:
+        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def submit(*, user_id: int, account_id: int, value: int, read_on: date,
            invoice_id: int | None = None, photo: photos.Prepared | None = None,
            confirmed: str | None = None, client_address: str | None = None) -> Stored:
@@ -210,7 +220,7 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     """
     if confirmed is not None and confirmed not in WARNINGS:
         raise ValueError(f"unknown warning {confirmed!r}")
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    take_turns(user_id)
     submission = pending_today(account_id, read_on)
     replaced = submission is not None
     dropped: list[Photo] = []

@@ -234,3 +234,48 @@ def test_an_unknown_confirmation_is_a_programming_error(app):
             readings.submit(user_id=user.id, account_id=account.id, value=1, read_on=TODAY,
                             confirmed="yes")
         db.session.rollback()
+
+
+BACKENDS = [pytest.param("any", id="default"),
+            pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.usefixtures("clean_db")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_readings_at_once_the_same_day_keep_one(app, backend):
+    """A double tap on «Enviar»: both start together (a barrier, no clock); they take turns,
+    and the second replaces the first."""
+    import threading
+
+    with app.app_context():
+        user, account = make_customer()
+        db.session.commit()
+        user_id, account_id = user.id, account.id
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def send(value: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                readings.submit(user_id=user_id, account_id=account_id, value=value,
+                                read_on=TODAY)
+                db.session.commit()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    threads = [threading.Thread(target=send, args=(value,)) for value in (1111, 2222)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    with app.app_context():
+        [row] = submissions(account_id)
+        assert row.value in (1111, 2222)
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "reading_submitted").order_by(AuditEvent.id)).all()
+        assert [event.details.get("replaced") for event in events] == [None, True]
