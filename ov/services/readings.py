@@ -43,7 +43,7 @@ from ov.formatting import day, number
 from ov.models import Invoice, Photo, ReadingSubmission, User, utcnow
 from ov.models.billing import Reading, ReadingType
 from ov.models.portal import ReadingSubmissionStatus
-from ov.services import audit, photos
+from ov.services import audit
 
 #: The meter register's longest value, in digits (whole m³).
 MAX_DIGITS = 8
@@ -210,13 +210,14 @@ def take_turns(user_id: int) -> None:
 
 
 def submit(*, user_id: int, account_id: int, value: int, read_on: date,
-           invoice_id: int | None = None, photo: photos.Prepared | None = None,
+           invoice_id: int | None = None, photo: Photo | None = None,
            confirmed: str | None = None, client_address: str | None = None) -> Stored:
-    """Keep the reading (replacing the day's pending one), its photo, and an audit event.
+    """Keep the reading (replacing the day's pending one) with its photo (already kept by
+    the form: ``ov.blueprints.office.photo_field.take_photo``), and an audit event.
 
     The caller has checked that the contract (and the invoice, if any) are the user's and
     that ``confirmed`` is the warning the value deserves. Callers commit, then
-    ``photos.discard(stored.dropped)``.
+    ``photos.discard(stored.dropped)``: the photo of a replaced reading.
     """
     if confirmed is not None and confirmed not in WARNINGS:
         raise ValueError(f"unknown warning {confirmed!r}")
@@ -224,12 +225,11 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission = pending_today(account_id, read_on)
     replaced = submission is not None
     dropped: list[Photo] = []
-    if submission is not None and submission.photo_id is not None:
+    if submission is not None and submission.photo_id not in (None, photo and photo.id):
         old = db.session.get(Photo, submission.photo_id)
         if old is not None:
             dropped.append(old)
             db.session.delete(old)
-    kept = photos.keep(photo, user_id=user_id, account_id=account_id) if photo else None
     if submission is None:
         submission = ReadingSubmission(account_id=account_id, read_on=read_on,
                                        status=ReadingSubmissionStatus.RECEIVED.value)
@@ -237,11 +237,11 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission.user_id = user_id
     submission.value = value
     submission.invoice_id = invoice_id
-    submission.photo_id = kept.id if kept else None
+    submission.photo_id = photo.id if photo else None
     submission.confirmed = confirmed
     submission.submitted_at = utcnow()
     db.session.flush()
     audit.record("reading_submitted", user_id=user_id, client_address=client_address,
                  account_id=account_id, submission_id=submission.id, invoice_id=invoice_id,
-                 photo=kept is not None, confirmed=confirmed, replaced=replaced or None)
+                 photo=photo is not None, confirmed=confirmed, replaced=replaced or None)
     return Stored(submission, replaced, dropped)

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
-from ov.models import Account, AuditEvent, Invoice, ReadingSubmission, UserAccount
-from ov.services import passwords, readings
+from ov.models import Account, AuditEvent, Invoice, Photo, ReadingSubmission, UserAccount
+from ov.services import passwords, photos, readings
+from tests.support import images
 from tests.support.factories import make_customer, make_invoices
 from tests.support.journeys import PASSWORD, hidden, sign_in
 from tests.support.queries import counting_queries
@@ -81,6 +82,14 @@ def tag(html: str, element_id: str) -> str:
     match = re.search(rf'<(input|select)\b[^>]*\bid="{element_id}"[^>]*>', html)
     assert match, f"no element #{element_id}"
     return match.group(0)
+
+
+def value_of(html: str, name: str) -> str:
+    """The value of the hidden input ``name``, whatever the order of its attributes."""
+    match = re.search(rf'<input\b[^>]*\bname="{name}"[^>]*>', html)
+    assert match, f"no input {name}"
+    found = re.search(r'\bvalue="([^"]*)"', match.group(0))
+    return found.group(1) if found else ""
 
 
 def submissions(app) -> list[ReadingSubmission]:
@@ -332,3 +341,141 @@ def test_the_pages_run_the_same_number_of_queries_with_4_or_300_invoices(app):
     many = queries(app, 300)
     assert few == many, (few, many)
     assert max(many.values()) <= 14, many
+
+
+# --- the photo of the meter -----------------------------------------------------------------
+
+BOUNDARY = "limite-de-lectura"
+
+
+def multipart(fields: dict[str, str], photo: bytes | None = None,
+              filename: str = "IMG_2041.JPG", content_type: str = "image/jpeg") -> bytes:
+    """A form body as a phone sends it, built here: the test client would spool a large file
+    to a temporary file it never closes."""
+    parts = [f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+             f"{value}\r\n".encode() for name, value in fields.items()]
+    if photo is not None:
+        parts.append((f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"foto\"; "
+                      f"filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                      ).encode() + photo + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def send(client, photo: bytes | None, url: str = URL, headers=None, filename="IMG_2041.JPG",
+         content_type="image/jpeg", **answers):
+    token = hidden(text(client.get(url)), "csrf_token")
+    body = multipart({"csrf_token": token, **answers}, photo, filename, content_type)
+    return client.post(url, data=body, headers=headers or {},
+                       content_type=f"multipart/form-data; boundary={BOUNDARY}")
+
+
+def stored_photos(app) -> list[tuple[Photo, bytes]]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Photo).order_by(Photo.id)))
+        kept = [(row, photos.path_of(row).read_bytes()) for row in rows]
+        db.session.expunge_all()
+        return kept
+
+
+def upload_files(app) -> list[str]:
+    folder = photos_folder(app)
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def photos_folder(app):
+    from pathlib import Path
+
+    return Path(app.config["OV_UPLOAD_DIR"])
+
+
+def test_a_phone_photo_of_4_mb_is_kept_small_without_its_metadata(app, signed_in, mine):
+    original = images.photo(3000, 2250, noise=True, quality=85)
+    assert len(original) > 4_000_000
+    assert b"Exif" in original and b"TelefonoDePrueba" in original
+    response = send(signed_in, original, contrato=str(mine["account_id"]),
+                    lectura=str(mine["last"] + 5))
+    assert response.status_code == 303, text(response)[:300]
+    [row] = submissions(app)
+    [(photo, jpeg)] = stored_photos(app)
+    assert row.photo_id == photo.id and photo.user_id == mine["user_id"]
+    assert jpeg.startswith(b"\xff\xd8") and len(jpeg) < len(original) // 2
+    assert b"Exif" not in jpeg and b"TelefonoDePrueba" not in jpeg
+    assert max(photo.width, photo.height) == photos.MAX_SIDE
+    assert photo.stored_name != "IMG_2041.JPG" and "IMG" not in photo.stored_name
+    page = text(signed_in.get(response.location))
+    assert f'href="/mi-oficina/fotos/{photo.id}.jpg"' in page
+
+
+def test_a_disguised_html_photo_is_refused_and_nothing_is_stored(app, signed_in, mine):
+    files_before = upload_files(app)  # the folder outlives each test's rows
+    response = send(signed_in, images.html_named_jpeg(), filename="foto.jpg",
+                    contrato=str(mine["account_id"]), lectura=str(mine["last"] + 5))
+    assert response.status_code == 422
+    html = text(response)
+    assert f'<a href="#foto">{photos.NOT_A_PHOTO}</a>' in html
+    assert f'value="{mine["last"] + 5}"' in tag(html, "lectura")  # the answers kept
+    assert submissions(app) == [] and stored_photos(app) == []
+    assert upload_files(app) == files_before
+
+
+def test_a_photo_larger_than_the_limit_answers_413_and_stores_nothing(app, signed_in, mine):
+    limit = app.config["OV_PHOTO_MAX_MB"] * 1024 * 1024
+    files_before = upload_files(app)
+    response = send(signed_in, b"\xff\xd8" + b"x" * (limit + 100_000),
+                    contrato=str(mine["account_id"]), lectura=str(mine["last"] + 5))
+    assert response.status_code == 413
+    assert upload_files(app) == files_before
+    assert f"La foto pesa más de {app.config['OV_PHOTO_MAX_MB']} MB" in text(response)
+    assert submissions(app) == [] and stored_photos(app) == []
+
+
+def test_a_jpeg_holding_a_script_is_kept_re_encoded_without_it(app, signed_in, mine):
+    original = images.script_in_jpeg()
+    assert b"<script>" in original
+    assert send(signed_in, original, contrato=str(mine["account_id"]),
+                lectura=str(mine["last"] + 5)).status_code == 303
+    [(_, jpeg)] = stored_photos(app)
+    assert b"<script" not in jpeg and b"<html" not in jpeg and b"alert" not in jpeg
+
+
+def test_a_good_photo_survives_a_refused_answer_and_the_confirm_step(app, signed_in, mine):
+    refused = send(signed_in, images.photo(800, 600), contrato=str(mine["account_id"]),
+                   lectura="12 34")
+    assert refused.status_code == 422
+    [(photo, _)] = stored_photos(app)
+    assert value_of(text(refused), "foto_guardada") == str(photo.id)
+    assert "Ya tenemos tu foto" in text(refused)
+    lower = mine["last"] - 1
+    asked = send(signed_in, None, contrato=str(mine["account_id"]), lectura=str(lower),
+                 foto_guardada=str(photo.id))
+    assert asked.status_code == 200 and "Confirma tu lectura" in text(asked)
+    assert value_of(text(asked), "foto_guardada") == str(photo.id)
+    done = send(signed_in, None, contrato=str(mine["account_id"]), lectura=str(lower),
+                foto_guardada=str(photo.id), confirmar=hidden(text(asked), "confirmar"))
+    assert done.status_code == 303
+    [row] = submissions(app)
+    assert (row.photo_id, row.confirmed) == (photo.id, "lower")
+    assert len(stored_photos(app)) == 1
+
+
+def test_another_customers_kept_photo_is_not_taken(app, signed_in, mine, theirs):
+    with app.app_context():
+        from io import BytesIO
+
+        other = photos.keep(photos.prepare(BytesIO(images.photo(300, 200))),
+                            user_id=theirs["user_id"], account_id=theirs["account_id"])
+        db.session.commit()
+        other_id = other.id
+    assert send(signed_in, None, contrato=str(mine["account_id"]),
+                lectura=str(mine["last"] + 1), foto_guardada=str(other_id)).status_code == 303
+    [row] = submissions(app)
+    assert row.photo_id is None
+
+
+def test_with_htmx_a_photo_form_answers_in_place(app, signed_in, mine, htmx_headers):
+    refused = send(signed_in, images.html_named_jpeg(), headers=htmx_headers,
+                   contrato=str(mine["account_id"]), lectura="1")
+    assert refused.status_code == 422 and "<html" not in text(refused)
+    done = send(signed_in, images.photo(640, 480), headers=htmx_headers,
+                contrato=str(mine["account_id"]), lectura=str(mine["last"] + 2))
+    assert done.status_code == 303

@@ -179,8 +179,9 @@ def test_a_submission_is_kept_as_received_with_its_photo_and_audited_without_typ
     with app.app_context():
         user, account = make_customer()
         prepared = photos.prepare(BytesIO(images.photo(800, 600)))
+        photo = photos.keep(prepared, user_id=user.id, account_id=account.id)
         stored = readings.submit(user_id=user.id, account_id=account.id, value=1234,
-                                 read_on=TODAY, photo=prepared, confirmed=readings.LOWER,
+                                 read_on=TODAY, photo=photo, confirmed=readings.LOWER,
                                  client_address="203.0.113.9")
         db.session.commit()
         [row] = submissions(account.id)
@@ -202,7 +203,8 @@ def test_a_second_reading_the_same_day_replaces_the_first_and_its_photo(app):
         user, account = make_customer()
         first = readings.submit(user_id=user.id, account_id=account.id, value=1234,
                                 read_on=TODAY,
-                                photo=photos.prepare(BytesIO(images.photo(400, 300))))
+                                photo=photos.keep(photos.prepare(BytesIO(images.photo(400, 300))),
+                                                  user_id=user.id, account_id=account.id))
         db.session.commit()
         old_photo = db.session.get(Photo, first.submission.photo_id)
         old_path = photos.path_of(old_photo)

@@ -23,6 +23,7 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ov.blueprints.office.common import bp, int_arg, not_yours, office_context, page, today
+from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
 from ov.models import Invoice, ReadingSubmission, UserAccount
@@ -54,6 +55,8 @@ class ReadingForm(Form):
                    "spellcheck": "false", "pattern": "[0-9]*"},
     )
     confirmar = HiddenField()
+    foto = PhotoField()
+    foto_guardada = KeptPhotoField()
 
     def validate_lectura(self, field) -> None:
         try:
@@ -96,7 +99,10 @@ def wanted_invoice() -> Invoice | None:
     return found
 
 
-def make_form(office, formdata, preselected: int | None) -> ReadingForm:
+def make_form(office, formdata, preselected: int | None, files=None) -> ReadingForm:
+    if formdata is not None and files:
+        formdata = formdata.copy()
+        formdata.update(files)
     form = ReadingForm(formdata, data={"contrato": preselected})
     form.contrato.choices = [(account.id, contract_label(office, account))
                              for account in office.accounts]
@@ -106,13 +112,13 @@ def make_form(office, formdata, preselected: int | None) -> ReadingForm:
 
 
 def form_page(form: ReadingForm, office, invoice, *, status: int = 200, caution=None,
-              refused_invoice: str | None = None, photo_lost: bool = False):
+              refused_invoice: str | None = None):
     errors = [(f.id, f.errors[0]) for f in form if f.errors]
     action = url_for("office.reading_new", **({"factura": invoice.id} if invoice else {}))
     response = page(
         "office/reading_new.html", "Dar mi lectura del medidor", office=office, form=form,
         invoice=invoice, errors=errors, caution=caution, action=action,
-        refused_invoice=refused_invoice, photo_lost=photo_lost,
+        refused_invoice=refused_invoice,
         confirm_token=f"{caution.kind}:{form.lectura.data}" if caution else "",
         contract_label=lambda account: contract_label(office, account),
     )
@@ -137,7 +143,8 @@ def reading_new():
                              status=409, refused_invoice=refused_invoice)
         db.session.commit()
         return response
-    form = make_form(office, request.form if request.method == "POST" else None, preselected)
+    form = make_form(office, request.form if request.method == "POST" else None, preselected,
+                     request.files if request.method == "POST" else None)
     if request.method != "POST":
         return form_page(form, office, invoice)
 
@@ -147,7 +154,12 @@ def reading_new():
     account_id = form.contrato.data
     if account_id is not None and account_id not in {a.id for a in office.accounts}:
         not_yours("contract", account_id)
-    if not valid:
+    # A good photo is kept as soon as it arrives, so a refused or questioned answer does not
+    # make the customer choose it again (the form carries its id); a bad one keeps nothing.
+    photo = None
+    if account_id is not None:
+        photo = take_photo(form, user_id=current_user.id, account_id=account_id)
+    if not valid or form.foto.errors:
         response = form_page(form, office, invoice, status=422)
         db.session.commit()
         return response
@@ -155,11 +167,13 @@ def reading_new():
     value = form.lectura.data
     caution = readings.check(value, readings.basis(account_id), today())
     if caution is not None and form.confirmar.data != f"{caution.kind}:{value}":
-        return form_page(form, office, invoice, caution=caution)
+        response = form_page(form, office, invoice, caution=caution)
+        db.session.commit()
+        return response
 
     stored = readings.submit(
         user_id=current_user.id, account_id=account_id, value=value, read_on=today(),
-        invoice_id=invoice.id if invoice else None,
+        invoice_id=invoice.id if invoice else None, photo=photo,
         confirmed=caution.kind if caution else None, client_address=request.remote_addr,
     )
     db.session.commit()
