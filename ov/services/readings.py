@@ -37,13 +37,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from ov.extensions import db
 from ov.formatting import day, number
-from ov.models import Invoice, Photo, ReadingSubmission, User, utcnow
+from ov.models import Account, Invoice, Photo, ReadingSubmission, User, utcnow
 from ov.models.billing import Reading, ReadingType
 from ov.models.portal import ReadingSubmissionStatus
-from ov.services import audit
+from ov.services import audit, mail, notices
 
 #: The meter register's longest value, in digits (whole m³).
 MAX_DIGITS = 8
@@ -245,3 +246,81 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
                  account_id=account_id, submission_id=submission.id, invoice_id=invoice_id,
                  photo=photo is not None, confirmed=confirmed, replaced=replaced or None)
     return Stored(submission, replaced, dropped)
+
+
+# --- staff review, until a back office exists (``flask --app ov readings``) ----------------
+
+#: A reviewed reading is told to its user with a notice (by mail when they chose reading
+#: notices in Mis datos > Preferencias), once per reading and outcome.
+READING_REVIEWED = notices.Kind("reading_reviewed", lambda user: bool(user.notify_reading))
+OUTCOMES = {"accept": ReadingSubmissionStatus.ACCEPTED.value,
+            "reject": ReadingSubmissionStatus.REJECTED.value}
+
+
+class ReviewError(ValueError):
+    """A review staff cannot make; the message says why."""
+
+
+@dataclass
+class Reviewed:
+    submission: ReadingSubmission
+    account: Account
+    notified: notices.Notified | None
+
+
+def listing(*, pending_only: bool, limit: int) -> list[tuple[ReadingSubmission, Account]]:
+    """Submissions with their contracts, the oldest first (one query)."""
+    query = (select(ReadingSubmission, Account)
+             .join(Account, Account.id == ReadingSubmission.account_id)
+             .options(joinedload(Account.zone))
+             .order_by(ReadingSubmission.submitted_at, ReadingSubmission.id).limit(limit))
+    if pending_only:
+        query = query.where(
+            ReadingSubmission.status == ReadingSubmissionStatus.RECEIVED.value)
+    return [(row, account) for row, account in db.session.execute(query).all()]
+
+
+def review(submission_id: int, outcome: str, note: str = "") -> Reviewed:
+    """Accept or reject a received reading and tell its user (callers commit). A rejection
+    needs a note: the customer reads why. Of two staff reviewing one reading at once, the
+    second is refused (the update is conditional on the status)."""
+    if outcome not in OUTCOMES:
+        raise ReviewError(f"Resultado desconocido: {outcome}.")
+    note = " ".join((note or "").split())[:500]
+    if outcome == "reject" and not note:
+        raise ReviewError("Para no aceptar una lectura escribe el motivo con --note: el "
+                          "cliente lo lee.")
+    found = db.session.get(ReadingSubmission, submission_id)
+    if found is None:
+        raise ReviewError(f"No hay ninguna lectura con el número {submission_id}.")
+    moved = db.session.execute(
+        update(ReadingSubmission)
+        .where(ReadingSubmission.id == submission_id,
+               ReadingSubmission.status == ReadingSubmissionStatus.RECEIVED.value)
+        .values(status=OUTCOMES[outcome])
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        db.session.refresh(found)
+        raise ReviewError(f"La lectura {submission_id} ya se revisó: está {found.status}.")
+    db.session.refresh(found)
+    account = db.session.get(Account, found.account_id)
+    audit.record("reading_reviewed", submission_id=found.id, account_id=found.account_id,
+                 status=found.status)
+    notified = None
+    user = db.session.get(User, found.user_id) if found.user_id else None
+    if user is not None:
+        accepted = found.status == ReadingSubmissionStatus.ACCEPTED.value
+        title = (f"Aceptamos tu lectura del contrato {account.printed_number}" if accepted
+                 else f"No pudimos usar tu lectura del contrato {account.printed_number}")
+        body = (f"Revisamos la lectura de {number(found.value)} m³ que nos diste el "
+                f"{day(found.read_on)}: "
+                + ("la usaremos para tu factura." if accepted else f"no la usaremos. {note}"))
+        if accepted and note:
+            body += f" {note}"
+        notified = notices.notify(
+            user, READING_REVIEWED, f"{found.id}:{found.status}", account_id=account.id,
+            title=title, body=body,
+            action=("Ver mi lectura", mail.external_url("office.reading_received",
+                                                        submission_id=found.id)))
+    return Reviewed(found, account, notified)

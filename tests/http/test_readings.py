@@ -479,3 +479,35 @@ def test_with_htmx_a_photo_form_answers_in_place(app, signed_in, mine, htmx_head
     done = send(signed_in, images.photo(640, 480), headers=htmx_headers,
                 contrato=str(mine["account_id"]), lectura=str(mine["last"] + 2))
     assert done.status_code == 303
+
+
+# --- valid HTML in every state ----------------------------------------------------------------
+
+def test_every_state_of_the_reading_pages_is_valid_html(app, signed_in, mine, tmp_path,
+                                                        htmx_headers):
+    from tests.support.nu import Documents, describe
+
+    documents = Documents(tmp_path)
+    account = str(mine["account_id"])
+    states = {
+        "error": send(signed_in, images.html_named_jpeg(), contrato=account, lectura="1,5"),
+        "photo kept, error": send(signed_in, images.photo(300, 200), contrato=account,
+                                  lectura="x"),
+        "confirm": post(signed_in, contrato=account, lectura="0"),
+        "real invoice": signed_in.get(f"{URL}?factura={mine['real'][-1]}"),
+        "estimated invoice": signed_in.get(f"{URL}?factura={mine['estimated'][-1]}"),
+    }
+    done = send(signed_in, images.photo(300, 200), f"{URL}?factura={mine['estimated'][-1]}",
+                lectura=str(mine["last"] + 1))
+    states["received"] = signed_in.get(done.location)
+    for label, response in states.items():
+        assert response.status_code in (200, 409, 422), label
+        documents.add(f"{label} ({response.status_code})", text(response))
+    for label, response in [
+        ("confirm", post(signed_in, headers=htmx_headers, contrato=account, lectura="0")),
+        ("error", post(signed_in, headers=htmx_headers, contrato=account, lectura="")),
+        ("received", signed_in.get(done.location, headers=htmx_headers)),
+    ]:
+        documents.add_fragment(f"{label} fragment", text(response))
+    found = documents.errors()
+    assert not found, describe(found)
