@@ -67,6 +67,10 @@ DECIMALS = ("Escribe solo los números negros, sin punto ni coma: los números r
 NOT_DIGITS = "La lectura solo lleva números del 0 al 9, sin letras ni otros signos."
 TOO_LONG = (f"La lectura tiene más de {MAX_DIGITS} cifras: escribe solo los números negros del "
             "medidor.")
+#: How a customer's reading shows in the history while and after it is reviewed.
+STATUS_LABELS = {ReadingSubmissionStatus.RECEIVED.value: "del cliente, en revisión",
+                 ReadingSubmissionStatus.ACCEPTED.value: "del cliente, aceptada",
+                 ReadingSubmissionStatus.REJECTED.value: "del cliente, no aceptada"}
 CHECK_DIGITS = "Revisa los números negros del medidor, sin los rojos. Si es correcta, confírmala."
 
 
@@ -246,6 +250,17 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
                  account_id=account_id, submission_id=submission.id, invoice_id=invoice_id,
                  photo=photo is not None, confirmed=confirmed, replaced=replaced or None)
     return Stored(submission, replaced, dropped)
+
+
+def sent_for(account_ids: list[int], limit: int = 24) -> list[ReadingSubmission]:
+    """The readings customers sent for these contracts (a ``Scope``'s ``chosen_ids``),
+    newest first (one query): what Mis consumos' history shows with ``STATUS_LABELS``."""
+    return list(db.session.scalars(
+        select(ReadingSubmission)
+        .where(ReadingSubmission.account_id.in_(account_ids))
+        .order_by(ReadingSubmission.read_on.desc(), ReadingSubmission.id.desc())
+        .limit(limit)
+    ))
 
 
 # --- staff review, until a back office exists (``flask --app ov readings``) ----------------

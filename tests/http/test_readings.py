@@ -511,3 +511,23 @@ def test_every_state_of_the_reading_pages_is_valid_html(app, signed_in, mine, tm
         documents.add_fragment(f"{label} fragment", text(response))
     found = documents.errors()
     assert not found, describe(found)
+
+
+def test_the_page_and_its_swaps_are_within_the_weight_budget(signed_in, mine, htmx_headers):
+    from tests.support.weight import ACCEPT, PAGE_BUDGET
+
+    account = str(mine["account_id"])
+    page = signed_in.get(URL, headers=ACCEPT)
+    swaps = {
+        "error": post(signed_in, headers={**htmx_headers, **ACCEPT}, contrato=account,
+                      lectura="12 34"),
+        "confirm": post(signed_in, headers={**htmx_headers, **ACCEPT}, contrato=account,
+                        lectura="0"),
+    }
+    done = post(signed_in, contrato=account, lectura=str(mine["last"] + 1))
+    swaps["received"] = signed_in.get(done.location, headers={**htmx_headers, **ACCEPT})
+    sizes = {"page": len(page.data), **{k: len(r.data) for k, r in swaps.items()}}
+    assert page.headers["Content-Encoding"] == "br"
+    assert all(r.headers.get("Content-Encoding") == "br" for r in swaps.values()), sizes
+    assert sizes["page"] <= PAGE_BUDGET, sizes
+    assert max(v for k, v in sizes.items() if k != "page") <= 2048, sizes

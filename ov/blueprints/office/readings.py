@@ -34,9 +34,6 @@ from ov.uploads import accepts_photo
 NO_CONTRACT = "Elige el contrato del medidor que leíste."
 NOT_ESTIMATED = ("La factura {number} se hizo con una lectura real de tu medidor: no hace falta "
                  "corregirla. Si quieres, danos la lectura de hoy.")
-#: How a customer's reading shows while and after it is reviewed.
-STATUS_LABELS = {"received": "del cliente, en revisión", "accepted": "del cliente, aceptada",
-                 "rejected": "del cliente, no aceptada"}
 
 
 def contract_id(value) -> int | None:
@@ -205,5 +202,5 @@ def reading_received(submission_id: int):
     invoice = db.session.get(Invoice, found.invoice_id) if found.invoice_id else None
     return page("office/reading_received.html", "Recibimos tu lectura", office=office,
                 submission=found, account=account, invoice=invoice,
-                status_label=STATUS_LABELS[found.status],
+                status_label=readings.STATUS_LABELS[found.status],
                 contract=contract_label(office, account))
