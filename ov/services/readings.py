@@ -28,6 +28,9 @@ A confirmed submission keeps which warning the customer confirmed (``confirmed``
 value, bill, photo and confirmation), because the customer is correcting what they typed;
 the replaced photo is removed. The user's submissions take turns (``take_turns``), so two
 at once make one row: the second replaces the first. Callers commit.
+
+**Review.** Until a back office exists, staff accept or reject a received reading with
+``flask --app ov readings`` (``review``); the customer gets a notice either way.
 """
 
 from __future__ import annotations
