@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from ov import sessions
 from ov.cli_photos import photos_group
 from ov.cli_privacy import privacy_group
+from ov.cli_readings import readings_group
 from ov.cli_requests import requests_group
 from ov.extensions import db
 from ov.formatting import moment
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(requests_group)
     app.cli.add_command(privacy_group)
     app.cli.add_command(photos_group)
+    app.cli.add_command(readings_group)
 
 
 @click.command("init-db")

@@ -17,6 +17,11 @@ from flask import Flask, current_app, request
 View = TypeVar("View", bound=Callable)
 #: What a photo form adds to the photo itself: its text fields and the multipart framing.
 FORM_ALLOWANCE = 64 * 1024
+#: How much Werkzeug's multipart parser reads at a time. Its buffer (a chunk plus the few
+#: bytes kept back where a boundary might start, which a photo's bytes often look like) is
+#: held to ``max_form_memory_size`` too: with a limit of exactly one chunk, most real photos
+#: were refused as too large. Photo routes get one chunk more.
+PARSER_CHUNK = 64 * 1024
 
 
 def accepts_photo(view: View) -> View:
@@ -38,6 +43,8 @@ def photo_limit_bytes() -> int:
 def _raise_limit_for_photo_routes() -> None:
     if takes_photo():
         request.max_content_length = photo_limit_bytes() + FORM_ALLOWANCE
+        request.max_form_memory_size = (
+            current_app.config["MAX_FORM_MEMORY_SIZE"] + PARSER_CHUNK)
 
 
 def init_app(app: Flask) -> None:

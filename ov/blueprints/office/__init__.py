@@ -19,6 +19,7 @@ from ov.blueprints.office import (  # noqa: F401  (each module adds its pages to
     photos,
     preferences,
     privacy,
+    readings,
     service_requests,
 )
 from ov.blueprints.office.common import bp
