@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import click
@@ -129,14 +130,14 @@ def requests_update_command(folio: str, status: str | None, note: str) -> None:
 def requests_export_command(since, output: str) -> None:
     """One row per request filed since the day, for the utility's CRM, to standard output."""
     rows = service.export_rows(since.date())
-    stream = click.get_text_stream("stdout")
     if output == "csv":
-        writer = csv.DictWriter(stream, fieldnames=service.EXPORT_FIELDS, lineterminator="\n")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=service.EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows({key: "" if value is None else value for key, value in row.items()}
                          for row in rows)
+        click.echo(buffer.getvalue(), nl=False)
     else:
         for row in rows:
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-    stream.flush()
+            click.echo(json.dumps(row, ensure_ascii=False))
     click.echo(f"{len(rows)} solicitudes exportadas.", err=True)

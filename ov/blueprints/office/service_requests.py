@@ -20,6 +20,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms import BooleanField, RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page
 from ov.blueprints.registration_forms import Form
@@ -35,14 +36,17 @@ BILL_CLARIFICATION = ServiceRequestCategory.BILL_CLARIFICATION.value
 INVOICES_OFFERED = 12
 
 
+#: The types offered, a leak first (it is answered with the emergency notice).
+TYPES = [SelectChoice(LEAK, "Fuga de gas u olor a gas"),
+         *(SelectChoice(value, label) for value, label in service.CATEGORY_LABELS.items())]
+
+
 def _choice(value) -> str:
     return "" if value is None else str(value)
 
 
 class RequestForm(Form):
-    tipo = RadioField("¿Qué necesitas?", choices=[(LEAK, "Fuga de gas u olor a gas"),
-                                                  *service.CATEGORY_LABELS.items()],
-                      validate_choice=False)
+    tipo = RadioField("¿Qué necesitas?", choices=TYPES, validate_choice=False)
     contrato = SelectField("Contrato", coerce=_choice, validate_choice=False)
     factura = SelectField("Factura", coerce=_choice, validate_choice=False)
     descripcion = TextAreaField("Describe tu solicitud o reclamo",
