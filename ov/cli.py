@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ov import sessions
+from ov.cli_photos import photos_group
 from ov.cli_privacy import privacy_group
 from ov.cli_requests import requests_group
 from ov.extensions import db
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(notice_group)
     app.cli.add_command(requests_group)
     app.cli.add_command(privacy_group)
+    app.cli.add_command(photos_group)
 
 
 @click.command("init-db")

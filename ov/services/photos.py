@@ -18,21 +18,22 @@ import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from ov.extensions import db
-from ov.models import Photo, UserAccount
+from ov.models import Photo, ReadingSubmission, ServiceRequest, UserAccount, utcnow
 
 #: The longest side of a kept photo: enough to read a meter's digits.
 MAX_SIDE = 1600
-#: The most pixels a JPEG may declare (it is decoded at a reduced scale) and a PNG (decoded
-#: whole: 20 megapixels are 60 MB of pixels at most).
+#: The most pixels a baseline JPEG may declare (it is decoded at a reduced scale), and a PNG
+#: or a progressive JPEG (decoded whole: 20 megapixels are 60 MB of pixels at most).
 MAX_JPEG_PIXELS = 80_000_000
 MAX_PNG_PIXELS = 20_000_000
 QUALITY = 78
@@ -70,7 +71,10 @@ def prepare(stream: BinaryIO) -> Prepared:
         raise PhotoError(NOT_A_PHOTO) from exc
     with image:
         width, height = image.size
-        limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_PNG_PIXELS
+        # A progressive JPEG is decoded whole (every coefficient is kept until the last
+        # scan) whatever the scale asked for: it has the PNG's limit.
+        baseline = image.format == "JPEG" and not image.info.get("progressive")
+        limit = MAX_JPEG_PIXELS if baseline else MAX_PNG_PIXELS
         if width < 1 or height < 1 or width * height > limit:
             raise PhotoError(TOO_MANY_PIXELS)
         if image.format == "JPEG":
@@ -132,8 +136,37 @@ def keep(prepared: Prepared, *, user_id: int, account_id: int) -> Photo:
 
 def discard(photos: Iterable[Photo]) -> None:
     """Remove the files of photos whose rows are going (or never made it)."""
-    for photo in photos:
-        path_of(photo).unlink(missing_ok=True)
+    remove_files([photo.stored_name for photo in photos])
+
+
+def remove_files(names: Iterable[str]) -> None:
+    folder = upload_dir()
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def _attached():
+    """SQL: the photo is part of a reading or a request."""
+    return (exists().where(ReadingSubmission.photo_id == Photo.id)
+            | exists().where(ServiceRequest.photo_id == Photo.id))
+
+
+def is_attached(photo: Photo) -> bool:
+    return bool(db.session.scalar(select(_attached()).where(Photo.id == photo.id)))
+
+
+def prune(older_than: timedelta = timedelta(days=1),
+          now: datetime | None = None) -> list[str]:
+    """Remove photos kept for a form that was never sent (nothing attached them) once they
+    are ``older_than``; the names of their files. The caller commits, then removes the files
+    (:func:`remove_files`)."""
+    cutoff = (now or utcnow()) - older_than
+    loose = list(db.session.scalars(
+        select(Photo).where(Photo.created_at < cutoff, ~_attached()).order_by(Photo.id)))
+    if loose:
+        db.session.execute(delete(Photo).where(Photo.id.in_([p.id for p in loose]))
+                           .execution_options(synchronize_session=False))
+    return [photo.stored_name for photo in loose]
 
 
 def own_photo(user_id: int, photo_id: int) -> Photo | None:

@@ -6,6 +6,7 @@ from flask import Flask
 
 # Endpoints that answer something other than an HTML page.
 NOT_PAGES = {"static", "ops.healthz", "ops.readyz", "office.invoice_pdf", "office.invoice_cfdi",
+             "office.photo",  # an image, not a page
              "office.my_data_json",
              # forms' addresses, reached by GET: a redirect to their page
              "office.set_paperless", "office.set_notices", "office.set_bill_format",

@@ -82,3 +82,15 @@ def test_a_photo_declaring_too_many_pixels_is_refused_before_decoding():
     assert len(out.getvalue()) < 100_000
     with pytest.raises(photos.PhotoError, match="demasiados píxeles"):
         photos.prepare(BytesIO(out.getvalue()))
+
+
+def test_a_progressive_jpeg_has_the_limit_of_a_photo_decoded_whole(monkeypatch):
+    out = BytesIO()
+    Image.new("RGB", (300, 200)).save(out, "JPEG", progressive=True)
+    assert photos.prepare(BytesIO(out.getvalue())).width == 300
+    monkeypatch.setattr(photos, "MAX_PNG_PIXELS", 300 * 200 - 1)
+    with pytest.raises(photos.PhotoError, match="demasiados píxeles"):
+        photos.prepare(BytesIO(out.getvalue()))
+    baseline = BytesIO()
+    Image.new("RGB", (300, 200)).save(baseline, "JPEG")
+    assert photos.prepare(BytesIO(baseline.getvalue())).width == 300  # not that limit

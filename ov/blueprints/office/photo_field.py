@@ -1,0 +1,63 @@
+"""The optional photo of a form (a meter reading, a claim): one field, read one way.
+
+A form adds ``foto = PhotoField()`` and ``foto_guardada = KeptPhotoField()``, its template
+calls the ``photo_input`` macro (ov/templates/macros/photo.html), its view is marked
+``@accepts_photo`` (ov/uploads.py) and calls :func:`take_photo` after validating the form.
+
+A browser cannot put a file back into a form, so a good photo must not be lost when another
+answer is refused: :func:`take_photo` keeps a good photo as soon as it arrives (a ``photo`` row
+of the user's, not yet attached to anything) and the re-rendered form carries its id in
+``foto_guardada``; sending the form again uses it, unless a new file replaces it. Kept photos
+nothing ever attached are removed by ``flask --app ov photos prune``.
+"""
+
+from __future__ import annotations
+
+from flask_wtf.file import FileField
+from wtforms import HiddenField
+
+from ov.services import photos
+
+LABEL = "Foto del medidor"
+
+
+class PhotoField(FileField):
+    """A file input for one photo (JPEG or PNG, judged by content on the server)."""
+
+    def __init__(self, label: str = LABEL, **kwargs) -> None:
+        super().__init__(label, **kwargs)
+
+
+class KeptPhotoField(HiddenField):
+    """The id of a photo the same form already received and kept."""
+
+
+def take_photo(form, *, user_id: int, account_id: int) -> photos.Photo | None:
+    """The form's photo: a new file (judged, re-encoded and kept: flushed, the caller
+    commits), else the one kept from an earlier try, else None. A bad file adds its Spanish
+    message to ``form.foto.errors`` and gives None; nothing of it is stored."""
+    upload = form.foto.data
+    if upload is not None:
+        try:
+            prepared = photos.prepare(upload.stream)
+        except photos.PhotoError as exc:
+            form.foto.errors = [*form.foto.errors, str(exc)]
+            form.foto_guardada.data = ""
+            return None
+        photo = photos.keep(prepared, user_id=user_id, account_id=account_id)
+        form.foto_guardada.data = str(photo.id)
+        return photo
+    kept = _kept(form.foto_guardada.data, user_id)
+    if kept is None:
+        form.foto_guardada.data = ""
+        return None
+    kept.account_id = account_id  # the contract chosen may have changed since
+    return kept
+
+
+def _kept(raw: str | None, user_id: int) -> photos.Photo | None:
+    raw = (raw or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        return None
+    found = photos.own_photo(user_id, int(raw))
+    return found if found is not None and not photos.is_attached(found) else None
