@@ -16,6 +16,7 @@ from ov.extensions import db
 from ov.models import ServiceRequest
 from ov.services import passwords
 from tests.browser.test_office_browser import sign_in
+from tests.support import images
 from tests.support.factories import make_customer, make_invoices
 from tests.support.journeys import PASSWORD
 from tests.support.reflow import check_reflow
@@ -81,6 +82,8 @@ def test_file_a_claim_from_an_invoice_and_follow_it(request, app, javascript, in
 
     # It was the bill, not a leak.
     tab.locator("#descripcion").fill("El consumo de este mes es el doble del habitual.")
+    tab.set_input_files("#foto", files=[{"name": "IMG_2041.JPG", "mimeType": "image/jpeg",
+                                         "buffer": images.photo(1200, 900)}])
     tab.get_by_role("button", name="Enviar", exact=True).click()
     expect(tab.locator("h1")).to_contain_text("folio SR-")
     [claim] = filed(app)
@@ -88,6 +91,10 @@ def test_file_a_claim_from_an_invoice_and_follow_it(request, app, javascript, in
     expect(tab.locator("main")).to_contain_text(f"Recibimos tu reclamo. Tu folio es {claim.folio}")
     expect(tab.locator("main")).to_contain_text(claim.answer_due_on.strftime("%d/%m/%Y"))
     assert tab.url.endswith(f"/mi-oficina/solicitudes/{claim.id}")
+    assert claim.photo_id is not None
+    picture = tab.get_by_role("img", name=f"La foto que enviaste con tu reclamo {claim.folio}")
+    expect(picture).to_be_visible()
+    assert picture.evaluate("(img) => img.complete && img.naturalWidth > 0")
     axe(tab)
     check_reflow(tab, tab.url)
 

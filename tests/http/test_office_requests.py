@@ -552,3 +552,99 @@ def test_every_requests_page_and_state_is_valid_html(app, signed_in, seed_custom
     documents.add_fragment("refused form (fragment)", text(partial))
     found = documents.errors()
     assert not found, describe(found)
+
+
+# --- the optional photo ------------------------------------------------------------------------
+
+def with_photo(form: dict, content: bytes, name: str = "IMG_2041.JPG") -> dict:
+    from io import BytesIO
+
+    return {**form, "foto": (BytesIO(content), name, "image/jpeg")}
+
+
+def photos_in_db(app) -> list[Photo]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Photo).order_by(Photo.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def test_a_claim_with_a_photo_shows_it_to_its_owner_only(app, signed_in, seed_customer):
+    from tests.support import images
+
+    response = post_new(signed_in, with_photo(answers(seed_customer, tipo="meter_review",
+                                                      factura=""), images.photo(800, 600)))
+    assert response.status_code == 303, text(response)[:500]
+    [made] = requests_in_db(app)
+    [photo] = photos_in_db(app)
+    assert made.photo_id == photo.id and photo.user_id == seed_customer["user_id"]
+    html = text(signed_in.get(response.location))
+    assert f'<img src="/mi-oficina/fotos/{photo.id}.jpg"' in html
+    served = signed_in.get(f"/mi-oficina/fotos/{photo.id}.jpg")
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert served.headers["Cache-Control"] == "no-store"
+    assert "GPS" not in served.get_data(as_text=False).decode("latin-1")
+    other = app.test_client()
+    customer(app, username="otraPersona2", number="5550001")
+    assert sign_in(other, "otraPersona2").status_code == 303
+    assert other.get(f"/mi-oficina/fotos/{photo.id}.jpg").status_code == 404
+    shown = app.test_cli_runner().invoke(args=["requests", "show", made.folio])
+    assert "Foto adjunta: sí" in shown.output
+
+
+@pytest.mark.parametrize("content_name", ["script_in_jpeg", "html_named_jpeg", "truncated_jpeg"])
+def test_a_file_that_is_no_usable_photo_is_refused_and_nothing_is_filed(
+        app, signed_in, seed_customer, content_name):
+    from tests.support import images
+
+    content = getattr(images, content_name)()
+    response = post_new(signed_in, with_photo(answers(seed_customer), content))
+    if content_name == "script_in_jpeg":
+        # A real JPEG with a script after its end: kept re-encoded, the script dropped.
+        assert response.status_code == 303
+        [photo] = photos_in_db(app)
+        with app.app_context():
+            from ov.services import photos
+
+            stored = photos.path_of(photo).read_bytes()
+        assert b"<script" not in stored
+        return
+    assert response.status_code == 422
+    html = text(response)
+    from ov.services import photos
+
+    message = photos.NOT_A_PHOTO if content_name == "html_named_jpeg" else photos.DAMAGED
+    assert f'<a href="#foto">{message}</a>' in html
+    assert requests_in_db(app) == [] and photos_in_db(app) == []
+
+
+def test_a_good_photo_survives_a_refused_answer(app, signed_in, seed_customer):
+    from tests.support import images
+
+    refused = post_new(signed_in, with_photo(answers(seed_customer, descripcion="corto"),
+                                             images.photo(640, 480)))
+    assert refused.status_code == 422
+    [photo] = photos_in_db(app)
+    html = text(refused)
+    assert f'name="foto_guardada" type="hidden" value="{photo.id}"' in html
+    assert "Ya tenemos tu foto" in html
+    assert requests_in_db(app) == []
+    again = post_new(signed_in, answers(seed_customer, foto_guardada=str(photo.id)))
+    assert again.status_code == 303
+    [made] = requests_in_db(app)
+    assert made.photo_id == photo.id and len(photos_in_db(app)) == 1
+
+
+def test_a_photo_larger_than_the_limit_is_413_with_a_message_about_the_photo(
+        app, signed_in, monkeypatch):
+    boundary = "limite-de-prueba"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"foto\"; "
+            f"filename=\"foto.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + (
+        b"x" * (2 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode())
+    monkeypatch.setitem(app.config, "OV_PHOTO_MAX_MB", 1)
+    response = signed_in.post(NEW, data=body,
+                              content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 413
+    assert "La foto pesa más de 1 MB" in text(response)
+    assert requests_in_db(app) == []

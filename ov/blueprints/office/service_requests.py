@@ -23,11 +23,13 @@ from wtforms import BooleanField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ov.blueprints.office.common import Office, bp, not_yours, office_context, page
+from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
 from ov.formatting import day
 from ov.models import ServiceRequestCategory
 from ov.services import service_requests as service
+from ov.uploads import accepts_photo
 
 #: The choice that is no request: a leak is an emergency, told on the spot.
 LEAK = "fuga"
@@ -51,6 +53,8 @@ class RequestForm(Form):
     factura = SelectField("Factura", coerce=_choice, validate_choice=False)
     descripcion = TextAreaField("Describe tu solicitud o reclamo",
                                 render_kw={"rows": 6, "spellcheck": "true"})
+    foto = PhotoField("Foto")
+    foto_guardada = KeptPhotoField()
     no_es_fuga = BooleanField("No es una fuga de gas: enviar de todos modos")
 
 
@@ -106,11 +110,12 @@ def _leak_page(office: Office):
 
 
 @bp.route("/solicitudes/nueva", methods=["GET", "POST"], endpoint="request_new")
+@accepts_photo
 def request_new():
     office = office_context()
     if request.method != "POST":
         return _new_form(office)
-    form = RequestForm(request.form)
+    form = RequestForm()  # the form and its file
     if form.tipo.data == LEAK:
         return _leak_page(office)
     accounts = {account.id: account for account in office.accounts}
@@ -141,15 +146,23 @@ def request_new():
     except service.TextError as error:
         form.descripcion.errors = [str(error)]
         description = None
+    # A good photo is kept at once (on the contract chosen, or the user's first until one
+    # is), so that a refused answer elsewhere does not make the customer choose it again.
+    holder = account_id or next((account.id for account in office.accounts), None)
+    photo = (take_photo(form, user_id=current_user.id, account_id=holder)
+             if holder is not None else None)
     if any(f.errors for f in form):
+        db.session.commit()  # the photo kept for the next try
         return _form_page(office, form, 422, asked_invoice=invoice)
     if service.mentions_leak(description) and not form.no_es_fuga.data:
+        db.session.commit()  # the photo kept for the next try
         return _form_page(office, form, 422, leak=True, asked_invoice=invoice, extra_errors=[
             ("no_es_fuga", "Tu descripción habla de una fuga de gas: si hueles a gas, sal "
                            "del lugar y llama ya a la línea de emergencias. Si no es una fuga, "
                            "marca «No es una fuga de gas» y envíala de nuevo.")])
     filed = service.file_request(current_user.id, account_id, category, description,
                                  invoice_id=invoice.id if invoice else None,
+                                 photo_id=photo.id if photo else None,
                                  client_address=request.remote_addr)
     db.session.commit()
     what = service.KIND_WORDS[filed.kind]
@@ -178,7 +191,7 @@ def _new_form(office: Office):
             not_yours("service_request_invoice", invoice_id or 0)
         data.update(tipo=data["tipo"] or BILL_CLARIFICATION, contrato=str(invoice.account_id),
                     factura=str(invoice.id))
-    return _form_page(office, RequestForm(data=data), asked_invoice=invoice)
+    return _form_page(office, RequestForm(formdata=None, data=data), asked_invoice=invoice)
 
 
 # --- one request -----------------------------------------------------------------------------
