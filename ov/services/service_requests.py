@@ -339,6 +339,26 @@ def file_request(user_id: int, account_id: int, category: str, description: str,
     return request
 
 
+#: A second identical submission within this time is the same request sent twice.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def same_request(user_id: int, account_id: int, category: str, description: str, *,
+                 invoice_id: int | None, now: datetime | None = None) -> ServiceRequest | None:
+    """The user's open request with exactly these answers filed moments ago (a double tap
+    of the button, the form sent again from the history), if any (one query)."""
+    since = (now or utcnow()) - DUPLICATE_WINDOW
+    return db.session.scalars(
+        select(ServiceRequest)
+        .where(ServiceRequest.user_id == user_id, ServiceRequest.account_id == account_id,
+               ServiceRequest.category == category, ServiceRequest.body == description,
+               ServiceRequest.invoice_id.is_(None) if invoice_id is None
+               else ServiceRequest.invoice_id == invoice_id,
+               ServiceRequest.status.in_(OPEN), ServiceRequest.created_at >= since)
+        .order_by(ServiceRequest.id).limit(1)
+    ).first()
+
+
 def is_open(request: ServiceRequest) -> bool:
     return request.status in OPEN
 

@@ -648,3 +648,36 @@ def test_a_photo_larger_than_the_limit_is_413_with_a_message_about_the_photo(
     assert response.status_code == 413
     assert "La foto pesa más de 1 MB" in text(response)
     assert requests_in_db(app) == []
+
+
+def test_the_same_form_sent_twice_files_one_request(app, signed_in, seed_customer):
+    """A double tap without JavaScript (no htmx to drop the second): the second answer leads
+    to the first request instead of filing it again."""
+    form = answers(seed_customer)
+    first = post_new(signed_in, form)
+    second = post_new(signed_in, form)
+    assert first.status_code == second.status_code == 303
+    assert first.location == second.location
+    assert len(requests_in_db(app)) == 1
+    changed = post_new(signed_in, answers(seed_customer, descripcion="Otra cosa distinta."))
+    assert changed.status_code == 303 and len(requests_in_db(app)) == 2
+
+
+def test_an_invoice_under_the_users_open_claim_leads_to_it_instead_of_a_new_one(
+        app, signed_in, seed_customer):
+    invoice_id = seed_customer["invoice_ids"][-1]
+    made = file_one(app, seed_customer, "bill_clarification", invoice_id=invoice_id)
+    html = text(signed_in.get(f"/mi-oficina/facturas/{invoice_id}"))
+    assert "Abre una aclaración" not in html
+    assert (f'Ya tienes un reclamo abierto sobre esta factura: <a href="/mi-oficina/'
+            f'solicitudes/{made.id}">folio {made.folio}</a>') in html
+
+
+def test_the_list_says_when_it_shows_only_the_newest_50(app, signed_in, seed_customer):
+    for _ in range(50):
+        file_one(app, seed_customer)
+    assert "Mostramos tus 50 solicitudes más recientes" not in text(signed_in.get(LIST))
+    file_one(app, seed_customer)
+    html = text(signed_in.get(LIST))
+    assert "Mostramos tus 50 solicitudes más recientes" in html
+    assert html.count('<tr id="solicitud-') == 50

@@ -34,6 +34,8 @@ from ov.uploads import accepts_photo
 #: The choice that is no request: a leak is an emergency, told on the spot.
 LEAK = "fuga"
 BILL_CLARIFICATION = ServiceRequestCategory.BILL_CLARIFICATION.value
+#: How many requests the list shows, the newest.
+LISTED = 50
 #: How many of each contract's invoices the form offers (the one asked for is added).
 INVOICES_OFFERED = 12
 
@@ -81,9 +83,10 @@ def _errors(form) -> list[tuple[str, str]]:
 @bp.get("/solicitudes")
 def requests():
     office = office_context()
-    filed = service.requests_of(current_user.id)
+    filed = service.requests_of(current_user.id, limit=LISTED + 1)
     return page("office/requests.html", "Mis solicitudes y reclamos", office=office,
-                filed=filed, accounts={a.id: a for a in office.accounts},
+                filed=filed[:LISTED], more=len(filed) > LISTED, listed=LISTED,
+                accounts={a.id: a for a in office.accounts},
                 type_label=service.type_label, status_word=service.status_word,
                 kind_words=service.KIND_WORDS)
 
@@ -160,6 +163,11 @@ def request_new():
             ("no_es_fuga", "Tu descripción habla de una fuga de gas: si hueles a gas, sal "
                            "del lugar y llama ya a la línea de emergencias. Si no es una fuga, "
                            "marca «No es una fuga de gas» y envíala de nuevo.")])
+    earlier = service.same_request(current_user.id, account_id, category, description,
+                                   invoice_id=invoice.id if invoice else None)
+    if earlier is not None:  # sent twice: the first one stands
+        db.session.commit()
+        return redirect(url_for("office.request", request_id=earlier.id), 303)
     filed = service.file_request(current_user.id, account_id, category, description,
                                  invoice_id=invoice.id if invoice else None,
                                  photo_id=photo.id if photo else None,
