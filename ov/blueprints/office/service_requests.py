@@ -101,7 +101,7 @@ def _form_page(office: Office, form: RequestForm, status: int = 200, *, leak: bo
     errors = list(extra_errors) + _errors(form)
     response = page("office/request_new.html", "Nueva solicitud o reclamo", office=office,
                     form=form, errors=errors, leak=leak, invoices=recent,
-                    labels=service.CATEGORY_LABELS, claims=service.CLAIMS,
+                    labels=service.CATEGORY_LABELS,
                     leak_choice=LEAK, description_limits=(service.DESCRIPTION_MIN,
                                                           service.DESCRIPTION_MAX))
     response.status_code = status
