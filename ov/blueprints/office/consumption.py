@@ -1,14 +1,14 @@
-"""Mis consumos: the consumption of the last periods."""
+"""Mis consumos: each chosen contract's last 24 periods as a chart and a table, the readings
+the customer sent that wait for review, and why the latest bill changed."""
 
 from __future__ import annotations
 
 from ov.blueprints.office.common import bp, office_context, page
+from ov.services import consumption as usage
 
 
 @bp.get("/consumos")
 def consumption():
     office = office_context()
-    periods = office.scope.consumption()
-    peak = max((invoice.consumption_m3 for invoice in periods), default=0)
-    return page("office/consumption.html", "Mis consumos", office=office, periods=periods,
-                peak=peak)
+    return page("office/consumption.html", "Mis consumos", office=office,
+                sections=usage.usage(office.scope))

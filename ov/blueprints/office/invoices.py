@@ -19,6 +19,7 @@ from ov.blueprints.office.common import (
     today,
 )
 from ov.htmx import is_partial, render
+from ov.services import consumption as usage
 from ov.services import office as data
 from ov.services import references
 
@@ -87,6 +88,7 @@ def invoice(invoice_id: int):
         invoice=found,
         account=found.account,
         coupon=coupon_for(found, today()),
+        bill_changes=usage.invoice_changes(found),
         clarification=office.scope.open_claims([found.id]).get(found.id),
     )
 
