@@ -104,10 +104,12 @@ def demo_data_command(
         )
     except demo_data.DemoDataError as exc:
         raise click.ClickException(str(exc)) from exc
+    filed = demo_data.load_demo_requests(today=day, seed=seed)
     click.echo(
         f"Loaded {result.accounts:,} accounts, {result.invoices:,} invoices "
         f"({result.lines:,} lines), {result.readings:,} readings and {result.payments:,} "
-        f"payments for {result.reference_month:%Y-%m} in {result.seconds:.1f} s."
+        f"payments for {result.reference_month:%Y-%m} in {result.seconds:.1f} s, and "
+        f"{filed} requests and claims of other customers."
     )
     click.echo(
         f"Try the seed's contract: zone Nuevo Laredo, account "

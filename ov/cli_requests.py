@@ -1,16 +1,24 @@
-"""``flask --app ov requests``: staff follow the requests the portal files and move them on.
+"""``flask --app ov requests``: staff follow requests and claims end to end and move them on.
 
     flask --app ov requests list [--open] [--limit 50]
+    flask --app ov requests show SR-2026-000123
     flask --app ov requests update SR-2026-000123 --status resuelta [--note "..."]
+    flask --app ov requests update SR-2026-000123 --note "..."     (an answer, same status)
+    flask --app ov requests export --since 2026-11-01 [--format jsonl|csv] > solicitudes.jsonl
 """
 
 from __future__ import annotations
+
+import csv
+import io
+import json
 
 import click
 from flask.cli import with_appcontext
 
 from ov.extensions import db
-from ov.formatting import moment
+from ov.formatting import day, moment
+from ov.models import Account
 from ov.services import mail
 from ov.services import service_requests as service
 from ov.services.preferences import format_phrase
@@ -18,7 +26,7 @@ from ov.services.preferences import format_phrase
 
 @click.group("requests")
 def requests_group() -> None:
-    """Service requests (e.g. a bill in braille): list them, change their status."""
+    """Requests and claims: list them, show one, change their status, export them."""
 
 
 @requests_group.command("list")
@@ -27,33 +35,80 @@ def requests_group() -> None:
               help="At most this many, the oldest first.")
 @with_appcontext
 def requests_list_command(open_only: bool, limit: int) -> None:
-    """The requests, oldest first: folio, status, date, contract and what was asked."""
+    """The requests, oldest first: folio, status, type, date, answer-by, contract and what
+    was asked."""
     found = service.listing(open_only, limit=limit + 1)
     if not found:
         click.echo("No hay solicitudes abiertas." if open_only else "No hay solicitudes.")
     for row, account in found[:limit]:
-        click.echo(f"{row.folio}  {service.status_word(row)}  {moment(row.created_at)}  "
+        due = f"responder antes del {day(row.answer_due_on)}" if row.answer_due_on else "sin plazo"
+        click.echo(f"{row.folio}  {service.status_word(row)}  "
+                   f"{service.category_name(row) or '-'}  {moment(row.created_at)}  {due}  "
                    f"{account.zone.name} {account.printed_number}  {service.asked(row)}")
     if len(found) > limit:
         click.echo(f"Hay más: muestra más con --limit (hoy {limit}).")
 
 
+@requests_group.command("show")
+@click.argument("folio")
+@with_appcontext
+def requests_show_command(folio: str) -> None:
+    """Everything about one request: its contract, invoice, text, photo and timeline."""
+    try:
+        row = service.find(folio)
+    except service.RequestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    account = db.session.get(Account, row.account_id)
+    invoice = service.invoice_number(row)
+    lines = [
+        f"Folio: {row.folio}",
+        f"Tipo: {service.KIND_WORDS.get(row.kind, row.kind)} · "
+        f"{service.category_name(row) or '-'} ({service.type_label(row)})",
+        f"Estado: {service.status_word(row)}",
+        f"Creada: {moment(row.created_at)}",
+        "Responder a más tardar: " + (day(row.answer_due_on) if row.answer_due_on else "-"),
+        f"Contrato: {account.zone.name} {account.printed_number} ({account.holder_name})",
+        f"Factura: {invoice or 'ninguna'}",
+        "Presentada por: " + ("un usuario de la Oficina Virtual" if row.user_id
+                              else "teléfono u oficina (sin usuario)"),
+        f"Foto adjunta: {'sí' if row.photo_id else 'no'}",
+        "Descripción:",
+        *[f"  {text}" for text in (row.body or '').splitlines()],
+        f"Seguimiento ({len(row.events)}):",
+    ]
+    for event in row.events:
+        who = {"customer": "cliente", "staff": "personal", "portal": "portal"}.get(
+            event.author, event.author)
+        lines.append(f"  {moment(event.at)}  {who}  {service.WORDS.get(event.status)}"
+                     + (f"  {' '.join(event.note.split())}" if event.note else ""))
+    click.echo("\n".join(lines))
+
+
 @requests_group.command("update")
 @click.argument("folio")
-@click.option("--status", "status", required=True,
+@click.option("--status", "status", default=None,
               help=f"The new status: {', '.join(service.STATUS_NAMES)}.")
-@click.option("--note", default="", help="A note the customer reads with the change.")
+@click.option("--note", default="", help="A note the customer reads (alone: an answer that "
+              "leaves the status as it is).")
 @with_appcontext
-def requests_update_command(folio: str, status: str, note: str) -> None:
-    """Move a request to a new status; the customer gets a notice (and a mail if they chose)."""
+def requests_update_command(folio: str, status: str | None, note: str) -> None:
+    """Move a request to a new status, or answer it with a note; the customer gets a notice
+    (and a mail if they chose)."""
+    if status is None and not note.strip():
+        raise click.ClickException("Di el estado nuevo con --status, o la respuesta con --note.")
     try:
-        changed = service.set_status(folio, status, note)
+        changed = (service.set_status(folio, status, note) if status is not None
+                   else service.add_note(folio, note))
     except service.RequestError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     if changed.mails:
         mail.deliver_soon(changed.mails)  # if SMTP is down, mail-drain sends them later
+    if status is None:
+        click.echo(f"Solicitud {changed.request.folio}: nota agregada; sigue "
+                   f"{service.status_word(changed.request)}.")
+        return
     done = f"Solicitud {changed.request.folio}: ahora está {service.status_word(changed.request)}."
     if changed.format_set:
         done += (" La factura de su contrato ya se imprime "
@@ -64,3 +119,25 @@ def requests_update_command(folio: str, status: str, note: str) -> None:
         done += (" No se aplicó el formato: la factura de su contrato sigue "
                  f"{format_phrase(changed.current_format)}.")
     click.echo(done)
+
+
+@requests_group.command("export")
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Requests filed from this day on (YYYY-MM-DD, Mexico City).")
+@click.option("--format", "output", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="JSON lines, or CSV with a header.")
+@with_appcontext
+def requests_export_command(since, output: str) -> None:
+    """One row per request filed since the day, for the utility's CRM, to standard output."""
+    rows = service.export_rows(since.date())
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=service.EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: "" if value is None else value for key, value in row.items()}
+                         for row in rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    click.echo(f"{len(rows)} solicitudes exportadas.", err=True)

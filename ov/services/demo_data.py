@@ -22,12 +22,24 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Table, insert, select, text
 
 from ov.extensions import db
-from ov.models import Account, Invoice, InvoiceLine, Payment, Reading, Zone
+from ov.models import (
+    Account,
+    EventAuthor,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Reading,
+    ServiceRequest,
+    ServiceRequestEvent,
+    ServiceRequestStatus,
+    Zone,
+)
+from ov.services import service_requests
 from ov.services.office import BANKS
 from ov.services.office import STORES as STORE_NAMES
 
@@ -661,3 +673,69 @@ def load_demo_data(
         _finish(connection)
     result.seconds = time.perf_counter() - started
     return result
+
+
+# -- requests and claims of other customers ----------------------------------------------------
+
+DEMO_REQUESTS = 36
+#: What the neighbours asked, as staff typed it when they phoned (a category, then its text).
+DEMO_TEXTS = {
+    "bill_clarification": "El cliente no reconoce el cargo por reconexión de su factura.",
+    "reading_review": "Dice que la lectura de la factura es mayor que la de su medidor.",
+    "meter_review": "El medidor hace ruido y la carátula está empañada.",
+    "change_of_holder": "Compró la casa: pide el contrato a su nombre; trae escrituras.",
+    "end_of_service": "Se muda de domicilio: pide la baja al fin del periodo.",
+    "accessible_bill": "Pide su factura en letra grande.",
+    "tax_data": "Necesita su constancia de situación fiscal en el CFDI.",
+    "other": "Pregunta por el programa de revisión de instalaciones.",
+}
+#: Staff's steps, as the timeline shows them.
+DEMO_STEPS = (("in_progress", "Turnada al área de facturación de la zona."),
+              ("resolved", "Atendida: se le explicó el cargo y se ajustó la factura."),
+              ("closed", "Cerrada tras confirmar con el cliente por teléfono."))
+
+
+def load_demo_requests(today: date | None = None, seed: int = DEFAULT_SEED,
+                       count: int = DEMO_REQUESTS) -> int:
+    """Requests and claims of other customers than the seed's contract (filed by phone or by
+    former holders: no portal user), in every status with their timelines; claims about a
+    bill name its newest invoice, so some neighbours' invoices are "en aclaración". The same
+    seed and day give the same rows. A few dozen, whatever the number of accounts. Runs in
+    an app context after :func:`load_demo_data`; returns how many it filed."""
+    rng = random.Random(seed + 1)  # noqa: S311  (reproducible data, not secrets)
+    today = today or date.today()
+    accounts = list(db.session.scalars(
+        select(Account.id).where(Account.number != SEED_ACCOUNT_NUMBER)
+        .order_by(Account.id).limit(count)))
+    if not accounts:
+        return 0
+    categories = list(service_requests.CATEGORY_LABELS)
+    statuses = [status.value for status in ServiceRequestStatus]
+    filed = 0
+    for index in range(count):
+        account_id = accounts[index % len(accounts)]
+        category = categories[index % len(categories)]
+        status = statuses[(index // len(categories) + index) % len(statuses)]
+        days_ago = rng.randint(1, 60)
+        created = datetime(today.year, today.month, today.day, 15, rng.randint(0, 59),
+                           tzinfo=UTC) - timedelta(days=days_ago)
+        invoice_id = None
+        if category in service_requests.CLARIFYING or rng.random() < 0.2:
+            invoice_id = db.session.scalar(
+                select(Invoice.id).where(Invoice.account_id == account_id)
+                .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(1))
+        request = service_requests._file(ServiceRequest(
+            account_id=account_id, user_id=None, kind=service_requests.kind_of(category),
+            subject=service_requests.CATEGORY_LABELS[category], body=DEMO_TEXTS[category],
+            status=status, created_at=created, category=category, invoice_id=invoice_id,
+            answer_due_on=service_requests.answer_due(created, category),
+        ), author=EventAuthor.STAFF.value)
+        request.events[0].note = "Registrada por teléfono."
+        at = created
+        for step, note in DEMO_STEPS[:statuses.index(status)]:
+            at += timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 6))
+            request.events.append(ServiceRequestEvent(at=at, status=step, note=note,
+                                                      author=EventAuthor.STAFF.value))
+        filed += 1
+    db.session.commit()
+    return filed

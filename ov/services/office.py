@@ -13,11 +13,26 @@ from decimal import Decimal
 from functools import cached_property
 
 from sqlalchemy import extract, func, select
+from sqlalchemy import over as window
 from sqlalchemy.orm import joinedload, selectinload
 
 from ov.extensions import db
-from ov.models import Account, Invoice, Notice, Payment, UserAccount
+from ov.models import (
+    Account,
+    Invoice,
+    Notice,
+    Payment,
+    ServiceRequest,
+    ServiceRequestCategory,
+    ServiceRequestStatus,
+    UserAccount,
+)
 from ov.models.billing import InvoiceStatus, PaymentStatus
+
+#: Open claims of these types put the invoice they are about "en aclaración".
+CLARIFYING = (ServiceRequestCategory.BILL_CLARIFICATION.value,
+              ServiceRequestCategory.READING_REVIEW.value)
+OPEN_REQUEST = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
 
 #: Where a coupon is paid, as customers know the places: "¿Dónde pagar?" lists them, and
 #: the demo payments (ov/services/demo_data.py) are made at them.
@@ -219,6 +234,50 @@ class Scope:
         return db.session.scalars(
             select(Notice).where(Notice.id == notice_id, Notice.user_id == self.user_id)
         ).first()
+
+    def open_claims(self, invoice_ids: list[int]) -> dict[int, ServiceRequest]:
+        """The open claims that put these invoices of the user's "en aclaración", by
+        invoice id (the oldest for each; whoever filed it, by phone too): one query, none
+        for no ids."""
+        if not invoice_ids:
+            return {}
+        rows = db.session.scalars(
+            select(ServiceRequest)
+            .where(ServiceRequest.invoice_id.in_(invoice_ids),
+                   ServiceRequest.account_id.in_(_linked(self.user_id)),
+                   ServiceRequest.category.in_(CLARIFYING),
+                   ServiceRequest.status.in_(OPEN_REQUEST))
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        )
+        return {row.invoice_id: row for row in rows}
+
+    def service_request(self, request_id: int) -> tuple[ServiceRequest, Invoice | None] | None:
+        """One of the user's requests, on a contract still theirs, with its timeline and
+        the invoice it is about (two queries); None for another customer's."""
+        row = db.session.execute(
+            select(ServiceRequest, Invoice)
+            .outerjoin(Invoice, Invoice.id == ServiceRequest.invoice_id)
+            .options(selectinload(ServiceRequest.events))
+            .where(ServiceRequest.id == request_id, ServiceRequest.user_id == self.user_id,
+                   ServiceRequest.account_id.in_(_linked(self.user_id)))
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    def recent_invoices(self, per_contract: int = 12) -> dict[int, list[Invoice]]:
+        """The last ``per_contract`` invoices of each of the user's contracts, newest first,
+        by account id (one query)."""
+        rank = window(func.row_number(), partition_by=Invoice.account_id,
+                      order_by=(Invoice.issue_date.desc(), Invoice.id.desc())).label("rank")
+        ranked = (select(Invoice.id, rank)
+                  .where(Invoice.account_id.in_(_linked(self.user_id))).subquery())
+        found: dict[int, list[Invoice]] = {}
+        for invoice in db.session.scalars(
+            select(Invoice).join(ranked, ranked.c.id == Invoice.id)
+            .where(ranked.c.rank <= per_contract)
+            .order_by(Invoice.account_id, Invoice.issue_date.desc(), Invoice.id.desc())
+        ):
+            found.setdefault(invoice.account_id, []).append(invoice)
+        return found
 
 
 def _page(query, conditions: list, number: int, per_page: int) -> Page:

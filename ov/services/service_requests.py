@@ -22,11 +22,14 @@ it read). Callers commit.
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -36,13 +39,16 @@ from ov.formatting import LOCAL_TIME, day
 from ov.models import (
     Account,
     EventAuthor,
+    Invoice,
     OutboxMail,
     ServiceRequest,
+    ServiceRequestCategory,
     ServiceRequestEvent,
     ServiceRequestKind,
     ServiceRequestStatus,
     User,
     UserAccount,
+    Zone,
     utcnow,
 )
 from ov.services import audit, contracts, mail, notices
@@ -67,11 +73,12 @@ def folio_for(request: ServiceRequest) -> str:
     return f"SR-{created.year}-{request.id:06d}"
 
 
-def _file(request: ServiceRequest) -> ServiceRequest:
+def _file(request: ServiceRequest, author: str = EventAuthor.PORTAL.value) -> ServiceRequest:
     """Insert the request under a provisional folio, then name it from its id."""
     request.folio = f"tmp-{secrets.token_hex(8)}"
     request.events.append(ServiceRequestEvent(at=request.created_at,
-                                              status=ServiceRequestStatus.RECEIVED.value))
+                                              status=ServiceRequestStatus.RECEIVED.value,
+                                              author=author))
     db.session.add(request)
     db.session.flush()
     request.folio = folio_for(request)
@@ -187,6 +194,9 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
                 body=f"Imprimir la factura del contrato {account.printed_number} {wanted}.",
                 status=ServiceRequestStatus.RECEIVED.value, created_at=now or utcnow(),
                 topic=BILL_FORMAT, detail=value,
+                category=ServiceRequestCategory.ACCESSIBLE_BILL.value,
+                answer_due_on=answer_due(now or utcnow(),
+                                         ServiceRequestCategory.ACCESSIBLE_BILL.value),
             ))
             # Checked again once written: on SQLite the write holds the database from here
             # on, so a cancellation or a removal committed since the first check shows now.
@@ -215,6 +225,174 @@ def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None
     audit.record("bill_format_requested", user_id=link.user_id, client_address=client_address,
                  account_id=link.account_id, folio=request.folio, bill_format=value)
     return Asked(request)
+
+
+# --- what customers file from Mis solicitudes y reclamos -------------------------------------
+
+#: The types a customer chooses from, in the form's order, as the customer reads them.
+CATEGORY_LABELS = {
+    ServiceRequestCategory.BILL_CLARIFICATION.value: "Aclaración de factura",
+    ServiceRequestCategory.READING_REVIEW.value: "Revisión de lectura",
+    ServiceRequestCategory.METER_REVIEW.value: "Revisión de medidor",
+    ServiceRequestCategory.CHANGE_OF_HOLDER.value: "Cambio de titular",
+    ServiceRequestCategory.END_OF_SERVICE.value: "Baja del servicio",
+    ServiceRequestCategory.ACCESSIBLE_BILL.value: "Factura en formato accesible",
+    ServiceRequestCategory.TAX_DATA.value: "Datos fiscales para mi CFDI",
+    ServiceRequestCategory.OTHER.value: "Otro",
+}
+#: The first three are claims about a bill, a reading or the meter; the rest are requests.
+CLAIMS = frozenset({ServiceRequestCategory.BILL_CLARIFICATION.value,
+                    ServiceRequestCategory.READING_REVIEW.value,
+                    ServiceRequestCategory.METER_REVIEW.value})
+#: Claims that put the invoice they are about "en aclaración" while open.
+CLARIFYING = (ServiceRequestCategory.BILL_CLARIFICATION.value,
+              ServiceRequestCategory.READING_REVIEW.value)
+KIND_WORDS = {ServiceRequestKind.CLAIM.value: "reclamo",
+              ServiceRequestKind.REQUEST.value: "solicitud"}
+AUTHOR_WORDS = {EventAuthor.CUSTOMER.value: "Tú", EventAuthor.PORTAL.value: "La Oficina Virtual"}
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
+COMMENT_MIN, COMMENT_MAX = 2, 2000
+
+# A leak said in the words customers use: "fuga", "huele a gas", "olor a gas", "se sale el
+# gas", "escape de gas"... compared without accents or letter case.
+LEAK = re.compile(
+    r"\bfug(?:a|as|ando)\b"
+    r"|\bhuel(?:e|en|o)\b(?:\s+\w+){0,2}?\s+(?:a\s+)?gas\b"
+    r"|\bolor(?:es)?\s+(?:a|de)\s+gas\b"
+    r"|\bescapes?\s+de\s+gas\b"
+    r"|\b(?:sale|salia|saliendo|escapa|escapando)\s+(?:el\s+)?gas\b"
+)
+
+
+def fold(text: str) -> str:
+    """``Huele A GÁS`` and ``huele a gas`` compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def mentions_leak(text: str) -> bool:
+    """Does the text tell of a gas leak? Then it is an emergency, not a request."""
+    return LEAK.search(fold(text or "")) is not None
+
+
+def kind_of(category: str) -> str:
+    return (ServiceRequestKind.CLAIM.value if category in CLAIMS
+            else ServiceRequestKind.REQUEST.value)
+
+
+def answer_due(created_at: datetime, category: str) -> date:
+    """The day the utility must answer by: the day it was filed, in Mexico, plus the
+    calendar days ``OV_REQUEST_ANSWER_DAYS`` gives its type."""
+    days = current_app.config["OV_REQUEST_ANSWER_DAYS"][category]
+    return created_at.astimezone(LOCAL_TIME).date() + timedelta(days=days)
+
+
+class TextError(ValueError):
+    """A description or a comment the customer must write again; the message says why."""
+
+
+def clean_text(value: str | None, *, low: int, high: int, what: str) -> str:
+    """The text as stored: line ends as ``\\n``, trimmed; refused when too short, too long
+    or holding control characters (a tab or a line break is fine)."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise TextError(f"Escribe {what}.")
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} and char not in "\n\t"
+           for char in text):
+        raise TextError(f"{what[0].upper()}{what[1:]} tiene caracteres que no se pueden "
+                        "escribir con el teclado. Escríbela de nuevo sin ellos.")
+    if len(text) < low:
+        raise TextError(f"Escribe {what} con al menos {low} caracteres.")
+    if len(text) > high:
+        raise TextError(f"{what[0].upper()}{what[1:]} tiene {len(text):,} caracteres; "
+                        f"el máximo es {high:,}. Acórtala.")
+    return text
+
+
+def clean_description(value: str | None) -> str:
+    return clean_text(value, low=DESCRIPTION_MIN, high=DESCRIPTION_MAX,
+                      what="la descripción")
+
+
+def clean_comment(value: str | None) -> str:
+    return clean_text(value, low=COMMENT_MIN, high=COMMENT_MAX, what="tu comentario")
+
+
+def file_request(user_id: int, account_id: int, category: str, description: str, *,
+                 invoice_id: int | None = None, photo_id: int | None = None,
+                 client_address: str | None = None,
+                 now: datetime | None = None) -> ServiceRequest:
+    """File what the customer wrote (already cleaned, on one of their contracts), with its
+    folio and its answer-by date; audited without its text. Callers commit."""
+    if category not in CATEGORY_LABELS:
+        raise ValueError(f"unknown category {category!r}")
+    created = now or utcnow()
+    request = _file(ServiceRequest(
+        account_id=account_id, user_id=user_id, kind=kind_of(category),
+        subject=CATEGORY_LABELS[category], body=description,
+        status=ServiceRequestStatus.RECEIVED.value, created_at=created, category=category,
+        invoice_id=invoice_id, photo_id=photo_id, answer_due_on=answer_due(created, category),
+    ), author=EventAuthor.CUSTOMER.value)
+    audit.record("service_request_filed", user_id=user_id, client_address=client_address,
+                 account_id=account_id, folio=request.folio, category=category,
+                 invoice_id=invoice_id, photo=photo_id is not None)
+    return request
+
+
+#: A second identical submission within this time is the same request sent twice.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def same_request(user_id: int, account_id: int, category: str, description: str, *,
+                 invoice_id: int | None, now: datetime | None = None) -> ServiceRequest | None:
+    """The user's open request with exactly these answers filed moments ago (a double tap
+    of the button, the form sent again from the history), if any (one query)."""
+    since = (now or utcnow()) - DUPLICATE_WINDOW
+    return db.session.scalars(
+        select(ServiceRequest)
+        .where(ServiceRequest.user_id == user_id, ServiceRequest.account_id == account_id,
+               ServiceRequest.category == category, ServiceRequest.body == description,
+               ServiceRequest.invoice_id.is_(None) if invoice_id is None
+               else ServiceRequest.invoice_id == invoice_id,
+               ServiceRequest.status.in_(OPEN), ServiceRequest.created_at >= since)
+        .order_by(ServiceRequest.id).limit(1)
+    ).first()
+
+
+def is_open(request: ServiceRequest) -> bool:
+    return request.status in OPEN
+
+
+def add_comment(request: ServiceRequest, text: str, *, client_address: str | None = None,
+                now: datetime | None = None) -> ServiceRequestEvent:
+    """The customer's comment (already cleaned) on their open request: an event with the
+    current status, told to nobody (staff read it with ``requests show``). A resolved or
+    closed request takes no more comments (:class:`RequestError`). Callers commit."""
+    if not is_open(request):
+        raise RequestError(
+            f"Tu {KIND_WORDS.get(request.kind, 'solicitud')} {request.folio} ya está "
+            f"{status_word(request)}: no admite más comentarios. Si necesitas algo más, abre "
+            "una nueva solicitud.")
+    event = ServiceRequestEvent(at=now or utcnow(), status=request.status, note=text,
+                                author=EventAuthor.CUSTOMER.value)
+    request.events.append(event)
+    db.session.flush()
+    audit.record("service_request_comment", user_id=request.user_id,
+                 client_address=client_address, folio=request.folio)
+    return event
+
+
+def type_label(request: ServiceRequest) -> str:
+    """``Aclaración de factura``; a bill-format request says its format."""
+    if request.topic == BILL_FORMAT:
+        return f"Factura en formato accesible ({FORMAT_LABELS.get(request.detail, '')})"
+    return CATEGORY_LABELS.get(request.category or "", request.subject)
+
+
+def author_word(author: str) -> str:
+    if author == EventAuthor.STAFF.value:
+        return current_app.config["OV_UTILITY_NAME"]
+    return AUTHOR_WORDS.get(author, AUTHOR_WORDS[EventAuthor.PORTAL.value])
 
 
 # --- mine, for Mis solicitudes ----------------------------------------------------------------
@@ -275,9 +453,7 @@ def set_status(folio: str, status: str, note: str = "", *,
     if ORDER.index(value) <= ORDER.index(request.status):
         raise RequestError(f"La solicitud {request.folio} ya está {status_word(request)}: "
                            "solo puede avanzar (en-proceso, resuelta, cerrada).")
-    note = " ".join(note.split())
-    if any(ord(char) < 32 for char in note):
-        raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
+    note = _clean_note(note)
     previous = request.status
     closing_unattended = (request.topic == BILL_FORMAT and previous in OPEN
                           and value == ServiceRequestStatus.CLOSED.value)
@@ -310,9 +486,80 @@ def set_status(folio: str, status: str, note: str = "", *,
         changed.current_format = link.bill_format if link else None
         made = _tell_format_closed(request, note, changed.current_format)
     if made is None and not changed.format_set:
-        made = notices.request_status_changed(request)
+        made = _tell_status(request)
     if made is not None and made.mail is not None:
         changed.mails.append(made.mail)
+    return changed
+
+
+def _clean_note(note: str) -> str:
+    note = " ".join(note.split())
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} for char in note):
+        raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
+    if len(note) > COMMENT_MAX:
+        raise RequestError(f"La nota tiene {len(note):,} caracteres; el máximo es "
+                           f"{COMMENT_MAX:,}.")
+    return note
+
+
+def _what(request: ServiceRequest) -> str:
+    return KIND_WORDS.get(request.kind, "solicitud")
+
+
+def _tell_status(request: ServiceRequest) -> notices.Notified | None:
+    """A customer's request or claim has a new status: the notice says the folio, the
+    status and staff's note, and leads to the request's page (once per folio and status)."""
+    if request.topic is not None:
+        return notices.request_status_changed(request)
+    if request.user_id is None:
+        return None
+    user = db.session.get(User, request.user_id)
+    word = status_word(request)
+    note = request.events[-1].note if request.events else ""
+    utility = current_app.config["OV_UTILITY_NAME"]
+    return notices.notify(
+        user, notices.REQUEST_STATUS, f"{request.folio}:{request.status}",
+        account_id=request.account_id,
+        title=f"Tu {_what(request)} {request.folio} está {word}",
+        body=(f"Tu {_what(request)} «{type_label(request)}» (folio {request.folio}) ahora "
+              f"está {word}." + (f" {utility} te responde: {note}" if note else "")),
+        action=(f"Ver mi {_what(request)}",
+                mail.external_url("office.request", request_id=request.id)),
+    )
+
+
+def add_note(folio: str, note: str, *, now: datetime | None = None) -> StatusChanged:
+    """Staff answer on a request without moving it (``requests update FOLIO --note``): an
+    event with its status, audited, told to the customer like a status change. A closed
+    request takes no more notes."""
+    request = find(folio)
+    note = _clean_note(note)
+    if not note:
+        raise RequestError("Escribe la nota con --note, o cambia el estado con --status.")
+    if request.status == ServiceRequestStatus.CLOSED.value:
+        raise RequestError(f"La solicitud {request.folio} ya está cerrada: no admite notas.")
+    event = ServiceRequestEvent(at=now or utcnow(), status=request.status, note=note,
+                                author=EventAuthor.STAFF.value)
+    request.events.append(event)
+    db.session.flush()
+    audit.record("service_request_note", user_id=request.user_id, folio=request.folio,
+                 status=request.status, by="staff")
+    changed = StatusChanged(request)
+    if request.user_id is not None:
+        user = db.session.get(User, request.user_id)
+        utility = current_app.config["OV_UTILITY_NAME"]
+        made = notices.notify(
+            user, notices.REQUEST_STATUS, f"{request.folio}:nota:{event.id}",
+            account_id=request.account_id,
+            title=f"Tenemos una respuesta a tu {_what(request)} {request.folio}",
+            body=(f"Sobre tu {_what(request)} «{type_label(request)}» (folio "
+                  f"{request.folio}), que sigue {status_word(request)}, {utility} te "
+                  f"responde: {note}"),
+            action=(f"Ver mi {_what(request)}",
+                    mail.external_url("office.request", request_id=request.id)),
+        )
+        if made is not None and made.mail is not None:
+            changed.mails.append(made.mail)
     return changed
 
 
@@ -383,3 +630,68 @@ def listing(open_only: bool = False, limit: int = 50) -> list[tuple[ServiceReque
     if open_only:
         query = query.where(ServiceRequest.status.in_(OPEN))
     return [(row, account) for row, account in db.session.execute(query)]
+
+
+# --- staff: one request whole, and the export for the utility's CRM --------------------------
+
+def category_name(request: ServiceRequest) -> str:
+    """The type as staff and the CRM read it: the category, or the portal's topic."""
+    return request.category or request.topic or ""
+
+
+def invoice_number(request: ServiceRequest) -> str | None:
+    if request.invoice_id is None:
+        return None
+    return db.session.scalar(select(Invoice.number).where(Invoice.id == request.invoice_id))
+
+
+EXPORT_FIELDS = ("folio", "creada", "actualizada", "estado", "categoria", "tipo", "zona",
+                 "contrato", "factura", "responder_a_mas_tardar", "descripcion", "eventos")
+
+
+def export_rows(since: date, limit: int | None = None) -> list[dict[str, object]]:
+    """Every request filed since ``since`` (a day in Mexico), oldest first, one row each
+    with :data:`EXPORT_FIELDS` (dates ISO 8601, UTC times); one query."""
+    start = datetime(since.year, since.month, since.day, tzinfo=LOCAL_TIME)
+    events = (select(ServiceRequestEvent.request_id,
+                     func.count(ServiceRequestEvent.id).label("count"),
+                     func.max(ServiceRequestEvent.at).label("last"))
+              .group_by(ServiceRequestEvent.request_id).subquery())
+    query = (
+        select(ServiceRequest, Account.number, Account.check_digit, Zone.name, Invoice.number,
+               events.c.count, events.c.last)
+        .join(Account, Account.id == ServiceRequest.account_id)
+        .join(Zone, Zone.id == Account.zone_id)
+        .outerjoin(Invoice, Invoice.id == ServiceRequest.invoice_id)
+        .outerjoin(events, events.c.request_id == ServiceRequest.id)
+        .where(ServiceRequest.created_at >= start)
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = []
+    for request, number, digit, zone, invoice, count, last in db.session.execute(query):
+        last_at = _aware(last) if last is not None else request.created_at
+        rows.append({
+            "folio": request.folio,
+            "creada": request.created_at.astimezone(UTC).isoformat(),
+            "actualizada": last_at.astimezone(UTC).isoformat(),
+            "estado": status_word(request),
+            "categoria": category_name(request),
+            "tipo": KIND_WORDS.get(request.kind, request.kind),
+            "zona": zone,
+            "contrato": f"{number}-{digit}",
+            "factura": invoice,
+            "responder_a_mas_tardar": (request.answer_due_on.isoformat()
+                                       if request.answer_due_on else None),
+            "descripcion": request.body,
+            "eventos": count or 0,
+        })
+    return rows
+
+
+def _aware(value: datetime) -> datetime:
+    """A time from an aggregate (SQLite gives it back without the column's type)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -144,8 +144,13 @@ def test_change_preferences_and_ask_for_braille(request, app, javascript, regist
 
     tab.get_by_role("navigation", name="Mi oficina").get_by_role(
         "link", name="Mis solicitudes y reclamos").click()
-    expect(tab.locator("main")).to_contain_text("Pendiente: pediste tu factura en braille")
-    expect(tab.locator("main")).to_contain_text("Resuelta: pediste tu factura en letra grande")
+    rows = tab.locator("main tbody tr")
+    expect(rows.filter(has_text=second)).to_contain_text(
+        "Factura en formato accesible (braille)")
+    expect(rows.filter(has_text=second)).to_contain_text("Recibida")
+    expect(rows.filter(has_text=first)).to_contain_text(
+        "Factura en formato accesible (letra grande)")
+    expect(rows.filter(has_text=first)).to_contain_text("Resuelta")
     axe(tab)
     tab.get_by_role("navigation", name="Mi oficina").get_by_role("link", name="Mis datos").click()
     expect(tab.locator("main")).to_contain_text(f"folio {second}")

@@ -200,7 +200,7 @@ def test_an_invoice_as_accessible_html(app, signed_in, seed_customer):
     assert '<caption id="factura-cargos-tabla">' in html and '<th scope="row">' in html
     reference = re.search(r'id="referencia"[^>]*data-copiar="(\d+)"', html).group(1)
     assert references.is_valid(reference)
-    assert "¿No estás de acuerdo con la lectura?" in html
+    assert "¿No estás de acuerdo con esta factura? Abre una aclaración" in html
     assert "duplicado.pdf" in html
 
 

@@ -278,7 +278,11 @@ def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
             "te avisaremos.") in html
     assert pending in html
     assert f'action="{format_url(account_id)}"' not in html  # no second form while open
-    assert pending in text(customer.get("/mi-oficina/solicitudes"))
+    listed = text(customer.get("/mi-oficina/solicitudes"))
+    row = listed[listed.index(f'id="solicitud-{made.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert made.folio in row and "Solicitud: Factura en formato accesible (braille)" in row
+    assert "Recibida" in row
     assert pending in text(customer.get("/mi-oficina/datos"))
     [event] = events(app, "bill_format_requested")
     assert event.details["folio"] == made.folio
@@ -295,7 +299,8 @@ def test_asking_for_braille_shows_it_pending_until_it_is_done(app, customer):
     assert "Hoy se imprime en formato braille." in html and pending not in html
     assert "Formato braille" in text(customer.get("/mi-oficina/datos"))
     requests_page = text(customer.get("/mi-oficina/solicitudes"))
-    assert "Resuelta: pediste tu factura en braille" in requests_page
+    row = requests_page[requests_page.index(f'id="solicitud-{made.id}"'):]
+    assert "Resuelta" in row[:row.index("</tr>")]
     assert "Listo: tu factura se imprimirá en braille" in text(customer.get("/mi-oficina/avisos"))
 
 

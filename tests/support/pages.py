@@ -15,9 +15,11 @@ NOT_PAGES = {"static", "ops.healthz", "ops.readyz", "office.invoice_pdf", "offic
 # the same axe and weight checks, by tests/browser/test_office_browser.py (invoices) and
 # tests/browser/test_contracts_browser.py (removing a contract) and
 # tests/browser/test_privacy_browser.py (a privacy request) and
-# tests/browser/test_readings_browser.py (a reading received).
+# tests/browser/test_readings_browser.py (a reading received) and
+# tests/browser/test_requests_browser.py (a request or claim; its HTML is checked by
+# tests/http/test_office_requests.py).
 SIGNED_IN_PAGES = {"office.invoice", "office.remove_contract", "office.privacy_request",
-                   "office.reading_received"}
+                   "office.reading_received", "office.request"}
 # Rules with arguments need an example URL; add one here when such a page is added.
 EXAMPLES: dict[str, list[str]] = {}
 # Pages that need a valid signed token in the URL: no example URL can stay valid, so each

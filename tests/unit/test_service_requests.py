@@ -201,7 +201,8 @@ def test_staff_list_and_move_a_request_from_the_command_line(app):
     folio, user_id, printed = filed(app)
     listed = run(app, "list", "--open")
     assert listed.exit_code == 0, listed.output
-    assert listed.output == (f"{folio}  recibida  01/12/2026 12:00  Nuevo Laredo {printed}  "
+    assert listed.output == (f"{folio}  recibida  accessible_bill  01/12/2026 12:00  "
+                             f"responder antes del 11/12/2026  Nuevo Laredo {printed}  "
                              "Formato de la factura impresa: braille\n")
     moved = run(app, "update", folio, "--status", "en-proceso", "--note", "En imprenta")
     assert moved.exit_code == 0, moved.output

@@ -64,6 +64,8 @@ def invoices():
     context = {
         "office": office, "invoices_page": invoices_page, "years": office.scope.invoice_years(),
         "year": year, "state_filter": state, "table_id": TABLE_ID,
+        # Invoices an open claim puts "en aclaración" (one query for the page's invoices).
+        "in_clarification": office.scope.open_claims([i.id for i in invoices_page.items]),
     }
     if is_partial() and request.headers.get("HX-Target", "").endswith(f"#{TABLE_ID}"):
         # The table alone: the lazy load of the tab, and the pages of the table.
@@ -87,6 +89,7 @@ def invoice(invoice_id: int):
         account=found.account,
         coupon=coupon_for(found, today()),
         bill_changes=usage.invoice_changes(found),
+        clarification=office.scope.open_claims([found.id]).get(found.id),
     )
 
 
