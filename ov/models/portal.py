@@ -254,7 +254,8 @@ class ServiceRequest(db.Model):
 
     events: Mapped[list[ServiceRequestEvent]] = relationship(
         back_populates="request",
-        order_by="ServiceRequestEvent.at",
+        # Two steps written in the same instant keep the order they were written in.
+        order_by="(ServiceRequestEvent.at, ServiceRequestEvent.id)",
         cascade="all, delete-orphan",
     )
 

@@ -309,9 +309,10 @@ def _service_request(row: ServiceRequest) -> dict[str, Any]:
     return {
         "folio": row.folio, "tipo": row.kind, "asunto": row.subject, "texto": row.body,
         "estado": row.status, "creada_el": _when(row.created_at), "tema": row.topic,
-        "detalle": row.detail,
-        "seguimiento": [{"el": _when(event.at), "estado": event.status, "nota": event.note}
-                        for event in row.events],
+        "detalle": row.detail, "categoria": row.category, "factura": row.invoice_id,
+        "responder_a_mas_tardar_el": _day(row.answer_due_on), "foto": row.photo_id,
+        "seguimiento": [{"el": _when(event.at), "estado": event.status, "nota": event.note,
+                         "autor": event.author} for event in row.events],
     }
 
 
@@ -415,7 +416,8 @@ def export(user: User, now: datetime | None = None) -> dict[str, Any]:
         "solicitudes": [_service_request(row) for row in requests],
         "lecturas_enviadas": [
             {"contrato": account.printed_number, "fecha_de_lectura": _day(row.read_on),
-             "lectura": row.value, "enviada_el": _when(row.submitted_at), "estado": row.status}
+             "lectura": row.value, "enviada_el": _when(row.submitted_at), "estado": row.status,
+             "factura": row.invoice_id, "foto": row.photo_id, "confirmada": row.confirmed}
             for row, account in readings],
         # The photos themselves are shown in Mi oficina (the file is not repeated here).
         "fotos_enviadas": [

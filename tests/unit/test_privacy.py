@@ -166,8 +166,11 @@ def test_the_download_holds_everything_and_no_password_hash(app):
         assert contract["formato_de_factura"] == "normal"
         assert set(data["preferencias"]) >= {"factura_electronica", "avisos_de_factura"}
         assert len(data["solicitudes"]) == 2
-        assert [e["estado"] for e in data["solicitudes"][0]["seguimiento"]] == [
-            "received", "in_progress"]
+        assert [(e["estado"], e["autor"]) for e in data["solicitudes"][0]["seguimiento"]] == [
+            ("received", "portal"), ("in_progress", "portal")]
+        assert {"categoria", "factura", "responder_a_mas_tardar_el", "foto"} <= set(
+            data["solicitudes"][0])
+        assert {"factura", "foto", "confirmada"} <= set(data["lecturas_enviadas"][0])
         assert len(data["lecturas_enviadas"]) == 2
         assert len(data["avisos"]) == 2
         assert [row["bytes"] for row in data["fotos_enviadas"]] == [1000, 1001]

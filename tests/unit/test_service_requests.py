@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import select, update
 
 from ov.extensions import db
-from ov.models import Notice, OutboxMail, ServiceRequest, UserAccount
+from ov.models import (
+    Notice,
+    OutboxMail,
+    ServiceRequest,
+    ServiceRequestEvent,
+    UserAccount,
+    utcnow,
+)
 from ov.services import service_requests as service
 from tests.support.factories import make_customer
 from tests.support.rows import events
@@ -323,3 +330,20 @@ def test_the_list_says_formats_in_words_and_stops_at_its_limit(app):
     assert [line.split()[0] for line in lines[:2]] == folios[:2]
     assert lines[2:] == ["Hay más: muestra más con --limit (hoy 2)."]
     assert run(app, "list", "--limit", "0").exit_code == 2  # at least one
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_steps_written_in_the_same_instant_keep_the_order_they_were_written_in(app):
+    with app.app_context():
+        user, account = make_customer(username="usuMismoInstante")
+        at = utcnow()
+        request = ServiceRequest(folio="SR-ORDEN-1", account_id=account.id, user_id=user.id,
+                                 kind="claim", subject="Orden", body="Texto", created_at=at)
+        request.events = [ServiceRequestEvent(at=at, status="received", note=str(n))
+                          for n in range(6)]
+        db.session.add(request)
+        db.session.commit()
+        request_id = request.id
+        db.session.expunge_all()
+        again = db.session.get(ServiceRequest, request_id)
+        assert [event.note for event in again.events] == [str(n) for n in range(6)]
