@@ -387,6 +387,8 @@ class ReadingSubmission(db.Model):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id", ondelete="SET NULL"))
     confirmed: Mapped[str | None] = mapped_column(String(10))
+    # What staff wrote when they reviewed it (the customer reads it with the outcome).
+    review_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Photo(db.Model):
