@@ -306,6 +306,10 @@ class Notice(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where in Mi oficina the notice leads (a request's page...), with the link's words; only
+    # a page of Mi oficina, never a link that carries a token.
+    link: Mapped[str | None] = mapped_column(String(200))
+    link_label: Mapped[str | None] = mapped_column(String(60))
 
 
 class ZoneNotice(db.Model):

@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -144,6 +145,7 @@ def notify(user: User, kind: Kind, key: str, *, title: str, body: str,
         return None
     notice = Notice(user_id=user.id, account_id=account_id, kind=kind.name, key=key,
                     title=title, body=body, created_at=utcnow())
+    notice.link, notice.link_label = _office_link(action)
     try:
         with db.session.begin_nested():
             db.session.add(notice)
@@ -155,6 +157,22 @@ def notify(user: User, kind: Kind, key: str, *, title: str, body: str,
                             body=body, action=action,
                             notices_url=mail.external_url("office.notices"))
     return Notified(notice, queued)
+
+
+OFFICE_PATH = "/mi-oficina/"
+
+
+def _office_link(action: tuple[str, str] | None) -> tuple[str | None, str | None]:
+    """The notice's own link in Avisos: the action's address when it is a page of Mi oficina
+    (a request, a reading, the preferences), as a path; never a link carrying a token (to
+    confirm an address, to undo a change), which belongs in the mail alone."""
+    if action is None:
+        return None, None
+    label, url = action
+    parts = urlsplit(url)
+    if not parts.path.startswith(OFFICE_PATH) or parts.query or parts.fragment:
+        return None, None
+    return parts.path[:200], label[:60]
 
 
 def _address_key(address: str) -> str:

@@ -56,3 +56,18 @@ def test_mis_consumos_leads_to_sending_the_contracts_reading(client, signed_in):
     link = f'href="/mi-oficina/consumos/lectura?contrato={signed_in["account"]}"'
     assert link in page
     assert ">Envía la lectura de tu medidor</a>" in page
+
+
+def test_a_notice_in_avisos_leads_to_its_page(app, client, signed_in):
+    from ov.models import User
+    from ov.services import notices
+
+    with app.test_request_context():
+        user = db.session.scalars(db.select(User)).one()
+        notices.notify(user, notices.REQUEST_STATUS, "SR-2026-000007:in_progress",
+                       title="Tu reclamo SR-2026-000007 está en proceso", body="Texto",
+                       action=("Ver mi reclamo", "http://127.0.0.1:5000/mi-oficina/solicitudes/7"))
+        db.session.commit()
+    page = client.get("/mi-oficina/avisos").get_data(as_text=True)
+    assert ('<a href="/mi-oficina/solicitudes/7">Ver mi reclamo<span class="visually-hidden">: '
+            "Tu reclamo SR-2026-000007 está en proceso</span></a>") in page

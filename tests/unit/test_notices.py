@@ -309,3 +309,22 @@ def test_ending_a_notice_number_out_of_range_is_a_clear_refusal(app, zones, numb
     refused = run(app, "end", number)
     assert refused.exit_code == 2 and "Traceback" not in refused.output
     assert refused.exception is None or isinstance(refused.exception, SystemExit)
+
+
+@pytest.mark.parametrize(("action", "link"), [
+    (("Ver mi solicitud", "http://127.0.0.1:5000/mi-oficina/solicitudes/7"),
+     "/mi-oficina/solicitudes/7"),
+    (("Ver mis preferencias", "https://oficina.example/mi-oficina/datos/preferencias"),
+     "/mi-oficina/datos/preferencias"),
+    (("Confirmar mi correo", "http://127.0.0.1:5000/cuenta/confirmar/abc.def"), None),
+    (("Ver", "http://127.0.0.1:5000/mi-oficina/deshacer?token=abc"), None),
+    (None, None),
+])
+def test_a_notice_keeps_its_action_as_a_link_only_to_a_page_of_mi_oficina(app, action, link):
+    with app.test_request_context():
+        user, _ = make_customer()
+        made = notices.notify(user, notices.REQUEST_STATUS, "SR-2026-000007:in_progress",
+                              title="Tu reclamo está en proceso", body="Texto",
+                              action=action)
+        assert made.notice.link == link
+        assert made.notice.link_label == (action[0] if link else None)
