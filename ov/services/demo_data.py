@@ -717,13 +717,20 @@ def load_demo_requests(today: date | None = None, seed: int = DEFAULT_SEED,
         category = categories[index % len(categories)]
         status = statuses[(index // len(categories) + index) % len(statuses)]
         days_ago = rng.randint(1, 60)
-        created = datetime(today.year, today.month, today.day, 15, rng.randint(0, 59),
-                           tzinfo=UTC) - timedelta(days=days_ago)
+        minute = rng.randint(0, 59)
         invoice_id = None
         if category in service_requests.CLARIFYING or rng.random() < 0.2:
-            invoice_id = db.session.scalar(
-                select(Invoice.id).where(Invoice.account_id == account_id)
-                .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(1))
+            newest = db.session.execute(
+                select(Invoice.id, Invoice.issue_date).where(Invoice.account_id == account_id)
+                .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(1)).first()
+            if newest is not None:
+                invoice_id = newest.id
+                # A claim about a bill comes after the bill: up to 15 days after its issue.
+                since_issue = (today - newest.issue_date).days
+                days_ago = max(0, since_issue - rng.randint(1, 15)) if since_issue > 1 else 0
+        now = datetime(today.year, today.month, today.day, 15, 59, tzinfo=UTC)
+        created = datetime(today.year, today.month, today.day, 15, minute,
+                           tzinfo=UTC) - timedelta(days=days_ago)
         request = service_requests._file(ServiceRequest(
             account_id=account_id, user_id=None, kind=service_requests.kind_of(category),
             subject=service_requests.CATEGORY_LABELS[category], body=DEMO_TEXTS[category],
@@ -733,7 +740,7 @@ def load_demo_requests(today: date | None = None, seed: int = DEFAULT_SEED,
         request.events[0].note = "Registrada por teléfono."
         at = created
         for step, note in DEMO_STEPS[:statuses.index(status)]:
-            at += timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 6))
+            at = min(at + timedelta(days=rng.randint(1, 4), hours=rng.randint(0, 6)), now)
             request.events.append(ServiceRequestEvent(at=at, status=step, note=note,
                                                       author=EventAuthor.STAFF.value))
         filed += 1

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ov.extensions import db
-from ov.models import Account, ServiceRequest
+from ov.models import Account, Invoice, ServiceRequest
 from ov.services import demo_data
 from tests.unit.test_demo_data import empty_database
 
@@ -49,6 +49,12 @@ def test_neighbours_requests_in_every_status_with_their_timelines(app):
             assert row[7] > row[5].date()  # an answer-by date after the day it was filed
         # Claims about a bill name one of that contract's invoices.
         assert any(row[6] is not None for row in made if row[2] == "bill_clarification")
+        # ... filed after that bill was issued, and nothing happens after the demo's day.
+        issued = dict(db.session.execute(select(Invoice.id, Invoice.issue_date)).all())
+        for row in made:
+            if row[6] is not None:
+                assert row[5].date() >= issued[row[6]], row[0]
+            assert all(event[0].date() <= TODAY for event in row[9])
         assert len({row[0] for row in made}) == len(made)
 
 
