@@ -49,6 +49,11 @@ def days_between(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
+def daily_average(m3: int, days: int) -> Decimal:
+    """m³ a day to a tenth, as Mis consumos' "Promedio diario" shows it."""
+    return (Decimal(m3) / days).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class Line:
     concept: str
@@ -237,14 +242,25 @@ class _Words:
                      else "La factura anterior")
         self.days_than = "el del año pasado" if self.year else "el anterior"
 
-    def consumption(self, m3: Decimal, amount: Decimal, *, days_differ: bool,
-                    against_estimate: bool, estimated: bool) -> str:
+    def consumption(self, m3: Decimal, amount: Decimal, *, daily: tuple[Decimal, Decimal],
+                    days_differ: bool, against_estimate: bool, estimated: bool) -> str:
         """``estimated``: this bill's own reading is an estimate, so the m³ are what the bill
-        estimates, not what the customer used."""
+        estimates, not what the customer used. Periods of different lengths are compared by
+        their m³ a day (``daily``: now, before), the figures of the table's "Promedio
+        diario"; a correction of an estimate keeps the m³ left after it."""
+        verb = "esta factura estima" if estimated else "usaste"
+        if days_differ and not against_estimate:
+            now, before = daily
+            if now == before:
+                sentence = (f"{verb} casi lo mismo al día que en {self.period} "
+                            f"({now}{NBSP}m³): {_more_or_less(amount)}")
+            else:
+                sentence = (f"{verb} {now}{NBSP}m³ al día frente a {before}{NBSP}m³ al día "
+                            f"en {self.period}: {_more_or_less(amount)}")
+            return sentence[0].upper() + sentence[1:]
         direction = "más" if m3 > 0 or (m3 == 0 and amount > 0) else "menos"
         than = f"que lo estimado para {self.period}" if against_estimate else (
             f"que en {self.period}")
-        verb = "esta factura estima" if estimated else "usaste"
         sentence = f"{verb} {_m3(m3)} {direction} {than}: {_more_or_less(amount)}"
         if days_differ:
             return "Sin contar los días de diferencia, " + sentence
@@ -401,7 +417,9 @@ def _raw_parts(now: Bill, before: Bill, reference: str, words: _Words) -> list:
 
     parts.append(("consumption", consumption_amount, lambda amount: words.consumption(
         consumption_m3, amount, days_differ=d0 != d1, against_estimate=corrects,
-        estimated=now.estimated)))
+        estimated=now.estimated,
+        daily=(daily_average(now.consumption_m3, now.days),
+               daily_average(before.consumption_m3, before.days)))))
     parts.append(("days", days_amount, later(words.days, now.days, before.days)))
     parts.append(("correction", correction_amount, later(words.correction, now, before, share)))
 

@@ -23,17 +23,12 @@ from ov.formatting import month_name
 from ov.models import Invoice, InvoiceLine
 from ov.models.portal import ReadingSubmission, ReadingSubmissionStatus
 from ov.services import bill_change
-from ov.services.bill_change import NBSP, Bill, Change, days_between
+from ov.services.bill_change import NBSP, Bill, Change, daily_average, days_between
 
 PERIODS = 24
 INITIALS = "EFMAMJJASOND"
 #: How far from "a year before" a bill may end and still be "the same period last year".
 YEAR_WINDOW = timedelta(days=20)
-
-
-def daily_average(m3: int, days: int) -> Decimal:
-    """m³ a day to a tenth, as the table's "Promedio diario" shows it."""
-    return (Decimal(m3) / days).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

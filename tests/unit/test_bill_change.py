@@ -136,8 +136,18 @@ def test_days_and_daily_use_are_told_apart():
     assert parts["days"] > 0 and parts["consumption"] < 0
     assert parts["days"] == -parts["consumption"]
     sentence = next(p.sentence for p in change.parts if p.kind == "consumption")
-    assert sentence.startswith(f"Sin contar los días de diferencia, usaste 3{NBSP}m³ menos que "
-                               "en el periodo anterior: $")
+    # In m³ a day, the figures of Mis consumos' "Promedio diario" (30 / 33 and 30 / 30).
+    assert sentence == (f"Usaste 0.9{NBSP}m³ al día frente a 1.0{NBSP}m³ al día en el "
+                        f"periodo anterior: ${-parts['consumption']} menos.")
+
+
+def test_a_daily_use_that_rounds_the_same_says_almost_the_same():
+    before = bill(300, days=30, end=date(2026, 9, 25))  # 10.0 a day
+    now = bill(331, days=33)  # 10.03 a day
+    change = compare(now, before)
+    sentence = next(p.sentence for p in change.parts if p.kind == "consumption")
+    assert sentence.startswith(f"Usaste casi lo mismo al día que en el periodo anterior "
+                               f"(10.0{NBSP}m³): $")
 
 
 def test_an_estimate_corrected_by_a_real_reading():
@@ -198,7 +208,8 @@ def test_an_estimated_bill_says_what_it_estimates_not_what_you_used():
     assert "Usaste" not in sentence and "usaste" not in sentence
     longer = compare(bill(25, reading="estimated", days=33), before)
     sentence = next(p.sentence for p in longer.parts if p.kind == "consumption")
-    assert sentence.startswith("Sin contar los días de diferencia, esta factura estima ")
+    assert sentence.startswith(f"Esta factura estima 0.8{NBSP}m³ al día frente a 0.7{NBSP}m³ "
+                               "al día en el periodo anterior: $")
 
 
 def test_no_correction_after_a_real_reading_or_against_last_year():
