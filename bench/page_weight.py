@@ -7,9 +7,9 @@ Uses the same measurement as the tests (tests/support/weight.py): the app answer
 loads. A temporary SQLite database with a little demo data stands behind it. A second table
 walks the registration (steps, swaps, inline validation) as htmx would ask for it; a third
 registers the seed guide's contract, signs in and weighs every Mi oficina page and its tab
-swap; a fourth weighs Mis consumos' chart (its SVG alone, compressed as the page is) and the
-"¿Por qué cambió mi factura?" section of the seed's newest invoice, with each page's SQL
-query count.
+swap; a fourth weighs Mis consumos (page, tab swap and the lazy load of the contract's
+detail), its chart (the SVG alone, compressed as the page is) and the "¿Por qué cambió mi
+factura?" section of the seed's newest invoice, with each answer's SQL query count.
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ def compressed(text: str) -> str:
             f"(best {len(gzip.compress(raw, compresslevel=9, mtime=0)):,} B)")
 
 
-def queries(app, client, url: str) -> int:
-    client.get(url)
+def queries(app, client, url: str, headers: dict | None = None) -> int:
+    client.get(url, headers=headers)
     with counting_queries(app) as statements:
-        client.get(url)
+        client.get(url, headers=headers)
     return len(statements)
 
 
@@ -128,11 +128,20 @@ def consumption(app) -> None:
     print()
     print("| consumption and bill change | size | SQL queries |")
     print("|---|---|---|")
+    tab = {**HTMX, "HX-Target": "main#contenido"}
     for url in ("/mi-oficina/consumos", invoice_url):
         full = measure(client, url)
-        fragment = measure(client, url, HTMX)
+        fragment = measure(client, url, tab)
         print(f"| `{url}` page | {full.html_bytes:,} B ({full.encoding}), tab swap "
-              f"{fragment.html_bytes:,} B | {queries(app, client, url)} |")
+              f"{fragment.html_bytes:,} B | {queries(app, client, url)} page, "
+              f"{queries(app, client, url, tab)} swap |")
+    # After the tab swap, the contract's chart, table and bill change load by themselves.
+    detail_url = f"/mi-oficina/consumos?contrato={account.id}"
+    detail = {**HTMX, "HX-Target": f"div#consumo-detalle-{account.id}"}
+    lazy = measure(client, detail_url, detail)
+    print(f"| `{detail_url}` lazy detail (HX-Target `#consumo-detalle-{account.id}`) "
+          f"| {lazy.html_bytes:,} B ({lazy.encoding}) "
+          f"| {queries(app, client, detail_url, detail)} |")
     page = decoded_text(client.get("/mi-oficina/consumos", headers={"Accept-Encoding": "br"}))
     [svg] = re.findall(r'<svg class="chart".*?</svg>', page, re.S)
     bars = len(re.findall(r"<rect ", svg.split('class="chart__bars"')[1].split("</g>")[0]))

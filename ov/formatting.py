@@ -36,9 +36,10 @@ def moment(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M")
 
 
-def month_name(value: date) -> str:
-    """``noviembre de 2026``."""
-    return f"{MONTHS[value.month - 1]} de {value.year}"
+def month_name(value: date, with_year: bool = True) -> str:
+    """``noviembre de 2026``; ``noviembre`` with ``with_year=False``."""
+    name = MONTHS[value.month - 1]
+    return f"{name} de {value.year}" if with_year else name
 
 
 def number(value: int | Decimal | None) -> str:

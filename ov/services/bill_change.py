@@ -6,9 +6,11 @@ reading types, and works in ``Decimal``. The causes:
 
 - ``consumption``: more or fewer m³ a day (at the reference bill's prices);
 - ``days``: a longer or shorter period at the reference bill's daily use;
-- ``correction``: the previous bill's estimated reading made good by this real one: of the
-  m³ the two periods used together, this period's fair share (by days) is
-  ``(q0 + q1) · d1 / (d0 + d1)``; what this bill charges beyond it, the estimate left out;
+- ``correction``: the previous bill's estimated reading made good by this real one (or the
+  customer's): of the m³ the two periods used together, this period's share by days is
+  ``(q0 + q1) · d1 / (d0 + d1)``, and what this bill charges beyond (or below) it is the
+  correction. Splitting by days ignores the seasons, so the sentence says how the figure was
+  worked out rather than claiming the estimate was too high or too low;
 - ``price``: a change of the price per m³ of a concept (the tariff), at this bill's m³;
 - ``fixed``: a change of the fixed charge;
 - ``late_fee``: the "Cargo por pago extemporáneo" appearing or going;
@@ -28,9 +30,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from ov.formatting import MONTHS, money
+from ov.formatting import money, month_name, unit_price
+from ov.models.billing import Invoice
 
-TAX_RATE = Decimal("0.16")
+TAX_RATE = Invoice.TAX_RATE
 CENT = Decimal("0.01")
 #: Two bills whose IVA is 16 % of their subtotal, each rounded to the cent, differ from
 #: 16 % of the difference by at most a cent; more than that is odd data, told as its own part.
@@ -38,6 +41,17 @@ TAX_TOLERANCE = Decimal("0.01")
 ACTUAL_READINGS = ("real", "customer")
 M3_UNITS = ("m³", "m3")
 ZERO = Decimal(0)
+NBSP = "\u00a0"  # "41 m³" and "8 %" never break across lines
+
+
+def days_between(start: date, end: date) -> int:
+    """The days of a billed period, both ends included."""
+    return (end - start).days + 1
+
+
+def daily_average(m3: int, days: int) -> Decimal:
+    """m³ a day to a tenth, as Mis consumos' "Promedio diario" shows it."""
+    return (Decimal(m3) / days).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,15 @@ class Bill:
     tax: Decimal
     total: Decimal
     lines: tuple[Line, ...]
+    invoice_id: int | None = None  # so a page can link to the bill (a reading corrects it)
 
     @property
     def days(self) -> int:
-        return (self.period_end - self.period_start).days + 1
+        return days_between(self.period_start, self.period_end)
+
+    @property
+    def estimated(self) -> bool:
+        return self.reading_type == "estimated"
 
     @classmethod
     def from_invoice(cls, invoice, lines: Iterable | None = None) -> Bill:
@@ -76,6 +95,7 @@ class Bill:
             total=Decimal(invoice.total),
             lines=tuple(Line(row.concept, Decimal(row.quantity), row.unit,
                              Decimal(row.unit_price), Decimal(row.amount)) for row in rows),
+            invoice_id=invoice.id,
         )
 
 
@@ -99,9 +119,7 @@ class Change:
 
     @property
     def title(self) -> str:
-        if self.before is None:
-            return "Tu primera factura"
-        month = _month(self.before.period_end, with_year=True)
+        month = month_name(self.before.period_end)
         if self.reference == "year":
             return f"Frente al mismo periodo del año pasado ({month})"
         return f"Frente a tu factura anterior ({month})"
@@ -188,26 +206,21 @@ class _Lines:
 
 # --- words ----------------------------------------------------------------------------------
 
-def _month(day: date, *, with_year: bool) -> str:
-    name = MONTHS[day.month - 1]
-    return f"{name} de {day.year}" if with_year else name
-
-
 def _more_or_less(amount: Decimal) -> str:
     return f"{money(abs(amount))} {'más' if amount > 0 else 'menos'}."
 
 
 def _m3(value: Decimal) -> str:
     whole = abs(value).quantize(Decimal(1), ROUND_HALF_UP)
-    return "menos de 1 m³" if whole == 0 else f"{int(whole):,} m³"
+    return f"menos de 1{NBSP}m³" if whole == 0 else f"{int(whole):,}{NBSP}m³"
 
 
 def _price(before: Decimal, now: Decimal) -> tuple[str, str]:
     """Two prices per m³ as a customer compares them: to the cent, or to the
     ten-thousandth of a peso when the cents alone would look equal."""
-    places = CENT if before.quantize(CENT, ROUND_HALF_UP) != now.quantize(
-        CENT, ROUND_HALF_UP) else Decimal("0.0001")
-    return tuple(f"${value.quantize(places, ROUND_HALF_UP):,}" for value in (before, now))
+    if money(before) != money(now):
+        return money(before), money(now)
+    return unit_price(before), unit_price(now)
 
 
 def _price_subject(concept: str) -> str:
@@ -229,12 +242,26 @@ class _Words:
                      else "La factura anterior")
         self.days_than = "el del año pasado" if self.year else "el anterior"
 
-    def consumption(self, m3: Decimal, amount: Decimal, *, days_differ: bool,
-                    against_estimate: bool) -> str:
+    def consumption(self, m3: Decimal, amount: Decimal, *, daily: tuple[Decimal, Decimal],
+                    days_differ: bool, against_estimate: bool, estimated: bool) -> str:
+        """``estimated``: this bill's own reading is an estimate, so the m³ are what the bill
+        estimates, not what the customer used. Periods of different lengths are compared by
+        their m³ a day (``daily``: now, before), the figures of the table's "Promedio
+        diario"; a correction of an estimate keeps the m³ left after it."""
+        verb = "esta factura estima" if estimated else "usaste"
+        if days_differ and not against_estimate:
+            now, before = daily
+            if now == before:
+                sentence = (f"{verb} casi lo mismo al día que en {self.period} "
+                            f"({now}{NBSP}m³): {_more_or_less(amount)}")
+            else:
+                sentence = (f"{verb} {now}{NBSP}m³ al día frente a {before}{NBSP}m³ al día "
+                            f"en {self.period}: {_more_or_less(amount)}")
+            return sentence[0].upper() + sentence[1:]
         direction = "más" if m3 > 0 or (m3 == 0 and amount > 0) else "menos"
         than = f"que lo estimado para {self.period}" if against_estimate else (
             f"que en {self.period}")
-        sentence = f"usaste {_m3(m3)} {direction} {than}: {_more_or_less(amount)}"
+        sentence = f"{verb} {_m3(m3)} {direction} {than}: {_more_or_less(amount)}"
         if days_differ:
             return "Sin contar los días de diferencia, " + sentence
         return sentence[0].upper() + sentence[1:]
@@ -246,19 +273,23 @@ class _Words:
                 f"{_more_or_less(amount)}")
 
     @staticmethod
-    def correction(m3: Decimal, amount: Decimal) -> str:
-        if m3 > 0:
-            return ("Tu factura anterior tenía una lectura estimada; esta lectura real cobra "
-                    f"{_m3(m3)} que aquella no incluyó: {_more_or_less(amount)}")
-        return ("Tu factura anterior tenía una lectura estimada mayor que tu consumo; esta "
-                f"lectura real descuenta {_m3(m3)}: {_more_or_less(amount)}")
+    def correction(now: Bill, before: Bill, share: Decimal, amount: Decimal) -> str:
+        """How the correction was worked out: the two periods' m³ shared by days."""
+        reading = "tu lectura" if now.reading_type == "customer" else "una lectura real"
+        used = before.consumption_m3 + now.consumption_m3
+        return (f"Tu factura anterior tenía una lectura estimada "
+                f"({before.consumption_m3:,}{NBSP}m³) y esta tiene {reading}: entre las dos "
+                f"usaste {used:,}{NBSP}m³ en "
+                f"{before.days + now.days} días; repartidos por días, a este periodo le tocan "
+                f"unos {_m3(share)} y esta factura cobra {now.consumption_m3:,}: "
+                f"{_more_or_less(amount)}")
 
     def price(self, concept: str, before: Decimal | None, now: Decimal | None,
               amount: Decimal) -> str:
         if before is None:
-            places = CENT if now == now.quantize(CENT) else Decimal("0.0001")
-            return (f"Se agregó el cargo «{concept}» de ${now.quantize(places):,} por m³: "
-                    f"{_more_or_less(amount)}")
+            shown = money(now) if now == now.quantize(CENT) else unit_price(now)
+            return f"Se agregó el cargo «{concept}» de {shown} por m³: {_more_or_less(amount)}"
+
         if now is None:
             return f"Ya no se cobra «{concept}» por m³: {_more_or_less(amount)}"
         old, new = _price(before, now)
@@ -300,8 +331,8 @@ class _Words:
 
 def _headline(now: Bill, before: Bill, difference: Decimal) -> str:
     with_year = now.period_end.year != before.period_end.year
-    this = _month(now.period_end, with_year=with_year)
-    that = _month(before.period_end, with_year=with_year)
+    this = month_name(now.period_end, with_year=with_year)
+    that = month_name(before.period_end, with_year=with_year)
     start = f"Tu factura de {this} es de {money(now.total)}"
     if difference == 0:
         return f"{start}, lo mismo que la de {that}."
@@ -312,10 +343,11 @@ def _headline(now: Bill, before: Bill, difference: Decimal) -> str:
 # --- the split ------------------------------------------------------------------------------
 
 def first_bill(now: Bill) -> Change:
-    """A contract's first bill: nothing to compare it with, and it says so."""
-    headline = (f"Tu factura de {_month(now.period_end, with_year=False)} es de "
-                f"{money(now.total)}. Es la primera factura de este contrato: todavía no hay "
-                "otra con qué compararla.")
+    """The oldest bill the portal holds for a contract (not necessarily the contract's
+    first): nothing online to compare it with, and it says so."""
+    headline = (f"Tu factura de {month_name(now.period_end, with_year=False)} es de "
+                f"{money(now.total)}. No tenemos en línea una factura anterior con qué "
+                "compararla.")
     return Change(now, None, "previous", (), ZERO, headline)
 
 
@@ -369,11 +401,12 @@ def _raw_parts(now: Bill, before: Bill, reference: str, words: _Words) -> list:
     q0, q1 = Decimal(before.consumption_m3), Decimal(now.consumption_m3)
     d0, d1 = Decimal(before.days), Decimal(now.days)
     days_m3 = q0 * (d1 - d0) / d0
-    correction_m3 = ZERO
+    correction_m3 = share = ZERO
     corrects = (reference == "previous" and before.reading_type == "estimated"
                 and now.reading_type in ACTUAL_READINGS)
     if corrects and q0 + q1:
-        correction_m3 = q1 - (q0 + q1) * d1 / (d0 + d1)
+        share = (q0 + q1) * d1 / (d0 + d1)
+        correction_m3 = q1 - share
     consumption_m3 = q1 - q0 - days_m3 - correction_m3
     days_amount = days_m3 * base_price
     correction_amount = correction_m3 * base_price
@@ -383,9 +416,12 @@ def _raw_parts(now: Bill, before: Bill, reference: str, words: _Words) -> list:
         return lambda amount: maker(*args, amount)
 
     parts.append(("consumption", consumption_amount, lambda amount: words.consumption(
-        consumption_m3, amount, days_differ=d0 != d1, against_estimate=corrects)))
+        consumption_m3, amount, days_differ=d0 != d1, against_estimate=corrects,
+        estimated=now.estimated,
+        daily=(daily_average(now.consumption_m3, now.days),
+               daily_average(before.consumption_m3, before.days)))))
     parts.append(("days", days_amount, later(words.days, now.days, before.days)))
-    parts.append(("correction", correction_amount, later(words.correction, correction_m3)))
+    parts.append(("correction", correction_amount, later(words.correction, now, before, share)))
 
     # Prices per m³: each concept on its own, at this bill's m³.
     for key, entry in per_now.items():

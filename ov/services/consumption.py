@@ -19,11 +19,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ov.extensions import db
-from ov.formatting import MONTHS, month_name
+from ov.formatting import month_name
 from ov.models import Invoice, InvoiceLine
 from ov.models.portal import ReadingSubmission, ReadingSubmissionStatus
 from ov.services import bill_change
-from ov.services.bill_change import Bill, Change
+from ov.services.bill_change import NBSP, Bill, Change, daily_average, days_between
 
 PERIODS = 24
 INITIALS = "EFMAMJJASOND"
@@ -45,11 +45,11 @@ class Period:
 
     @property
     def days(self) -> int:
-        return (self.period_end - self.period_start).days + 1
+        return days_between(self.period_start, self.period_end)
 
     @property
     def daily(self) -> Decimal:
-        return (Decimal(self.m3) / self.days).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        return daily_average(self.m3, self.days)
 
     @property
     def estimated(self) -> bool:
@@ -76,7 +76,7 @@ class Pending:
     def daily(self) -> Decimal | None:
         if self.m3 is None or not self.days:
             return None
-        return (Decimal(self.m3) / self.days).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        return daily_average(self.m3, self.days)
 
 
 # --- the chart ------------------------------------------------------------------------------
@@ -89,21 +89,23 @@ class Bar:
     height: float
     estimated: bool
     label: str  # the month's initial
-    title: str  # "octubre de 2026: 26 m³ (estimada)"
     center: float
 
 
 @dataclass(frozen=True)
 class Chart:
+    """The drawing in its own units: 340 wide, text at ``FONT`` units (about 13 px on a
+    360 px phone, where the drawing is some 328 px wide)."""
+
     bars: tuple[Bar, ...]
     top: int  # the value at the top of the scale
     grid: tuple[tuple[float, str], ...]  # (y, label) of each scale line, bottom first
-    years: tuple[tuple[float, str], ...]  # (x, "2026") under the first bar of each year
+    years: tuple[tuple[float, str], ...]  # (middle x, "2026") under each year's first bar
     width: int = 340
-    height: int = 170
+    height: int = 186
     left: int = 30  # room for the scale's labels (chart() sets it from the widest)
-    top_margin: int = 22  # the unit, "m³", above the scale
-    bottom_margin: int = 32  # months' initials, then years
+    top_margin: int = 28  # the unit, "m³", above the scale
+    bottom_margin: int = 40  # months' initials, then years
     right: int = 4
 
     @property
@@ -116,11 +118,19 @@ class Chart:
 
     @property
     def month_y(self) -> float:
-        return self.baseline + 12
+        return self.baseline + 15
 
     @property
     def year_y(self) -> float:
-        return self.baseline + 26
+        return self.baseline + 34
+
+
+#: The labels' size in drawing units (ov.css ``.chart text``) and a generous width of one
+#: of its digits, to keep labels inside the drawing and apart.
+FONT = 13
+CHAR = 8.5
+#: The least height of an estimated bar, so an estimate of 0 m³ still shows its mark.
+MIN_ESTIMATE = 3
 
 
 def _nice_top(peak: int) -> int:
@@ -145,8 +155,8 @@ def chart(periods: list[Period]) -> Chart:
     """Bars for ``periods`` (oldest first) on a round scale, with the months' initials and
     each year's number under its first month (January, or the first bar)."""
     top = _nice_top(max((p.m3 for p in periods), default=0))
-    # Room for the scale's widest label ("15,000"): about 7 units a character at 11 px.
-    left = max(24, 8 + 7 * len(f"{top:,}"))
+    # Room for the scale's widest label ("15,000") and a gap before the bars.
+    left = max(26, 8 + math.ceil(CHAR * len(f"{top:,}")))
     frame = Chart((), top, (), (), left=left)
     count = len(periods)
     usable = frame.width - frame.left - frame.right
@@ -155,27 +165,35 @@ def chart(periods: list[Period]) -> Chart:
     bars = []
     for index, item in enumerate(periods):
         height = frame.plot_height * item.m3 / top
+        if item.estimated:
+            height = max(height, MIN_ESTIMATE)
         x = frame.left + index * slot + (slot - width) / 2
-        kind = " (estimada)" if item.estimated else (
-            " (del cliente)" if item.reading_type == "customer" else "")
         bars.append(Bar(
             x=_r(x), y=_r(frame.baseline - height), width=_r(width), height=_r(height),
             estimated=item.estimated, label=INITIALS[item.period_end.month - 1],
-            title=f"{month_name(item.period_end)}: {item.m3:,} m³{kind}",
             center=_r(x + width / 2),
         ))
     steps = (0, top // 2, top) if top % 2 == 0 else (0, top)
     grid = tuple((_r(frame.baseline - frame.plot_height * value / top), f"{value:,}")
                  for value in steps)
+    return Chart(tuple(bars), top, grid, _years(periods, bars, frame), left=left)
+
+
+def _years(periods: list[Period], bars: list[Bar], frame: Chart) -> tuple:
+    """Each year's number, its middle on its first bar (each January's, and the first bar's
+    unless a January's number would touch it), moved in so it never leaves the drawing."""
+    half = CHAR * 4 / 2  # "2026"
+    low, high = half + 1, frame.width - half - 1
+    januaries = [bar.center for bar, item in zip(bars, periods, strict=True)
+                 if item.period_end.month == 1]
     years = []
-    for index, item in enumerate(periods):
-        january = item.period_end.month == 1
-        # The first bar names its year unless a January follows too closely for both.
+    for index, (bar, item) in enumerate(zip(bars, periods, strict=True)):
+        middle = min(max(bar.center, low), high)
         first = index == 0 and not any(
-            p.period_end.month == 1 for p in periods[1:3])
-        if january or first:
-            years.append((bars[index].x, str(item.period_end.year)))
-    return Chart(tuple(bars), top, grid, tuple(years), left=left)
+            0 < abs(january - middle) < 2 * half + CHAR for january in januaries)
+        if item.period_end.month == 1 or first:
+            years.append((_r(middle), str(item.period_end.year)))
+    return tuple(years)
 
 
 # --- the summary ----------------------------------------------------------------------------
@@ -196,6 +214,10 @@ def year_ago(candidates, end: date):
                default=None)
 
 
+def _m3(value: int) -> str:
+    return f"{value:,}{NBSP}m³"
+
+
 def summary(periods: list[Period]) -> str:
     """One or two sentences on the latest period: against the same month last year, or the
     period before when there is none."""
@@ -205,25 +227,23 @@ def summary(periods: list[Period]) -> str:
     reference = year_ago(periods[:-1], latest.period_end)
     with_year = False
     if reference is not None:
-        that = f"el de {MONTHS[reference.period_end.month - 1]} del año pasado"
+        that = f"el de {month_name(reference.period_end, with_year=False)} del año pasado"
     elif len(periods) > 1:
         reference = periods[-2]
         with_year = reference.period_end.year != latest.period_end.year
-        that = "el de " + (month_name(reference.period_end) if with_year
-                           else MONTHS[reference.period_end.month - 1])
-    this = month_name(latest.period_end) if with_year else MONTHS[latest.period_end.month - 1]
-    start = f"Tu consumo de {this} fue"
+        that = "el de " + month_name(reference.period_end, with_year=with_year)
+    start = f"Tu consumo de {month_name(latest.period_end, with_year=with_year)} fue"
     if reference is None:
-        text = f"{start} de {latest.m3:,} m³: es tu primer periodo facturado."
+        text = f"{start} de {_m3(latest.m3)}: es tu primer periodo facturado."
     else:
         now, before = latest.m3, reference.m3
-        versus = f"{now:,} m³ frente a {before:,} m³."
+        versus = f"{_m3(now)} frente a {_m3(before)}."
         if now == before == 0:
-            text = f"{start} de 0 m³, igual que {that}."
+            text = f"{start} de {_m3(0)}, igual que {that}."
         elif before == 0:
-            text = f"{start} de {now:,} m³; {that} fue de 0 m³."
+            text = f"{start} de {_m3(now)}; {that} fue de {_m3(0)}."
         elif now == before:
-            text = f"{start} igual al{that[2:]}: {now:,} m³."
+            text = f"{start} igual al{that[2:]}: {_m3(now)}."
         else:
             percent = (abs(Decimal(now - before)) * 100 / before).quantize(
                 Decimal(1), ROUND_HALF_UP)
@@ -231,10 +251,10 @@ def summary(periods: list[Period]) -> str:
                 text = f"{start} casi igual al{that[2:]}: {versus}"
             else:
                 word = "mayor" if now > before else "menor"
-                text = f"{start} {percent} % {word} que {that}: {versus}"
+                text = f"{start} {percent}{NBSP}% {word} que {that}: {versus}"
     if latest.estimated:
-        text += (f" La lectura de {MONTHS[latest.period_end.month - 1]} fue estimada: se "
-                 "ajusta cuando leamos tu medidor.")
+        text += (f" La lectura de {month_name(latest.period_end, with_year=False)} fue "
+                 "estimada: se ajusta cuando leamos tu medidor.")
     return text
 
 
@@ -308,16 +328,18 @@ def usage(scope, months: int = PERIODS) -> list[ContractUsage]:
         wanted[account_id] = (latest, previous, last_year)
     line_ids = {row.id for trio in wanted.values() for row in trio if row is not None}
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
-    if line_ids:
-        for line in db.session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id.in_(line_ids))
-            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
-        ):
-            lines[line.invoice_id].append(line)
+    # Asked even when no contract has bills (an empty IN): the same queries every time.
+    for line in db.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id.in_(line_ids))
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+    ):
+        lines[line.invoice_id].append(line)
 
+    # Only the readings this user sent: a contract's previous holder's stay theirs.
     submissions = db.session.scalars(
         select(ReadingSubmission).where(
             ReadingSubmission.account_id.in_(ids),
+            ReadingSubmission.user_id == scope.user_id,
             ReadingSubmission.status == ReadingSubmissionStatus.RECEIVED.value,
         ).order_by(ReadingSubmission.account_id, ReadingSubmission.read_on.desc(),
                    ReadingSubmission.id.desc())
@@ -334,11 +356,12 @@ def usage(scope, months: int = PERIODS) -> list[ContractUsage]:
             if submission.account_id != account.id:
                 continue
             m3 = days = None
-            if last is not None and submission.value >= last.current_reading:
+            # m³ and days since the last bill only for a reading taken after it.
+            if (last is not None and submission.read_on > last.period_end
+                    and submission.value >= last.current_reading):
                 m3 = submission.value - last.current_reading
                 days = (submission.read_on - last.period_end).days
-            section.pending.append(Pending(submission.read_on, submission.value, m3,
-                                           days if days and days > 0 else None))
+            section.pending.append(Pending(submission.read_on, submission.value, m3, days))
         sections.append(section)
     return sections
 

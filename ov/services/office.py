@@ -202,18 +202,6 @@ class Scope:
         )
         return Decimal(amount or 0)
 
-    def consumption(self, months: int = 24) -> list[Invoice]:
-        """The last ``months`` invoices of the chosen contracts, oldest first (one query)."""
-        rows = list(
-            db.session.scalars(
-                select(Invoice)
-                .where(self._in_chosen(Invoice.account_id))
-                .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-                .limit(months * max(len(self.chosen), 1))
-            )
-        )
-        return list(reversed(rows))
-
     def unread_notices(self) -> int:
         return db.session.scalar(
             select(func.count()).select_from(Notice).where(

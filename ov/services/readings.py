@@ -255,17 +255,6 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     return Stored(submission, replaced, dropped)
 
 
-def sent_for(account_ids: list[int], limit: int = 24) -> list[ReadingSubmission]:
-    """The readings customers sent for these contracts (a ``Scope``'s ``chosen_ids``),
-    newest first (one query): what Mis consumos' history shows with ``STATUS_LABELS``."""
-    return list(db.session.scalars(
-        select(ReadingSubmission)
-        .where(ReadingSubmission.account_id.in_(account_ids))
-        .order_by(ReadingSubmission.read_on.desc(), ReadingSubmission.id.desc())
-        .limit(limit)
-    ))
-
-
 # --- staff review, until a back office exists (``flask --app ov readings``) ----------------
 
 #: A reviewed reading is told to its user with a notice (by mail when they chose reading

@@ -18,13 +18,27 @@ from ov.models import Account, Invoice, UserAccount
 from ov.models.portal import ReadingSubmission
 from ov.services import passwords
 from tests.support.factories import make_customer, make_invoices
+from tests.support.history import pin
 from tests.support.journeys import PASSWORD, sign_in
 from tests.support.queries import counting_queries
+from tests.support.weight import measure
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
 URL = "/mi-oficina/consumos"
 SVG_BUDGET = 3 * 1024
+SWAP_BUDGET = 2 * 1024  # DESIGN.md: a tab swap on the wire
+DETAIL_BUDGET = 5 * 1024  # one contract's chart, 24-row table and bill change
+#: The newest invoice's issue date in these tests (its period ends in October), whatever
+#: the month the tests run in.
+NEWEST = date(2026, 11, 1)
+TAB_SWAP = {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "main#contenido"}
+
+
+def detail_request(account_id: int) -> dict:
+    """What htmx sends for the lazy load of one contract's detail block."""
+    return {"HX-Request": "true", "HX-Request-Type": "partial",
+            "HX-Target": f"div#consumo-detalle-{account_id}"}
 
 
 def text(response) -> str:
@@ -32,12 +46,12 @@ def text(response) -> str:
 
 
 def customer(app, invoices: int = 6, username: str = "usuPDFactura1",
-             number: str | None = None) -> dict:
+             number: str | None = None, newest: date = NEWEST) -> dict:
     with app.app_context():
         user, account = make_customer(username=username, number=number,
                                       email=f"{username.lower()}@ejemplo.mx",
                                       password_hash=passwords.hash_password(PASSWORD))
-        made = make_invoices(account, invoices)
+        made = pin(make_invoices(account, invoices), newest)
         db.session.commit()
         return {"user_id": user.id, "account_id": account.id,
                 "invoice_ids": [invoice.id for invoice in made]}
@@ -54,7 +68,7 @@ def add_contract(app, owner: dict, number: str, invoices: int) -> int:
         db.session.add(second)
         db.session.flush()
         db.session.add(UserAccount(user_id=owner["user_id"], account_id=second.id))
-        make_invoices(second, invoices)
+        pin(make_invoices(second, invoices), NEWEST)
         db.session.commit()
         return second.id
 
@@ -203,7 +217,7 @@ def empty(app) -> None:
 
 def test_the_page_runs_the_same_queries_for_3_or_24_periods_and_1_or_2_contracts(app):
     counts = {}
-    for periods, contracts in ((3, 1), (24, 1), (3, 2), (24, 2)):
+    for periods, contracts in ((0, 1), (3, 1), (24, 1), (3, 2), (24, 2)):
         client = app.test_client()
         made = customer(app, invoices=periods)
         if contracts == 2:
@@ -215,7 +229,8 @@ def test_the_page_runs_the_same_queries_for_3_or_24_periods_and_1_or_2_contracts
             db.session.commit()
         sign_in(client, "usuPDFactura1")
         html = text(client.get(URL))
-        assert len(svgs(html)) == contracts  # the page really shows them all
+        # The page really shows them all (none when no contract has bills).
+        assert len(svgs(html)) == (contracts if periods else 0)
         counts[(periods, contracts)] = count_queries(app, client, URL)
         empty(app)
     assert len(set(counts.values())) == 1, counts
@@ -237,12 +252,14 @@ def test_the_invoice_page_runs_the_same_queries_with_3_or_30_invoices(app):
 
 # --- the invoice page ------------------------------------------------------------------------
 
-def test_every_invoice_page_says_why_it_changed_and_the_first_says_it_is_first(app, signed_in,
-                                                                              own):
+def test_every_invoice_page_says_why_it_changed_and_the_oldest_has_none_to_compare(
+        app, signed_in, own):
     first, *rest = own["invoice_ids"]
     html = text(signed_in.get(f"/mi-oficina/facturas/{first}"))
     assert "¿Por qué cambió mi factura?" in html
-    assert "Es la primera factura de este contrato" in html
+    # Only the oldest bill online, not necessarily the contract's first.
+    assert "No tenemos en línea una factura anterior con qué compararla." in html
+    assert "primera factura" not in html
     for invoice_id in rest:
         html = text(signed_in.get(f"/mi-oficina/facturas/{invoice_id}"))
         section = html.split('id="por-que-factura"')[1].split("</section>")[0]
@@ -302,13 +319,160 @@ def test_the_seed_contract_shows_24_periods_and_its_estimates(client, seed_holde
     assert all(s.startswith("Tu factura anterior tenía una lectura estimada") for s in correction)
 
 
-def test_the_tab_swap_brings_the_chart_without_the_page_around_it(signed_in):
-    response = signed_in.get(URL, headers={"HX-Request": "true", "HX-Request-Type": "partial",
-                                           "HX-Target": "main#contenido"})
+def test_an_estimated_bill_says_what_it_estimates_and_links_to_sending_a_reading(
+        app, signed_in, own):
+    with app.app_context():
+        estimated = db.session.scalars(select(Invoice.id).where(
+            Invoice.account_id == own["account_id"], Invoice.reading_type == "estimated")
+            .order_by(Invoice.issue_date)).all()
+        assert estimated and estimated[0] != own["invoice_ids"][0]
+        # The estimate puts 5 m³ more than the bill before it (30 m³).
+        bill = db.session.get(Invoice, estimated[0])
+        gas = next(line for line in bill.lines if line.unit == "m³")
+        gas.quantity, gas.amount = 35, (gas.unit_price * 35).quantize(Decimal("0.01"))
+        bill.consumption_m3 = 35
+        bill.subtotal = sum(line.amount for line in bill.lines)
+        bill.tax = (bill.subtotal * Decimal("0.16")).quantize(Decimal("0.01"))
+        bill.total = bill.subtotal + bill.tax
+        db.session.commit()
+    html = text(signed_in.get(f"/mi-oficina/facturas/{estimated[0]}"))
+    section = html.split('id="por-que-factura"')[1].split("</section>")[0]
+    assert "Esta factura estima 5\u00a0m³ más que en el periodo anterior" in section
+    assert "Usaste" not in section
+    link = f'href="/mi-oficina/consumos/lectura?factura={estimated[0]}">envía tu lectura</a>'
+    assert link in section
+    real = text(signed_in.get(f"/mi-oficina/facturas/{own['invoice_ids'][1]}"))
+    assert "envía tu lectura" not in real.split('id="por-que-factura"')[1]
+
+
+# --- the tab swap and the lazy detail ----------------------------------------------------------
+
+@pytest.fixture
+def two_long_contracts(app, client):
+    made = customer(app, invoices=24)
+    second = add_contract(app, made, "7654321", invoices=24)
+    sign_in(client, "usuPDFactura1")
+    return {**made, "second": second}
+
+
+def test_the_tab_swap_is_within_2_kb_with_24_periods_and_2_contracts(client,
+                                                                     two_long_contracts):
+    weight = measure(client, URL, TAB_SWAP)
+    assert weight.status == 200 and weight.encoding in ("br", "gzip")
+    assert weight.html_bytes <= SWAP_BUDGET, weight.html_bytes
+    response = client.get(URL, headers=TAB_SWAP)
+    assert "HX-Target" in response.headers["Vary"]
     html = text(response)
-    assert response.status_code == 200 and "<html" not in html
+    assert html.startswith("<title>Mis consumos") and "<html" not in html
+    # Each contract: its heading, its summary and the link to send a reading, then a block
+    # that loads the chart, the table and the bill change from its own URL.
+    assert not svgs(html) and "<table" not in html and "por-que-" not in html
+    for account_id in (two_long_contracts["account_id"], two_long_contracts["second"]):
+        assert f'id="consumo-{account_id}"' in html
+        assert f'id="consumo-resumen-{account_id}"' in html
+        assert f'/mi-oficina/consumos/lectura?contrato={account_id}"' in html
+        lazy = re.search(rf'<div id="consumo-detalle-{account_id}"[^>]*>(.*?)</div>',
+                         html, re.S)
+        tag = lazy.group(0).split(">")[0]
+        url = f"/mi-oficina/consumos?contrato={account_id}"
+        assert f'data-hx-get="{url}"' in tag and 'data-hx-trigger="load"' in tag
+        assert 'data-hx-target="this"' in tag and 'data-hx-swap="outerHTML"' in tag
+        assert "data-focus" not in lazy.group(0)  # a lazy load never moves the focus
+        assert f'<a href="{url}">Ver la gráfica, la tabla y por qué cambió tu factura</a>' in (
+            lazy.group(1))
+
+
+def test_the_lazy_answer_is_one_contracts_detail_only(client, two_long_contracts):
+    second = two_long_contracts["second"]
+    url = f"{URL}?contrato={second}"
+    weight = measure(client, url, detail_request(second))
+    assert weight.status == 200 and weight.html_bytes <= DETAIL_BUDGET, weight.html_bytes
+    response = client.get(url, headers=detail_request(second))
+    html = text(response)
+    assert "HX-Target" in response.headers["Vary"]
+    assert "HX-Push-Url" not in response.headers  # the address bar stays on the tab
+    assert html.startswith(f'<div id="consumo-detalle-{second}">')
+    assert "<title>Mis consumos" not in html and "<h1" not in html and "<h2" not in html
+    [svg] = svgs(html)
+    assert len(bars(svg)) == 24 and "¿Por qué cambió mi última factura?" in html
+    assert "contrato 7654321-1" in html and "8295249" not in html
+    assert "data-focus" not in html and 'data-hx-trigger="load"' not in html
+
+
+def test_a_detail_request_for_another_customers_contract_never_shows_their_data(
+        app, client, two_long_contracts):
+    other = customer(app, invoices=5, username="otraPersona2", number="5550001")
+    response = client.get(f"{URL}?contrato={other['account_id']}",
+                          headers=detail_request(other["account_id"]))
+    html = text(response)
+    assert response.status_code == 200
+    assert "5550001" not in html
+    for invoice_id in other["invoice_ids"]:
+        assert f"/mi-oficina/facturas/{invoice_id}\"" not in html
+    # The scope's rule: an id not yours shows your own contracts, as the tab does.
     assert html.startswith("<title>Mis consumos")
-    assert len(svgs(html)) == 1 and "¿Por qué cambió mi última factura?" in html
+    assert f'id="consumo-detalle-{two_long_contracts["account_id"]}"' in html
+    assert f'id="consumo-detalle-{other["account_id"]}"' not in html
+
+
+def test_a_detail_request_naming_another_block_gets_the_tab(client, two_long_contracts):
+    first, second = two_long_contracts["account_id"], two_long_contracts["second"]
+    html = text(client.get(f"{URL}?contrato={second}", headers=detail_request(first)))
+    assert html.startswith("<title>Mis consumos") and f'id="consumo-{second}"' in html
+    assert f'id="consumo-{first}"' not in html
+
+
+def test_without_javascript_the_full_page_shows_every_detail_inline(client,
+                                                                    two_long_contracts):
+    response = client.get(URL)
+    html = text(response)
+    assert html.startswith("<!DOCTYPE html>") or "<html" in html
+    assert [len(bars(svg)) for svg in svgs(html)] == [24, 24]
+    assert 'data-hx-trigger="load"' not in html
+    assert html.count("¿Por qué cambió mi última factura?") == 2
+    assert len(re.findall(r'<table class="usage stack">', html)) == 2
+    page = measure(client, URL)
+    assert page.html_bytes <= 14 * 1024, page.html_bytes  # DESIGN.md: a full page
+
+
+# --- pending readings and who sent them --------------------------------------------------------
+
+def test_a_reading_the_previous_holder_sent_is_not_shown_to_the_new_one(app, client, own):
+    """User A sends a reading, leaves the contract; user B links it: B does not see A's
+    reading (it is A's, and A's own Mis consumos no longer shows the contract)."""
+    with app.app_context():
+        last = db.session.scalars(select(Invoice).where(Invoice.account_id == own["account_id"])
+                                  .order_by(Invoice.issue_date.desc())).first()
+        db.session.add(ReadingSubmission(account_id=own["account_id"], user_id=own["user_id"],
+                                         read_on=last.period_end + timedelta(days=5),
+                                         value=last.current_reading + 7))
+        db.session.commit()
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    assert "del cliente, en revisión" in text(client.get(URL))
+    newcomer = customer(app, invoices=0, username="nuevoTitular3", number="5550002")
+    with app.app_context():
+        db.session.query(UserAccount).filter_by(user_id=own["user_id"]).delete()
+        db.session.query(UserAccount).filter_by(user_id=newcomer["user_id"]).delete()
+        db.session.add(UserAccount(user_id=newcomer["user_id"], account_id=own["account_id"]))
+        db.session.commit()
+    other = app.test_client()
+    assert sign_in(other, "nuevoTitular3").status_code == 303
+    html = text(other.get(URL))
+    assert "Contrato 8295249-7" in html and len(svgs(html)) == 1
+    assert "usage__pending" not in html and "del cliente, en revisión" not in html
+
+
+def test_a_reading_dated_before_the_last_bills_end_has_no_m3_or_days(app, signed_in, own):
+    with app.app_context():
+        last = db.session.scalars(select(Invoice).where(Invoice.account_id == own["account_id"])
+                                  .order_by(Invoice.issue_date.desc())).first()
+        db.session.add(ReadingSubmission(account_id=own["account_id"], user_id=own["user_id"],
+                                         read_on=last.period_end, value=last.current_reading + 9))
+        db.session.commit()
+    [row] = re.findall(r'<tr class="usage__pending">(.*?)</tr>', text(signed_in.get(URL)), re.S)
+    cells = re.findall(r'<td class="num" data-label="([^"]+)">([^<]*)</td>', row)
+    assert dict(cells)["m³"] == dict(cells)["Días"] == "—"
+    assert ">9<" not in row
 
 
 def test_a_user_without_contracts_is_told_where_to_add_one(app, signed_in, own):

@@ -20,6 +20,7 @@ FIXED = "Cargo fijo"
 GAS = "Gas natural"
 DISTRIBUTION = "Cargo por distribución"
 LATE = "Cargo por pago extemporáneo"
+NBSP = "\u00a0"
 
 
 def cents(value: Decimal) -> Decimal:
@@ -75,7 +76,7 @@ def test_more_gas_is_the_consumption_part_with_its_tax():
     expected = cents(12 * (Decimal("6.4500") + Decimal("3.4210")) * Decimal("1.16"))
     assert abs(kinds(change)["consumption"] - expected) <= CENT
     sentence = change.parts[0].sentence
-    assert sentence == (f"Usaste 12 m³ más que en el periodo anterior: "
+    assert sentence == (f"Usaste 12{NBSP}m³ más que en el periodo anterior: "
                         f"${kinds(change)['consumption']} más.")
     assert change.headline.startswith("Tu factura de octubre es de $")
     assert change.headline.endswith(f"${change.difference} más que la de septiembre.")
@@ -86,7 +87,7 @@ def test_less_gas_says_less():
     assert set(kinds(change)) == {"consumption"}
     assert kinds(change)["consumption"] < 0
     part = change.parts[0]
-    assert part.sentence.startswith("Usaste 15 m³ menos que en el periodo anterior: $")
+    assert part.sentence.startswith(f"Usaste 15{NBSP}m³ menos que en el periodo anterior: $")
     assert part.sentence.endswith(" menos.")
     assert "-" not in part.sentence
 
@@ -135,8 +136,18 @@ def test_days_and_daily_use_are_told_apart():
     assert parts["days"] > 0 and parts["consumption"] < 0
     assert parts["days"] == -parts["consumption"]
     sentence = next(p.sentence for p in change.parts if p.kind == "consumption")
-    assert sentence.startswith("Sin contar los días de diferencia, usaste 3 m³ menos que en "
-                               "el periodo anterior: $")
+    # In m³ a day, the figures of Mis consumos' "Promedio diario" (30 / 33 and 30 / 30).
+    assert sentence == (f"Usaste 0.9{NBSP}m³ al día frente a 1.0{NBSP}m³ al día en el "
+                        f"periodo anterior: ${-parts['consumption']} menos.")
+
+
+def test_a_daily_use_that_rounds_the_same_says_almost_the_same():
+    before = bill(300, days=30, end=date(2026, 9, 25))  # 10.0 a day
+    now = bill(331, days=33)  # 10.03 a day
+    change = compare(now, before)
+    sentence = next(p.sentence for p in change.parts if p.kind == "consumption")
+    assert sentence.startswith(f"Usaste casi lo mismo al día que en el periodo anterior "
+                               f"(10.0{NBSP}m³): $")
 
 
 def test_an_estimate_corrected_by_a_real_reading():
@@ -151,28 +162,54 @@ def test_an_estimate_corrected_by_a_real_reading():
     assert abs(parts["correction"] - cents(10 * per_m3)) <= CENT
     assert abs(parts["consumption"] - cents(10 * per_m3)) <= CENT
     correction = next(p.sentence for p in change.parts if p.kind == "correction")
-    assert correction == ("Tu factura anterior tenía una lectura estimada; esta lectura real "
-                          f"cobra 10 m³ que aquella no incluyó: ${parts['correction']} más.")
+    assert correction == (
+        f"Tu factura anterior tenía una lectura estimada (20{NBSP}m³) y esta tiene una lectura "
+        f"real: entre las dos usaste 60{NBSP}m³ en 60 días; repartidos por días, a este "
+        f"periodo le tocan unos 30{NBSP}m³ y esta factura cobra 40: "
+        f"${parts['correction']} más.")
     consumption = next(p.sentence for p in change.parts if p.kind == "consumption")
-    assert consumption.startswith("Usaste 10 m³ más que lo estimado para el periodo anterior")
+    assert consumption.startswith(f"Usaste 10{NBSP}m³ más que lo estimado para el periodo "
+                                  "anterior")
 
 
-def test_an_estimate_above_the_real_use_is_given_back():
-    before = bill(40, reading="estimated", end=date(2026, 9, 25))
-    now = bill(20)
+def test_a_correction_says_how_it_was_worked_out_not_that_the_estimate_was_high():
+    """The seed's abril 2026 bill: March estimated 37 m³ over 31 days, April read 32 m³ over
+    30. Shared by days, April's part of the 69 m³ is about 34: the bill says that, not that
+    the estimate was higher than what was used (splitting by days ignores the seasons)."""
+    before = bill(37, reading="estimated", days=31, end=date(2026, 3, 31))
+    now = bill(32, days=30, end=date(2026, 4, 30))
     change = compare(now, before)
     assert_adds_up(change, now, before)
     assert kinds(change)["correction"] < 0
     sentence = next(p.sentence for p in change.parts if p.kind == "correction")
-    assert sentence.startswith("Tu factura anterior tenía una lectura estimada mayor que tu "
-                               "consumo; esta lectura real descuenta 10 m³: $")
-    assert sentence.endswith(" menos.")
+    assert sentence == (
+        f"Tu factura anterior tenía una lectura estimada (37{NBSP}m³) y esta tiene una lectura "
+        f"real: entre las dos usaste 69{NBSP}m³ en 61 días; repartidos por días, a este "
+        f"periodo le tocan unos 34{NBSP}m³ y esta factura cobra 32: "
+        f"${-kinds(change)['correction']} menos.")
+    assert "mayor que tu consumo" not in sentence and "descuenta" not in sentence
 
 
 def test_a_customers_own_reading_corrects_an_estimate_too():
     change = compare(bill(40, reading="customer"),
                      bill(20, reading="estimated", end=date(2026, 9, 25)))
     assert kinds(change)["correction"] > 0
+    sentence = next(p.sentence for p in change.parts if p.kind == "correction")
+    assert " y esta tiene tu lectura: " in sentence and "lectura real" not in sentence
+
+
+def test_an_estimated_bill_says_what_it_estimates_not_what_you_used():
+    before = bill(20, end=date(2026, 9, 25))
+    now = bill(25, reading="estimated")
+    change = compare(now, before)
+    assert change.now.estimated and not before.estimated
+    sentence = next(p.sentence for p in change.parts if p.kind == "consumption")
+    assert sentence.startswith(f"Esta factura estima 5{NBSP}m³ más que en el periodo anterior: $")
+    assert "Usaste" not in sentence and "usaste" not in sentence
+    longer = compare(bill(25, reading="estimated", days=33), before)
+    sentence = next(p.sentence for p in longer.parts if p.kind == "consumption")
+    assert sentence.startswith(f"Esta factura estima 0.8{NBSP}m³ al día frente a 0.7{NBSP}m³ "
+                               "al día en el periodo anterior: $")
 
 
 def test_no_correction_after_a_real_reading_or_against_last_year():
@@ -184,7 +221,7 @@ def test_no_correction_after_a_real_reading_or_against_last_year():
     assert year.headline.endswith("más que la de octubre de 2025.")
     assert year.headline.startswith("Tu factura de octubre de 2026 es de $")
     assert next(p.sentence for p in year.parts).startswith(
-        "Usaste 20 m³ más que en el mismo periodo del año pasado: $")
+        f"Usaste 20{NBSP}m³ más que en el mismo periodo del año pasado: $")
 
 
 def test_a_late_fee_appears_and_goes():
@@ -257,12 +294,14 @@ def test_zero_consumption_in_both_leaves_only_the_fixed_charge():
     assert set(kinds(change)) == {"fixed"}
 
 
-def test_the_first_bill_says_so():
+def test_the_oldest_bill_online_says_there_is_none_to_compare_with():
+    """It is only the oldest bill the portal holds, not necessarily the contract's first."""
     change = first_bill(bill(30))
     assert change.parts == ()
     assert change.headline == ("Tu factura de octubre es de "
-                               f"${bill(30).total:,}. Es la primera factura de este contrato: "
-                               "todavía no hay otra con qué compararla.")
+                               f"${bill(30).total:,}. No tenemos en línea una factura anterior "
+                               "con qué compararla.")
+    assert "primera" not in change.headline
 
 
 def test_every_part_is_one_plain_sentence():

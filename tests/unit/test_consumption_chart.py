@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ov.services.consumption import Period, chart, summary, year_ago
+from ov.services.consumption import CHAR, MIN_ESTIMATE, Period, chart, summary, year_ago
 
 
 def period(year: int, month: int, m3: int, reading: str = "real", days: int = 30) -> Period:
@@ -59,9 +59,41 @@ def test_months_are_labelled_by_initial_and_years_where_they_start():
     assert "".join(bar.label for bar in data.bars) == "NDEFMAMJJASONDEFMAMJJASO"
     # The first bar is two slots from January: the year goes under each January only.
     assert [label for _, label in data.years] == ["2025", "2026"]
-    years_at = [x for x, _ in data.years]
-    assert years_at == [data.bars[2].x, data.bars[14].x]
+    years_at = [x for x, _ in data.years]  # the middle of each number on its bar's
+    assert years_at == [data.bars[2].center, data.bars[14].center]
     assert chart(months((2025, 3), [5] * 3)).years[0][1] == "2025"  # no January: the first
+
+
+@pytest.mark.parametrize("count", [24, 12, 5, 1])
+def test_a_year_under_the_newest_bar_stays_inside_the_drawing(count):
+    """The newest period ends in January: its year, under the last bar at the right edge,
+    is moved in rather than cut off ("2026" shown as "20")."""
+    year, month = divmod(2026 * 12 - (count - 1), 12)
+    history = months((year, month + 1), [5] * count)
+    assert history[-1].period_end.month == 1
+    data = chart(history)
+    middle, label = data.years[-1]
+    assert label == str(history[-1].period_end.year)
+    half = CHAR * len(label) / 2
+    assert middle - half >= 0 and middle + half <= data.width
+    assert abs(middle - data.bars[-1].center) <= half  # still under its bar
+    for (a, _), (b, _) in zip(data.years, data.years[1:], strict=False):
+        assert b - a >= 2 * half  # the years never touch
+
+
+def test_the_first_years_number_gives_way_to_a_january_too_close():
+    data = chart(months((2024, 11), [5] * 24))  # January two bars after the first
+    assert [label for _, label in data.years] == ["2025", "2026"]
+    data = chart(months((2024, 8), [5] * 24))  # January five bars on: room for both
+    assert [label for _, label in data.years] == ["2024", "2025", "2026"]
+
+
+def test_an_estimate_of_zero_still_shows_its_mark():
+    data = chart(months((2026, 1), [0, 0, 20], estimated={1}))
+    real, estimate, _ = data.bars
+    assert real.height == 0
+    assert estimate.height == MIN_ESTIMATE
+    assert estimate.y + estimate.height == pytest.approx(data.baseline)
 
 
 def test_bars_never_overlap_and_stay_inside_the_drawing():
@@ -72,57 +104,52 @@ def test_bars_never_overlap_and_stay_inside_the_drawing():
     assert data.bars[-1].x + data.bars[-1].width <= data.width
 
 
-def test_each_bar_says_its_month_value_and_reading():
-    data = chart(months((2026, 9), [26, 18], estimated={1}))
-    assert data.bars[0].title == "septiembre de 2026: 26 m³"
-    assert data.bars[1].title == "octubre de 2026: 18 m³ (estimada)"
-
-
 # --- the summary ------------------------------------------------------------------------------
 
 def test_the_summary_compares_with_the_same_month_last_year():
     history = months((2025, 10), [22] + [30] * 11 + [26])
-    assert summary(history) == ("Tu consumo de octubre fue 18 % mayor que el de octubre del "
-                                "año pasado: 26 m³ frente a 22 m³.")
+    assert summary(history) == ("Tu consumo de octubre fue 18\u00a0% mayor que el de octubre del "
+                                "año pasado: 26\u00a0m³ frente a 22\u00a0m³.")
 
 
 def test_a_lower_consumption_says_menor():
     history = months((2025, 10), [40] + [30] * 11 + [30])
-    assert summary(history).startswith("Tu consumo de octubre fue 25 % menor que el de octubre "
-                                       "del año pasado")
+    assert summary(history).startswith("Tu consumo de octubre fue 25\u00a0% menor que el de "
+                                       "octubre del año pasado")
 
 
 def test_without_last_year_it_compares_with_the_previous_period():
     history = months((2026, 6), [20, 20, 20, 25])
-    assert summary(history) == ("Tu consumo de septiembre fue 25 % mayor que el de agosto: "
-                                "25 m³ frente a 20 m³.")
+    assert summary(history) == ("Tu consumo de septiembre fue 25\u00a0% mayor que el de agosto: "
+                                "25\u00a0m³ frente a 20\u00a0m³.")
 
 
 def test_across_new_year_the_previous_month_says_its_year():
     history = months((2025, 12), [20, 10])
-    assert summary(history) == ("Tu consumo de enero de 2026 fue 50 % menor que el de "
-                                "diciembre de 2025: 10 m³ frente a 20 m³.")
+    assert summary(history) == ("Tu consumo de enero de 2026 fue 50\u00a0% menor que el de "
+                                "diciembre de 2025: 10\u00a0m³ frente a 20\u00a0m³.")
 
 
 def test_equal_and_almost_equal():
     assert summary(months((2026, 8), [26, 26])) == (
-        "Tu consumo de septiembre fue igual al de agosto: 26 m³.")
+        "Tu consumo de septiembre fue igual al de agosto: 26\u00a0m³.")
     assert summary(months((2026, 8), [400, 401])) == (
-        "Tu consumo de septiembre fue casi igual al de agosto: 401 m³ frente a 400 m³.")
+        "Tu consumo de septiembre fue casi igual al de agosto: 401\u00a0m³ frente a 400\u00a0m³.")
 
 
 def test_zero_consumption():
     assert summary(months((2026, 8), [0, 0])) == (
-        "Tu consumo de septiembre fue de 0 m³, igual que el de agosto.")
+        "Tu consumo de septiembre fue de 0\u00a0m³, igual que el de agosto.")
     assert summary(months((2026, 8), [0, 12])) == (
-        "Tu consumo de septiembre fue de 12 m³; el de agosto fue de 0 m³.")
+        "Tu consumo de septiembre fue de 12\u00a0m³; el de agosto fue de 0\u00a0m³.")
     assert summary(months((2026, 8), [12, 0])) == (
-        "Tu consumo de septiembre fue 100 % menor que el de agosto: 0 m³ frente a 12 m³.")
+        "Tu consumo de septiembre fue 100\u00a0% menor que el de agosto: 0\u00a0m³ frente a "
+        "12\u00a0m³.")
 
 
 def test_a_single_period_and_none():
     assert summary(months((2026, 9), [14])) == (
-        "Tu consumo de septiembre fue de 14 m³: es tu primer periodo facturado.")
+        "Tu consumo de septiembre fue de 14\u00a0m³: es tu primer periodo facturado.")
     assert summary([]) == "Aún no hay consumos facturados para este contrato."
 
 

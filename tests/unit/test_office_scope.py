@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from ov.extensions import db
+from ov.models import Invoice
+from ov.services.consumption import usage
 from ov.services.office import Scope
 from tests.support.factories import make_customer, make_invoices
 from tests.support.queries import counting_queries
@@ -31,7 +33,11 @@ def test_another_customers_contract_is_never_in_the_scope(app, two_customers):
     with app.app_context():
         scope = Scope.of(two_customers["user"], two_customers["theirs"])
         assert [a.id for a in scope.chosen] == [two_customers["mine"]]
-        found = (scope.last_invoices(10) + scope.unpaid_invoices() + scope.consumption()
+        sections = usage(scope)  # Mis consumos
+        assert [section.account.id for section in sections] == [two_customers["mine"]]
+        periods = [db.session.get(Invoice, period.invoice_id)
+                   for section in sections for period in section.periods]
+        found = (scope.last_invoices(10) + scope.unpaid_invoices() + periods
                  + scope.invoices_page(year=None, status=None, today=date.today(),
                                        number=1).items
                  + scope.payments_page(number=1).items)

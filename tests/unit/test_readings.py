@@ -229,22 +229,6 @@ def test_a_second_reading_the_same_day_replaces_the_first_and_its_photo(app):
 
 
 @pytest.mark.usefixtures("clean_db")
-def test_the_history_lists_the_contracts_readings_newest_first_with_their_label(app):
-    with app.app_context():
-        user, account = make_customer()
-        _, other = make_customer(username="usuOtraPersona", email="o@ejemplo.mx",
-                                 number="1234567")
-        for offset, value in ((0, 10), (2, 30), (1, 20)):
-            readings.submit(user_id=user.id, account_id=account.id, value=value,
-                            read_on=TODAY + timedelta(days=offset))
-        readings.submit(user_id=user.id, account_id=other.id, value=99, read_on=TODAY)
-        sent = readings.sent_for([account.id], limit=2)
-        assert [(row.value, readings.STATUS_LABELS[row.status]) for row in sent] == [
-            (30, "del cliente, en revisión"), (20, "del cliente, en revisión")]
-        db.session.rollback()
-
-
-@pytest.mark.usefixtures("clean_db")
 def test_an_unknown_confirmation_is_a_programming_error(app):
     with app.app_context():
         user, account = make_customer()
