@@ -71,3 +71,8 @@ def test_a_notice_in_avisos_leads_to_its_page(app, client, signed_in):
     page = client.get("/mi-oficina/avisos").get_data(as_text=True)
     assert ('<a href="/mi-oficina/solicitudes/7">Ver mi reclamo<span class="visually-hidden">: '
             "Tu reclamo SR-2026-000007 está en proceso</span></a>") in page
+
+
+def test_why_the_bill_changed_comes_before_the_long_table(client, signed_in):
+    page = client.get("/mi-oficina/consumos").get_data(as_text=True)
+    assert 0 < page.index("¿Por qué cambió") < page.index('<table class="usage')
