@@ -700,3 +700,16 @@ def test_requests_pages_within_the_weight_budget(app, signed_in, seed_customer):
         assert page.headers["Content-Encoding"] in ("br", "gzip")
         assert len(page.data) <= PAGE_BUDGET, (url, len(page.data))
         assert len(fragment.data) <= swap_budget, (url, len(fragment.data))
+
+
+def test_a_leak_told_is_shown_even_when_another_answer_is_refused(app, signed_in,
+                                                                  seed_customer):
+    response = post_new(signed_in, answers(seed_customer, contrato="",
+                                           descripcion="Huele a gas en la cocina desde ayer"))
+    assert response.status_code == 422
+    html = text(response)
+    assert emergency_shown(html)
+    assert "Elige uno de tus contratos." in html
+    assert 'name="no_es_fuga"' in html and '<a href="#no_es_fuga">' in html
+    assert "\nHuele a gas en la cocina desde ayer</textarea>" in html
+    assert requests_in_db(app) == []

@@ -38,6 +38,10 @@ BILL_CLARIFICATION = ServiceRequestCategory.BILL_CLARIFICATION.value
 LISTED = 50
 #: How many of each contract's invoices the form offers (the one asked for is added).
 INVOICES_OFFERED = 12
+#: The error a description telling of a leak answers with, beside the emergency notice.
+LEAK_TOLD = ("Tu descripción habla de una fuga de gas: si hueles a gas, sal del lugar y llama "
+             "ya a la línea de emergencias. Si no es una fuga, marca «No es una fuga de gas» y "
+             "envíala de nuevo.")
 
 
 #: The types offered, a leak first (it is answered with the emergency notice).
@@ -154,15 +158,14 @@ def request_new():
     holder = account_id or next((account.id for account in office.accounts), None)
     photo = (take_photo(form, user_id=current_user.id, account_id=holder)
              if holder is not None else None)
-    if any(f.errors for f in form):
+    # A leak told in the description is an emergency whatever else was refused: the notice
+    # comes with the other errors, read from the text as typed.
+    leak = service.mentions_leak(form.descripcion.data) and not form.no_es_fuga.data
+    leak_errors = [("no_es_fuga", LEAK_TOLD)] if leak else []
+    if leak or any(f.errors for f in form):
         db.session.commit()  # the photo kept for the next try
-        return _form_page(office, form, 422, asked_invoice=invoice)
-    if service.mentions_leak(description) and not form.no_es_fuga.data:
-        db.session.commit()  # the photo kept for the next try
-        return _form_page(office, form, 422, leak=True, asked_invoice=invoice, extra_errors=[
-            ("no_es_fuga", "Tu descripción habla de una fuga de gas: si hueles a gas, sal "
-                           "del lugar y llama ya a la línea de emergencias. Si no es una fuga, "
-                           "marca «No es una fuga de gas» y envíala de nuevo.")])
+        return _form_page(office, form, 422, leak=leak, asked_invoice=invoice,
+                          extra_errors=leak_errors)
     earlier = service.same_request(current_user.id, account_id, category, description,
                                    invoice_id=invoice.id if invoice else None)
     if earlier is not None:  # sent twice: the first one stands
