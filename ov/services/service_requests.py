@@ -253,14 +253,19 @@ AUTHOR_WORDS = {EventAuthor.CUSTOMER.value: "Tú", EventAuthor.PORTAL.value: "La
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 COMMENT_MIN, COMMENT_MAX = 2, 2000
 
-# A leak said in the words customers use: "fuga", "huele a gas", "olor a gas", "se sale el
-# gas", "escape de gas"... compared without accents or letter case.
+# A leak said in the words customers use: "fuga", "fuguita", "se fugó", "huele (güele) a
+# gas", "olor muy fuerte a gas", "apesta a gas", "se sale el gas", "el gas se está saliendo",
+# "escape de gas"... compared without accents or letter case. A water leak ("fuga de agua")
+# is no gas emergency, nor is a "fugaz" change.
 LEAK = re.compile(
-    r"\bfug(?:a|as|ando)\b"
-    r"|\bhuel(?:e|en|o)\b(?:\s+\w+){0,2}?\s+(?:a\s+)?gas\b"
-    r"|\bolor(?:es)?\s+(?:a|de)\s+gas\b"
+    r"\bfug(?!az\b|aces\b)\w*\b(?!\s+del?\s+agua\b)"
+    r"|\b(?:h|g)?uel(?:e|en|o)\b(?:\s+\w+){0,2}?\s+(?:a\s+)?gas\b"
+    r"|\bolor(?:es)?(?:\s+\w+){0,3}?\s+(?:(?:a|de)\s+)?gas\b"
+    r"|\b(?:apest\w*|peste|tufo)(?:\s+\w+){0,3}?\s+(?:a|de)\s+gas\b"
     r"|\bescapes?\s+de\s+gas\b"
     r"|\b(?:sale|salia|saliendo|escapa|escapando)\s+(?:el\s+)?gas\b"
+    r"|\bgas\s+(?:se\s+)?(?:esta\s+)?(?:saliendo|escapando)\b"
+    r"|\bgas\s+se\s+(?:sale|escapa)\b"
 )
 
 

@@ -98,7 +98,10 @@ def test_folios_of_many_requests_are_distinct_and_follow_the_ids(app):
     "Hay una fuga en el patio", "HUELE A GAS en la cocina", "huele mucho a gas",
     "Sentimos olor a gas desde ayer", "un olor de gas muy fuerte", "Creo que hay fugas",
     "se está saliendo el gas del medidor", "escape de gas en la calle", "Huélé a gás",
-    "está fugando el tubo", "Hay OLOR A GAS"])
+    "está fugando el tubo", "Hay OLOR A GAS",
+    "olor fuerte a gas", "hay un olor muy fuerte a gas", "olor gas", "apesta a gas",
+    "güele a gas", "hay fuguita", "se fugó", "el gas se está saliendo",
+    "el gas se escapa por la llave", "hay una fuga de agua y huele a gas"])
 def test_a_description_that_tells_of_a_leak_is_recognised(text):
     assert service.mentions_leak(text)
 
@@ -106,7 +109,9 @@ def test_a_description_that_tells_of_a_leak_is_recognised(text):
 @pytest.mark.parametrize("text", [
     "Me cobraron de más este mes", "La lectura de gas no coincide con mi medidor",
     "Quiero mis datos fiscales para el CFDI", "El fugaz cambio de tarifa", "gasto mucho gas",
-    "Refugio 12, colonia Centro", ""])
+    "Refugio 12, colonia Centro", "", "mi factura llegó alta", "gasté mucho", "gasolina",
+    "hay una fuga de agua en el patio", "Las fugas de agua del edificio", "me duele el gasto",
+    "Cambios fugaces en el precio del gas"])
 def test_ordinary_descriptions_are_not_leaks(text):
     assert not service.mentions_leak(text)
 
