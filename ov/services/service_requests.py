@@ -99,6 +99,15 @@ def status_word(request: ServiceRequest) -> str:
     return WORDS.get(request.status, request.status)
 
 
+def status_agreed(request: ServiceRequest) -> str:
+    """The status word agreeing with the kind: a claim (``reclamo``) is ``cerrado``, a
+    request (``solicitud``) ``cerrada``."""
+    word = status_word(request)
+    if request.kind == ServiceRequestKind.CLAIM.value and word.endswith("a"):
+        return f"{word[:-1]}o"
+    return word
+
+
 #: How a request's line starts in Mis solicitudes and Preferencias.
 LINE_STARTS = {"received": "Pendiente", "in_progress": "En proceso", "resolved": "Resuelta",
                "closed": "Cerrada"}
@@ -376,7 +385,7 @@ def add_comment(request: ServiceRequest, text: str, *, client_address: str | Non
     if not is_open(request):
         raise RequestError(
             f"Tu {KIND_WORDS.get(request.kind, 'solicitud')} {request.folio} ya está "
-            f"{status_word(request)}: no admite más comentarios. Si necesitas algo más, abre "
+            f"{status_agreed(request)}: no admite más comentarios. Si necesitas algo más, abre "
             "una nueva solicitud.")
     event = ServiceRequestEvent(at=now or utcnow(), status=request.status, note=text,
                                 author=EventAuthor.CUSTOMER.value)

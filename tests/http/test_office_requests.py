@@ -713,3 +713,36 @@ def test_a_leak_told_is_shown_even_when_another_answer_is_refused(app, signed_in
     assert 'name="no_es_fuga"' in html and '<a href="#no_es_fuga">' in html
     assert "\nHuele a gas en la cocina desde ayer</textarea>" in html
     assert requests_in_db(app) == []
+
+
+def test_a_comment_telling_of_a_leak_answers_with_the_emergency_notice(app, signed_in,
+                                                                       seed_customer):
+    made = file_one(app, seed_customer)
+    url = f"{LIST}/{made.id}"
+    response = comment(signed_in, made.id, "Ahora huele a gas junto al medidor")
+    assert response.status_code == 422
+    html = text(response)
+    assert emergency_shown(html)
+    assert 'name="no_es_fuga"' in html and '<a href="#no_es_fuga">' in html
+    assert "\nAhora huele a gas junto al medidor</textarea>" in html
+    with app.app_context():
+        assert len(db.session.get(ServiceRequest, made.id).events) == 1
+    sent = signed_in.post(f"{url}/comentario", data={
+        "csrf_token": token(signed_in, url),
+        "comentario": "La fuga que reparamos ya no huele a gas",
+        "no_es_fuga": "y"})
+    assert sent.status_code == 303
+    with app.app_context():
+        assert len(db.session.get(ServiceRequest, made.id).events) == 2
+
+
+def test_a_closed_claim_says_claim_not_request(app, signed_in, seed_customer):
+    made = file_one(app, seed_customer, category="meter_review")
+    set_status(app, made.folio, "cerrada")
+    html = text(signed_in.get(f"{LIST}/{made.id}"))
+    assert "Esta solicitud ya está" not in html
+    assert "Este reclamo ya está cerrado: no admite más comentarios." in html
+    response = signed_in.post(f"{LIST}/{made.id}/comentario", data={
+        "csrf_token": token(signed_in, LIST), "comentario": "¿Y mi respuesta?"})
+    assert response.status_code == 409
+    assert f"Tu reclamo {made.folio} ya está cerrado: no admite" in text(response)

@@ -66,6 +66,7 @@ class RequestForm(Form):
 
 class CommentForm(Form):
     comentario = TextAreaField("Tu comentario", render_kw={"rows": 4})
+    no_es_fuga = BooleanField("No es una fuga de gas: enviar de todos modos")
 
 
 def _digits(value: str | None) -> int | None:
@@ -73,6 +74,11 @@ def _digits(value: str | None) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
         return None
     return int(text)
+
+
+#: The same, for a comment on a request already filed.
+LEAK_TOLD_IN_COMMENT = LEAK_TOLD.replace("Tu descripción", "Tu comentario").replace(
+    "envíala", "envíalo")
 
 
 def _errors(form) -> list[tuple[str, str]]:
@@ -215,15 +221,16 @@ def _own(office: Office, request_id: int):
 
 
 def _request_page(office: Office, found, comment: CommentForm | None = None, status: int = 200,
-                  errors=()):
+                  errors=(), leak: bool = False):
     filed, invoice = found
     accounts = {account.id: account for account in office.accounts}
     comment = comment or CommentForm()
     response = page(
         "office/request.html", f"{service.type_label(filed)}: folio {filed.folio}",
         office=office, filed=filed, invoice=invoice, account=accounts.get(filed.account_id),
-        comment=comment, errors=list(errors) + _errors(comment),
-        can_comment=service.is_open(filed), type_label=service.type_label(filed),
+        comment=comment, errors=list(errors) + _errors(comment), leak=leak,
+        can_comment=service.is_open(filed), status_agreed=service.status_agreed(filed),
+        type_label=service.type_label(filed),
         status_word=service.status_word, kind_word=service.KIND_WORDS[filed.kind],
         author_word=service.author_word, comment_limits=(service.COMMENT_MIN,
                                                          service.COMMENT_MAX))
@@ -246,13 +253,16 @@ def request_comment(request_id: int):
     if not service.is_open(filed):
         return _request_page(office, found, form, 409, errors=[
             ("", f"Tu {service.KIND_WORDS[filed.kind]} {filed.folio} ya está "
-                 f"{service.status_word(filed)}: no admite más comentarios. Si necesitas algo "
+                 f"{service.status_agreed(filed)}: no admite más comentarios. Si necesitas algo "
                  "más, abre una nueva solicitud.")])
     try:
         text = service.clean_comment(form.comentario.data)
     except service.TextError as error:
         form.comentario.errors = [str(error)]
         return _request_page(office, found, form, 422)
+    if service.mentions_leak(text) and not form.no_es_fuga.data:
+        return _request_page(office, found, form, 422, leak=True, errors=[
+            ("no_es_fuga", LEAK_TOLD_IN_COMMENT)])
     try:
         service.add_comment(filed, text, client_address=request.remote_addr)
     except service.RequestError as error:  # resolved in the meantime
