@@ -48,6 +48,7 @@ from ov.models import Account, Invoice, Photo, ReadingSubmission, User, utcnow
 from ov.models.billing import Reading, ReadingType
 from ov.models.portal import ReadingSubmissionStatus
 from ov.services import audit, mail, notices
+from ov.services.locks import take_turns
 
 #: The meter register's longest value, in digits (whole m³).
 MAX_DIGITS = 8
@@ -205,16 +206,6 @@ def pending_today(account_id: int, read_on: date) -> ReadingSubmission | None:
         .order_by(ReadingSubmission.id)
         .limit(1)
     ).first()
-
-
-def take_turns(user_id: int) -> None:
-    """Hold the user's submissions one at a time until the transaction ends: a row lock on
-    PostgreSQL; SQLite has no row locks, so there a write that changes nothing takes the
-    database's write lock, and the second submission waits for the first to commit."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(User).where(User.id == user_id).values(id=User.id))
-    else:
-        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def submit(*, user_id: int, account_id: int, value: int, read_on: date,

@@ -52,6 +52,7 @@ from ov.models import (
     utcnow,
 )
 from ov.services import audit, contracts, mail, notices
+from ov.services.locks import take_turns
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
@@ -167,11 +168,6 @@ def open_bill_format_requests(user_id: int) -> dict[int, ServiceRequest]:
         .order_by(ServiceRequest.id)
     )
     return {row.account_id: row for row in rows}
-
-
-def take_turns(user_id: int) -> None:
-    """Lock the user's row until the transaction ends (a no-op on SQLite)."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None,
@@ -360,7 +356,11 @@ DUPLICATE_WINDOW = timedelta(minutes=10)
 def same_request(user_id: int, account_id: int, category: str, description: str, *,
                  invoice_id: int | None, now: datetime | None = None) -> ServiceRequest | None:
     """The user's open request with exactly these answers filed moments ago (a double tap
-    of the button, the form sent again from the history), if any (one query)."""
+    of the button, the form sent again from the history), if any.
+
+    Takes the user's turn first (held until the caller commits), so that the same form sent
+    twice at once files once: the second finds the first's request."""
+    take_turns(user_id)
     since = (now or utcnow()) - DUPLICATE_WINDOW
     return db.session.scalars(
         select(ServiceRequest)
