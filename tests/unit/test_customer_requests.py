@@ -179,7 +179,7 @@ def test_a_resolved_or_closed_request_takes_no_comment(app, status):
         db.session.commit()
         with pytest.raises(service.RequestError) as refused:
             service.add_comment(made, "¿Y mi respuesta?")
-        word = {"resuelta": "resuelta", "cerrada": "cerrada"}[status]
+        word = {"resuelta": "resuelto", "cerrada": "cerrado"}[status]  # a claim: masculine
         assert str(refused.value) == (f"Tu reclamo {made.folio} ya está {word}: no admite más "
                                       "comentarios. Si necesitas algo más, abre una nueva "
                                       "solicitud.")
