@@ -224,7 +224,10 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission = pending_today(account_id, read_on)
     replaced = submission is not None
     dropped: list[Photo] = []
-    if submission is not None and submission.photo_id not in (None, photo and photo.id):
+    # A correction without a new file keeps the photo sent first; a different photo
+    # replaces it, and the old one goes.
+    if (submission is not None and photo is not None
+            and submission.photo_id not in (None, photo.id)):
         old = db.session.get(Photo, submission.photo_id)
         if old is not None:
             dropped.append(old)
@@ -236,13 +239,15 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission.user_id = user_id
     submission.value = value
     submission.invoice_id = invoice_id
-    submission.photo_id = photo.id if photo else None
+    if photo is not None:
+        submission.photo_id = photo.id
     submission.confirmed = confirmed
     submission.submitted_at = utcnow()
     db.session.flush()
     audit.record("reading_submitted", user_id=user_id, client_address=client_address,
                  account_id=account_id, submission_id=submission.id, invoice_id=invoice_id,
-                 photo=photo is not None, confirmed=confirmed, replaced=replaced or None)
+                 photo=submission.photo_id is not None, confirmed=confirmed,
+                 replaced=replaced or None)
     return Stored(submission, replaced, dropped)
 
 
