@@ -294,13 +294,32 @@ def listing(*, pending_only: bool, limit: int) -> list[tuple[ReadingSubmission, 
     return [(row, account) for row, account in db.session.execute(query).all()]
 
 
+#: How staff read a reviewed reading's status.
+REVIEWED_WORDS = {ReadingSubmissionStatus.ACCEPTED.value: "aceptada",
+                  ReadingSubmissionStatus.REJECTED.value: "no aceptada"}
+#: The longest note a review takes (the customer reads it on the reading's page).
+NOTE_MAX = 2000
+
+
+def clean_note(note: str | None) -> str:
+    """The note as kept: line ends as ``\\n`` (its paragraphs are shown), blank lines and
+    spaces at either end trimmed; refused over ``NOTE_MAX`` characters rather than cut."""
+    lines = [" ".join(part.split()) for part in
+             (note or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    text = "\n".join(lines).strip()
+    if len(text) > NOTE_MAX:
+        raise ReviewError(f"La nota tiene {len(text):,} caracteres; el máximo es "
+                          f"{NOTE_MAX:,}. Acórtala.")
+    return text
+
+
 def review(submission_id: int, outcome: str, note: str = "") -> Reviewed:
     """Accept or reject a received reading and tell its user (callers commit). A rejection
     needs a note: the customer reads why. Of two staff reviewing one reading at once, the
     second is refused (the update is conditional on the status)."""
     if outcome not in OUTCOMES:
         raise ReviewError(f"Resultado desconocido: {outcome}.")
-    note = " ".join((note or "").split())[:500]
+    note = clean_note(note)
     if outcome == "reject" and not note:
         raise ReviewError("Para no aceptar una lectura escribe el motivo con --note: el "
                           "cliente lo lee.")
@@ -311,12 +330,13 @@ def review(submission_id: int, outcome: str, note: str = "") -> Reviewed:
         update(ReadingSubmission)
         .where(ReadingSubmission.id == submission_id,
                ReadingSubmission.status == ReadingSubmissionStatus.RECEIVED.value)
-        .values(status=OUTCOMES[outcome])
+        .values(status=OUTCOMES[outcome], review_note=note or None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
         db.session.refresh(found)
-        raise ReviewError(f"La lectura {submission_id} ya se revisó: está {found.status}.")
+        raise ReviewError(f"La lectura {submission_id} ya se revisó: está "
+                          f"{REVIEWED_WORDS.get(found.status, found.status)}.")
     db.session.refresh(found)
     account = db.session.get(Account, found.account_id)
     audit.record("reading_reviewed", submission_id=found.id, account_id=found.account_id,

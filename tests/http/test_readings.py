@@ -531,3 +531,23 @@ def test_the_page_and_its_swaps_are_within_the_weight_budget(signed_in, mine, ht
     assert all(r.headers.get("Content-Encoding") == "br" for r in swaps.values()), sizes
     assert sizes["page"] <= PAGE_BUDGET, sizes
     assert max(v for k, v in sizes.items() if k != "page") <= 2048, sizes
+
+
+
+@pytest.mark.parametrize(("outcome", "said", "button"), [
+    ("accept", "y la aceptamos", None),
+    ("reject", "y no la aceptamos", "Enviar una nueva lectura")])
+def test_a_reviewed_readings_page_says_so_with_the_staff_note(app, signed_in, mine, outcome,
+                                                              said, button):
+    response = post(signed_in, contrato=str(mine["account_id"]), lectura=str(mine["last"] + 10))
+    [row] = submissions(app)
+    with app.app_context():
+        readings.review(row.id, outcome, "Los números no se leen bien.\n\nEnvía otra foto.")
+        db.session.commit()
+    page = text(signed_in.get(response.location))
+    assert said in page and "Revisamos tu lectura" in page
+    assert "la revisaremos" not in page and "la nueva reemplaza a esta" not in page
+    assert "Corregir mi lectura de hoy" not in page
+    assert ('<p class="request-text">Los números no se leen bien.</p>'
+            '<p class="request-text">Envía otra foto.</p>') in page
+    assert (button in page) if button else ("Enviar una nueva lectura" not in page)

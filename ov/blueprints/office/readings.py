@@ -26,7 +26,7 @@ from ov.blueprints.office.common import bp, int_arg, not_yours, office_context, 
 from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
-from ov.models import Invoice, ReadingSubmission, UserAccount
+from ov.models import Invoice, ReadingSubmission, ReadingSubmissionStatus, UserAccount
 from ov.services import office as data
 from ov.services import photos, readings
 from ov.uploads import accepts_photo
@@ -200,7 +200,9 @@ def reading_received(submission_id: int):
     office = office_context()
     account = next(a for a in office.accounts if a.id == found.account_id)
     invoice = db.session.get(Invoice, found.invoice_id) if found.invoice_id else None
-    return page("office/reading_received.html", "Recibimos tu lectura", office=office,
+    heading = ("Recibimos tu lectura" if found.status == ReadingSubmissionStatus.RECEIVED.value
+               else "Revisamos tu lectura")
+    return page("office/reading_received.html", heading, office=office, page_title=heading,
                 submission=found, account=account, invoice=invoice,
                 status_label=readings.STATUS_LABELS[found.status],
                 contract=contract_label(office, account))
