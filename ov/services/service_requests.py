@@ -52,7 +52,7 @@ from ov.models import (
     utcnow,
 )
 from ov.services import audit, contracts, mail, notices
-from ov.services.locks import take_turns
+from ov.services.locks import hold, take_turns
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
@@ -381,7 +381,9 @@ def add_comment(request: ServiceRequest, text: str, *, client_address: str | Non
                 now: datetime | None = None) -> ServiceRequestEvent:
     """The customer's comment (already cleaned) on their open request: an event with the
     current status, told to nobody (staff read it with ``requests show``). A resolved or
-    closed request takes no more comments (:class:`RequestError`). Callers commit."""
+    closed request takes no more comments (:class:`RequestError`), checked with the row
+    locked and read again: a comment sent while staff close it is refused. Callers commit."""
+    hold(request)
     if not is_open(request):
         raise RequestError(
             f"Tu {KIND_WORDS.get(request.kind, 'solicitud')} {request.folio} ya está "

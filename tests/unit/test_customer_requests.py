@@ -11,7 +11,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest
@@ -184,6 +184,21 @@ def test_a_resolved_or_closed_request_takes_no_comment(app, status):
                                       "comentarios. Si necesitas algo más, abre una nueva "
                                       "solicitud.")
         assert len(made.events) == 2
+
+
+def test_a_comment_after_a_close_committed_meanwhile_is_refused(app):
+    with app.app_context():
+        user, account = make_customer()
+        made = file(user, account, now=NOON)
+        db.session.commit()
+        assert made.status == "received"  # loaded: what the page read
+        # Staff close it meanwhile, behind the loaded object's back.
+        db.session.execute(update(ServiceRequest).where(ServiceRequest.id == made.id)
+                           .values(status="closed")
+                           .execution_options(synchronize_session=False))
+        with pytest.raises(service.RequestError):
+            service.add_comment(made, "¿Y mi respuesta?")
+        assert [event.author for event in made.events] == ["customer"]
 
 
 # --- staff: status changes and notes told to the customer --------------------------------------
