@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ov.extensions import db
 from ov.models import (
     Account,
+    AuditEvent,
     Invoice,
     Photo,
     ServiceRequest,
@@ -196,7 +197,6 @@ def test_with_htmx_the_panel_swaps_to_the_new_request(app, signed_in, seed_custo
     ({"tipo": ""}, "tipo-1", "Elige el tipo de solicitud o reclamo."),
     ({"tipo": "cualquiera"}, "tipo-1", "Elige el tipo de solicitud o reclamo."),
     ({"contrato": ""}, "contrato", "Elige uno de tus contratos."),
-    ({"contrato": "99999"}, "contrato", "Elige uno de tus contratos."),
     ({"factura": ""}, "factura", "Elige la factura que quieres aclarar."),
     ({"factura": "x1"}, "factura", "Elige una de las facturas de la lista, o «Ninguna»."),
     ({"descripcion": "Corto"}, "descripcion",
@@ -223,12 +223,25 @@ def test_bad_answers_are_refused_422_with_the_answers_kept(app, signed_in, seed_
     assert requests_in_db(app) == []
 
 
-def test_another_customers_invoice_or_one_of_another_contract_is_refused(
-        app, signed_in, seed_customer):
+def test_another_customers_invoice_or_contract_is_404_and_audited(app, signed_in, seed_customer):
     other = customer(app, username="otraPersona2", number="5550001")
-    response = post_new(signed_in, answers(seed_customer, factura=str(other["invoice_ids"][0])))
-    assert response.status_code == 422
-    assert "Elige una de las facturas de la lista" in text(response)
+    theirs = answers(seed_customer, factura=str(other["invoice_ids"][0]))
+    assert post_new(signed_in, theirs).status_code == 404
+    theirs = answers(seed_customer, contrato=str(other["account_id"]), factura="")
+    assert post_new(signed_in, theirs).status_code == 404
+    assert signed_in.get(f"{NEW}?contrato={other['account_id']}").status_code == 404
+    mine = text(signed_in.get(f"{NEW}?contrato={seed_customer['account_id']}"))
+    assert f'<option value="{seed_customer["account_id"]}" selected>' in mine
+    with app.app_context():
+        denied = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "access_denied").order_by(AuditEvent.id)).all()
+        assert [(e.details["record"], e.details["record_id"]) for e in denied] == [
+            ("service_request_invoice", other["invoice_ids"][0]),
+            ("contract", other["account_id"]), ("contract", other["account_id"])]
+    assert requests_in_db(app) == []
+
+
+def test_an_invoice_of_another_of_the_users_contracts_is_refused(app, signed_in, seed_customer):
     with app.app_context():
         _, second = second_contract(seed_customer, "7770001")
         from tests.support.factories import make_invoices

@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask_wtf.file import FileField
 from wtforms import HiddenField
 
+from ov.blueprints.office.common import digits
 from ov.services import photos
 
 LABEL = "Foto del medidor"
@@ -56,8 +57,8 @@ def take_photo(form, *, user_id: int, account_id: int) -> photos.Photo | None:
 
 
 def _kept(raw: str | None, user_id: int) -> photos.Photo | None:
-    raw = (raw or "").strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+    photo_id = digits(raw)
+    if photo_id is None:
         return None
-    found = photos.own_photo(user_id, int(raw))
+    found = photos.own_photo(user_id, photo_id)
     return found if found is not None and not photos.is_attached(found) else None

@@ -22,7 +22,15 @@ from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from ov.blueprints.office.common import bp, int_arg, not_yours, office_context, page, today
+from ov.blueprints.office.common import (
+    bp,
+    digits,
+    int_arg,
+    not_yours,
+    office_context,
+    page,
+    today,
+)
 from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
@@ -36,16 +44,8 @@ NOT_ESTIMATED = ("La factura {number} se hizo con una lectura real de tu medidor
                  "corregirla. Si quieres, danos la lectura de hoy.")
 
 
-def contract_id(value) -> int | None:
-    """A contract id as the select sends it: plain ASCII digits only."""
-    text = "" if value is None else str(value).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return None
-    return int(text)
-
-
 class ReadingForm(Form):
-    contrato = SelectField("Contrato", coerce=contract_id, validate_choice=False)
+    contrato = SelectField("Contrato", coerce=digits, validate_choice=False)
     lectura = StringField(
         "Lectura del medidor",
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 20,
@@ -77,7 +77,7 @@ def wanted_contract(office) -> int | None:
     raw = request.args.get("contrato", "")
     if raw in ("", "todos"):
         return None
-    wanted = contract_id(raw)
+    wanted = digits(raw)
     if wanted is None:
         return None
     if wanted not in {account.id for account in office.accounts}:

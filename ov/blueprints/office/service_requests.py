@@ -22,7 +22,14 @@ from flask_login import current_user
 from wtforms import BooleanField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ov.blueprints.office.common import Office, bp, not_yours, office_context, page
+from ov.blueprints.office.common import (
+    Office,
+    bp,
+    digits,
+    not_yours,
+    office_context,
+    page,
+)
 from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
@@ -67,13 +74,6 @@ class RequestForm(Form):
 class CommentForm(Form):
     comentario = TextAreaField("Tu comentario", render_kw={"rows": 4})
     no_es_fuga = BooleanField("No es una fuga de gas: enviar de todos modos")
-
-
-def _digits(value: str | None) -> int | None:
-    text = value or ""
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return None
-    return int(text)
 
 
 #: The same, for a comment on a request already filed.
@@ -136,19 +136,20 @@ def request_new():
     if category is None:
         form.tipo.data = None
         form.tipo.errors = ["Elige el tipo de solicitud o reclamo."]
-    account_id = _digits(form.contrato.data)
-    if account_id not in accounts:
+    account_id = digits(form.contrato.data)
+    if account_id is not None and account_id not in accounts:
+        not_yours("contract", account_id)  # another customer's: not a choice offered
+    if account_id is None:
         form.contrato.errors = ["Elige uno de tus contratos."]
-        account_id = None
     invoice = None
-    invoice_id = _digits(form.factura.data)
+    invoice_id = digits(form.factura.data)
     if form.factura.data and invoice_id is None:
         form.factura.errors = ["Elige una de las facturas de la lista, o «Ninguna»."]
     elif invoice_id is not None:
         invoice = office.scope.invoice(invoice_id)
         if invoice is None:
-            form.factura.errors = ["Elige una de las facturas de la lista, o «Ninguna»."]
-        elif account_id is not None and invoice.account_id != account_id:
+            not_yours("service_request_invoice", invoice_id)
+        if account_id is not None and invoice.account_id != account_id:
             form.factura.errors = [
                 f"La factura {invoice.number} es de otro de tus contratos. Elige una "
                 "factura de este contrato, o «Ninguna»."]
@@ -196,13 +197,19 @@ def _new_form(office: Office):
         return _leak_page(office)
     data = {"tipo": asked_type if asked_type in service.CATEGORY_LABELS else None}
     accounts = office.accounts
-    if len(office.chosen) == 1:
+    asked_contract = request.args.get("contrato", "")
+    if asked_contract not in ("", "todos"):
+        account_id = digits(asked_contract)
+        if account_id is None or account_id not in {account.id for account in accounts}:
+            not_yours("contract", account_id or 0)
+        data["contrato"] = str(account_id)
+    elif len(office.chosen) == 1:
         data["contrato"] = str(office.chosen[0].id)
     elif len(accounts) == 1:
         data["contrato"] = str(accounts[0].id)
     invoice = None
     if "factura" in request.args:
-        invoice_id = _digits(request.args["factura"])
+        invoice_id = digits(request.args["factura"])
         invoice = office.scope.invoice(invoice_id) if invoice_id is not None else None
         if invoice is None:
             not_yours("service_request_invoice", invoice_id or 0)
