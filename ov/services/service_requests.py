@@ -53,10 +53,12 @@ from ov.models import (
 )
 from ov.services import audit, contracts, mail, notices
 from ov.services.locks import hold, take_turns
+from ov.services.office import CLARIFYING as CLARIFYING  # one definition, read here too
+from ov.services.office import OPEN_REQUEST
 from ov.services.preferences import FORMAT_LABELS, format_phrase
 
 BILL_FORMAT = "bill_format"
-OPEN = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
+OPEN = OPEN_REQUEST
 #: What staff type for each status, and the order statuses go in.
 STATUS_NAMES = {"en-proceso": ServiceRequestStatus.IN_PROGRESS.value,
                 "resuelta": ServiceRequestStatus.RESOLVED.value,
@@ -249,9 +251,8 @@ CATEGORY_LABELS = {
 CLAIMS = frozenset({ServiceRequestCategory.BILL_CLARIFICATION.value,
                     ServiceRequestCategory.READING_REVIEW.value,
                     ServiceRequestCategory.METER_REVIEW.value})
-#: Claims that put the invoice they are about "en aclaración" while open.
-CLARIFYING = (ServiceRequestCategory.BILL_CLARIFICATION.value,
-              ServiceRequestCategory.READING_REVIEW.value)
+#: Claims that put the invoice they are about "en aclaración" while open: ``CLARIFYING``
+#: (defined with ``Scope.open_claims``, which reads it).
 KIND_WORDS = {ServiceRequestKind.CLAIM.value: "reclamo",
               ServiceRequestKind.REQUEST.value: "solicitud"}
 AUTHOR_WORDS = {EventAuthor.CUSTOMER.value: "Tú", EventAuthor.PORTAL.value: "La Oficina Virtual"}

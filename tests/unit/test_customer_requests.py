@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest
 from ov.services import service_requests as service
+from ov.services.office import Scope
 from tests.support.factories import make_customer, make_invoices
 from tests.support.rows import events
 
@@ -199,6 +200,22 @@ def test_a_comment_after_a_close_committed_meanwhile_is_refused(app):
         with pytest.raises(service.RequestError):
             service.add_comment(made, "¿Y mi respuesta?")
         assert [event.author for event in made.events] == ["customer"]
+
+
+def test_an_invoice_under_an_older_claim_of_someone_else_leads_to_the_users_own(app):
+    with app.app_context():
+        user, account = make_customer()
+        # Someone else's claim on the contract: its former holder, say.
+        other, _ = make_customer(username="titularAnterior", email="antes@ejemplo.mx",
+                                 number="5550002")
+        [invoice] = make_invoices(account, 1)
+        theirs = file(other, account, invoice_id=invoice.id, now=NOON)
+        assert Scope.of(user.id).open_claims([invoice.id]) == {invoice.id: theirs}
+        mine = file(user, account, invoice_id=invoice.id, now=NOON + timedelta(hours=1))
+        file(user, account, invoice_id=invoice.id, text="Otra vez el cargo fijo doble.",
+             now=NOON + timedelta(hours=2))
+        db.session.commit()
+        assert Scope.of(user.id).open_claims([invoice.id]) == {invoice.id: mine}
 
 
 # --- staff: status changes and notes told to the customer --------------------------------------
