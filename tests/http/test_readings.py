@@ -551,3 +551,22 @@ def test_a_reviewed_readings_page_says_so_with_the_staff_note(app, signed_in, mi
     assert ('<p class="request-text">Los números no se leen bien.</p>'
             '<p class="request-text">Envía otra foto.</p>') in page
     assert (button in page) if button else ("Enviar una nueva lectura" not in page)
+
+
+
+def test_a_photo_sent_before_a_contract_is_chosen_is_kept_for_the_next_try(app, signed_in,
+                                                                          mine):
+    second = second_contract(app, mine["user_id"])
+    refused = send(signed_in, images.photo(800, 600), contrato="",
+                   lectura=str(mine["last"] + 5))
+    assert refused.status_code == 422
+    [(photo, _)] = stored_photos(app)
+    assert value_of(text(refused), "foto_guardada") == str(photo.id)
+    assert "Ya tenemos tu foto" in text(refused)
+    done = send(signed_in, None, contrato=str(second), lectura="10",
+                foto_guardada=str(photo.id))
+    assert done.status_code == 303
+    [row] = submissions(app)
+    assert (row.account_id, row.photo_id) == (second, photo.id)
+    with app.app_context():
+        assert db.session.get(Photo, photo.id).account_id == second

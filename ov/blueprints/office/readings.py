@@ -153,9 +153,10 @@ def reading_new():
         not_yours("contract", account_id)
     # A good photo is kept as soon as it arrives, so a refused or questioned answer does not
     # make the customer choose it again (the form carries its id); a bad one keeps nothing.
-    photo = None
-    if account_id is not None:
-        photo = take_photo(form, user_id=current_user.id, account_id=account_id)
+    # No contract chosen yet: it is kept on the user's first until one is.
+    holder = account_id or next((account.id for account in office.accounts), None)
+    photo = (take_photo(form, user_id=current_user.id, account_id=holder)
+             if holder is not None else None)
     if not valid or form.foto.errors:
         response = form_page(form, office, invoice, status=422)
         db.session.commit()
