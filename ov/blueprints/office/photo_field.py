@@ -14,9 +14,11 @@ nothing ever attached are removed by ``flask --app ov photos prune``.
 from __future__ import annotations
 
 from flask_wtf.file import FileField
+from sqlalchemy import event, inspect
 from wtforms import HiddenField
 
 from ov.blueprints.office.common import digits
+from ov.extensions import db
 from ov.services import photos
 
 LABEL = "Foto del medidor"
@@ -36,24 +38,40 @@ class KeptPhotoField(HiddenField):
 def take_photo(form, *, user_id: int, account_id: int) -> photos.Photo | None:
     """The form's photo: a new file (judged, re-encoded and kept: flushed, the caller
     commits), else the one kept from an earlier try, else None. A bad file adds its Spanish
-    message to ``form.foto.errors`` and gives None; nothing of it is stored."""
+    message to ``form.foto.errors`` and gives None; nothing of it is stored, and a photo
+    kept from an earlier try stays in the form for the next one. A good new file replaces
+    the kept one, whose row goes with the caller's commit and its file after it."""
     upload = form.foto.data
+    earlier = _kept(form.foto_guardada.data, user_id)
     if upload is not None:
         try:
             prepared = photos.prepare(upload.stream)
         except photos.PhotoError as exc:
             form.foto.errors = [*form.foto.errors, str(exc)]
-            form.foto_guardada.data = ""
+            form.foto_guardada.data = str(earlier.id) if earlier is not None else ""
             return None
         photo = photos.keep(prepared, user_id=user_id, account_id=account_id)
         form.foto_guardada.data = str(photo.id)
+        if earlier is not None:
+            _drop(earlier)
         return photo
-    kept = _kept(form.foto_guardada.data, user_id)
-    if kept is None:
+    if earlier is None:
         form.foto_guardada.data = ""
         return None
-    kept.account_id = account_id  # the contract chosen may have changed since
-    return kept
+    earlier.account_id = account_id  # the contract chosen may have changed since
+    return earlier
+
+
+def _drop(photo: photos.Photo) -> None:
+    """Delete a kept photo a new one replaced: its row now, its file once that is
+    committed (a rollback keeps both)."""
+    db.session.delete(photo)
+
+    def remove_file(session) -> None:
+        if inspect(photo).was_deleted:
+            photos.discard([photo])
+
+    event.listen(db.session(), "after_commit", remove_file, once=True)
 
 
 def _kept(raw: str | None, user_id: int) -> photos.Photo | None:
