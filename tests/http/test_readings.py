@@ -570,3 +570,14 @@ def test_a_photo_sent_before_a_contract_is_chosen_is_kept_for_the_next_try(app, 
     assert (row.account_id, row.photo_id) == (second, photo.id)
     with app.app_context():
         assert db.session.get(Photo, photo.id).account_id == second
+
+
+def test_the_photo_forms_share_a_limit_of_posts_per_user(app, signed_in, mine, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_PHOTO_FORM_LIMIT", "2 per hour")
+    assert post(signed_in, contrato=str(mine["account_id"]), lectura="x").status_code == 422
+    assert signed_in.post("/mi-oficina/solicitudes/nueva",
+                          data={"csrf_token": hidden(text(signed_in.get(URL)), "csrf_token")}
+                          ).status_code == 422
+    refused = post(signed_in, contrato=str(mine["account_id"]), lectura="x")
+    assert refused.status_code == 429
+    assert signed_in.get(URL).status_code == 200  # reading the form is not counted

@@ -13,15 +13,23 @@ nothing ever attached are removed by ``flask --app ov photos prune``.
 
 from __future__ import annotations
 
+from flask import current_app
+from flask_login import current_user
 from flask_wtf.file import FileField
 from sqlalchemy import event, inspect
 from wtforms import HiddenField
 
 from ov.blueprints.office.common import digits
-from ov.extensions import db
+from ov.extensions import db, limiter
 from ov.services import photos
 
 LABEL = "Foto del medidor"
+
+#: The forms that take a photo share one allowance of posts per user
+#: (``OV_PHOTO_FORM_LIMIT``): each post may store a photo. Put below the route decorator.
+photo_form_limit = limiter.shared_limit(
+    lambda: current_app.config["OV_PHOTO_FORM_LIMIT"], scope="formularios-con-foto",
+    key_func=lambda: f"foto:{current_user.get_id()}", methods=["POST"])
 
 
 class PhotoField(FileField):

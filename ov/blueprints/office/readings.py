@@ -31,7 +31,12 @@ from ov.blueprints.office.common import (
     page,
     today,
 )
-from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
+from ov.blueprints.office.photo_field import (
+    KeptPhotoField,
+    PhotoField,
+    photo_form_limit,
+    take_photo,
+)
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
 from ov.models import Invoice, ReadingSubmission, ReadingSubmissionStatus, UserAccount
@@ -124,6 +129,7 @@ def form_page(form: ReadingForm, office, invoice, *, status: int = 200, caution=
 
 
 @bp.route("/consumos/lectura", methods=["GET", "POST"])
+@photo_form_limit
 @accepts_photo
 def reading_new():
     office = office_context()

@@ -30,7 +30,12 @@ from ov.blueprints.office.common import (
     office_context,
     page,
 )
-from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
+from ov.blueprints.office.photo_field import (
+    KeptPhotoField,
+    PhotoField,
+    photo_form_limit,
+    take_photo,
+)
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
 from ov.formatting import day
@@ -123,6 +128,7 @@ def _leak_page(office: Office):
 
 
 @bp.route("/solicitudes/nueva", methods=["GET", "POST"], endpoint="request_new")
+@photo_form_limit
 @accepts_photo
 def request_new():
     office = office_context()
