@@ -581,3 +581,22 @@ def test_the_photo_forms_share_a_limit_of_posts_per_user(app, signed_in, mine, m
     refused = post(signed_in, contrato=str(mine["account_id"]), lectura="x")
     assert refused.status_code == 429
     assert signed_in.get(URL).status_code == 200  # reading the form is not counted
+
+
+
+def test_with_htmx_a_photo_too_large_is_told_beside_the_photo_only(app, signed_in, mine,
+                                                                   htmx_headers):
+    limit = app.config["OV_PHOTO_MAX_MB"] * 1024 * 1024
+    response = send(signed_in, b"\xff\xd8" + b"x" * (limit + 100_000), headers=htmx_headers,
+                    contrato=str(mine["account_id"]), lectura=str(mine["last"] + 5))
+    assert response.status_code == 413
+    assert response.headers["HX-Retarget"] == "#foto-error"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    body = text(response)
+    assert body == ('<span class="field-error"><span class="visually-hidden">Error: </span>'
+                    f"La foto pesa más de {app.config['OV_PHOTO_MAX_MB']} MB, lo más que "
+                    "admite el formulario, y no se guardó nada. Vuelve al formulario y elige "
+                    "una foto más pequeña (en la cámara del teléfono, una resolución menor), o "
+                    "envíalo sin foto.</span>")
+    assert 'id="foto-error"' in text(signed_in.get(URL))
+    assert submissions(app) == [] and stored_photos(app) == []
