@@ -16,6 +16,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from ov.cli_readings import photo_files
 from ov.extensions import db
 from ov.formatting import day, moment
 from ov.models import Account
@@ -71,7 +72,8 @@ def requests_show_command(folio: str) -> None:
         f"Factura: {invoice or 'ninguna'}",
         "Presentada por: " + ("un usuario de la Oficina Virtual" if row.user_id
                               else "teléfono u oficina (sin usuario)"),
-        f"Foto adjunta: {'sí' if row.photo_id else 'no'}",
+        "Foto adjunta: " + (photo_files([row.photo_id]).get(row.photo_id, "sin archivo")
+                            if row.photo_id else "no"),
         "Descripción:",
         *[f"  {text}" for text in (row.body or '').splitlines()],
         f"Seguimiento ({len(row.events)}):",

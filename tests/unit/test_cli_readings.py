@@ -4,13 +4,15 @@ them; the customer is told with a notice, once."""
 from __future__ import annotations
 
 from datetime import date
+from io import BytesIO
 
 import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import AuditEvent, Notice, ReadingSubmission
-from ov.services import readings
+from ov.services import photos, readings
+from tests.support import images
 from tests.support.factories import make_customer
 
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -102,3 +104,17 @@ def test_the_note_is_kept_with_its_line_breaks_and_a_long_one_is_refused_not_cut
     assert run(app, "accept", str(sent["first"]), "--note", long_enough).exit_code == 0
     with app.app_context():
         assert db.session.get(ReadingSubmission, sent["first"]).review_note == long_enough
+
+
+def test_list_prints_where_each_photo_file_is(app):
+    with app.app_context():
+        user, account = make_customer()
+        photo = photos.keep(photos.prepare(BytesIO(images.photo(400, 300))), user_id=user.id,
+                            account_id=account.id)
+        sent = readings.submit(user_id=user.id, account_id=account.id, value=1234,
+                               read_on=DAY, photo=photo).submission
+        db.session.commit()
+        sent_id, photo_id, path = sent.id, photo.id, photos.path_of(photo)
+    [line] = run(app, "list").output.splitlines()
+    assert line.startswith(f"{sent_id}  ")
+    assert f"(foto {photo_id}: {path})" in line

@@ -9,14 +9,17 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
 
 import pytest
 from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest
+from ov.services import photos
 from ov.services import service_requests as service
 from ov.services.office import Scope
+from tests.support import images
 from tests.support.factories import make_customer, make_invoices
 from tests.support.rows import events
 
@@ -308,6 +311,20 @@ def filed_claim(app, **extra) -> tuple[str, int]:
                     text="Me cobraron dos veces.\nRevisen, por favor.", **extra)
         db.session.commit()
         return made.folio, made.id
+
+
+def test_show_prints_where_the_photo_file_is(app):
+    with app.app_context():
+        user, account = make_customer()
+        photo = photos.keep(photos.prepare(BytesIO(images.photo(400, 300))), user_id=user.id,
+                            account_id=account.id)
+        made = file(user, account, category="meter_review", photo_id=photo.id, now=FILED)
+        db.session.commit()
+        folio, path = made.folio, photos.path_of(photo)
+    shown = run(app, "show", folio)
+    assert shown.exit_code == 0, shown.output
+    assert f"Foto adjunta: {path}" in shown.output.splitlines()
+    assert path.is_file()
 
 
 def test_list_shows_the_type_and_the_answer_date(app):
