@@ -668,7 +668,8 @@ EXPORT_FIELDS = ("folio", "creada", "actualizada", "estado", "categoria", "tipo"
 
 def export_rows(since: date, limit: int | None = None) -> list[dict[str, object]]:
     """Every request filed since ``since`` (a day in Mexico), oldest first, one row each
-    with :data:`EXPORT_FIELDS` (dates ISO 8601, UTC times); one query."""
+    with :data:`EXPORT_FIELDS` (dates ISO 8601, UTC times; estado and categoria as stable
+    codes: ``in_progress``, ``bill_clarification``); one query."""
     start = datetime(since.year, since.month, since.day, tzinfo=LOCAL_TIME)
     events = (select(ServiceRequestEvent.request_id,
                      func.count(ServiceRequestEvent.id).label("count"),
@@ -693,7 +694,7 @@ def export_rows(since: date, limit: int | None = None) -> list[dict[str, object]
             "folio": request.folio,
             "creada": request.created_at.astimezone(UTC).isoformat(),
             "actualizada": last_at.astimezone(UTC).isoformat(),
-            "estado": status_word(request),
+            "estado": request.status,  # a stable code, as categoria
             "categoria": category_name(request),
             "tipo": KIND_WORDS.get(request.kind, request.kind),
             "zona": zone,

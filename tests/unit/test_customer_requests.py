@@ -391,7 +391,7 @@ def test_export_as_json_lines_and_csv_parse_back_to_the_same_rows(app):
     assert datetime.fromisoformat(row["actualizada"]) >= datetime.fromisoformat(row["creada"])
     assert {key: row[key] for key in ("estado", "categoria", "tipo", "zona", "contrato",
                                       "responder_a_mas_tardar", "descripcion", "eventos")} == {
-        "estado": "en proceso", "categoria": "bill_clarification", "tipo": "reclamo",
+        "estado": "in_progress", "categoria": "bill_clarification", "tipo": "reclamo",
         "zona": "Nuevo Laredo", "contrato": "8295249-7",
         "responder_a_mas_tardar": "2026-11-12",
         "descripcion": "Me cobraron dos veces.\nRevisen, por favor.", "eventos": 2}
@@ -406,5 +406,31 @@ def test_export_as_json_lines_and_csv_parse_back_to_the_same_rows(app):
     assert parsed[0]["factura"] == "" and parsed[0]["tipo"] == "solicitud"
     assert {**parsed[1], "eventos": int(parsed[1]["eventos"])} == {
         key: ("" if value is None else value) for key, value in row.items()}
-    bad = run(app, "export", "--since", "01/11/2026")
-    assert bad.exit_code == 2
+    for typed in ("01/11/2026", "2026-13-01", "ayer"):
+        bad = run(app, "export", "--since", typed)
+        assert bad.exit_code == 1
+        assert f"La fecha de --since no se entiende: «{typed}». Escríbela como AAAA-MM-DD" in (
+            bad.output)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_csv_export_defuses_spreadsheet_formulas_and_json_keeps_the_text(app, start):
+    with app.app_context():
+        user, account = make_customer()
+        text = f"{start}HYPERLINK(\"http://ejemplo.mx\") cobro"
+        service.file_request(user.id, account.id, "other", text, now=FILED)
+        db.session.commit()
+    as_csv = run(app, "export", "--since", "2026-11-01", "--format", "csv")
+    [row] = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert row["descripcion"] == f"'{text}"
+    assert row["estado"] == "received" and row["folio"].startswith("SR-")
+    as_json = run(app, "export", "--since", "2026-11-01")
+    assert json.loads(as_json.stdout)["descripcion"] == text
+
+
+def test_a_csv_cell_is_prefixed_only_when_it_starts_a_formula():
+    from ov.cli_requests import csv_cell
+
+    assert [csv_cell(v) for v in ("=1+1", "+52", "-3", "@x", "\tx", "\rx", "a=b", "", None,
+                                  2)] == ["'=1+1", "'+52", "'-3", "'@x", "'\tx", "'\rx",
+                                          "a=b", "", "", 2]
