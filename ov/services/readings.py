@@ -49,6 +49,7 @@ from ov.models.billing import Reading, ReadingType
 from ov.models.portal import ReadingSubmissionStatus
 from ov.services import audit, mail, notices
 from ov.services.locks import take_turns
+from ov.services.text import tidy_lines
 
 #: The meter register's longest value, in digits (whole m³).
 MAX_DIGITS = 8
@@ -304,9 +305,7 @@ NOTE_MAX = 2000
 def clean_note(note: str | None) -> str:
     """The note as kept: line ends as ``\\n`` (its paragraphs are shown), blank lines and
     spaces at either end trimmed; refused over ``NOTE_MAX`` characters rather than cut."""
-    lines = [" ".join(part.split()) for part in
-             (note or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    text = "\n".join(lines).strip()
+    text = tidy_lines(note)
     if len(text) > NOTE_MAX:
         raise ReviewError(f"La nota tiene {len(text):,} caracteres; el máximo es "
                           f"{NOTE_MAX:,}. Acórtala.")

@@ -56,6 +56,7 @@ from ov.services.locks import hold, take_turns
 from ov.services.office import CLARIFYING as CLARIFYING  # one definition, read here too
 from ov.services.office import OPEN_REQUEST
 from ov.services.preferences import FORMAT_LABELS, format_phrase
+from ov.services.text import tidy_lines
 
 BILL_FORMAT = "bill_format"
 OPEN = OPEN_REQUEST
@@ -510,8 +511,10 @@ def set_status(folio: str, status: str, note: str = "", *,
 
 
 def _clean_note(note: str) -> str:
-    note = " ".join(note.split())
-    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} for char in note):
+    """The note as kept, its line breaks too (the request page shows its paragraphs)."""
+    note = tidy_lines(note)
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} and char != "\n"
+           for char in note):
         raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
     if len(note) > COMMENT_MAX:
         raise RequestError(f"La nota tiene {len(note):,} caracteres; el máximo es "

@@ -23,7 +23,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import demo_data, passwords
+from ov.services import demo_data, passwords, photos
 from ov.services import service_requests as service
 from tests.http.test_office import customer, second_contract
 from tests.support.journeys import PASSWORD, hidden, sign_in
@@ -603,7 +603,9 @@ def test_a_claim_with_a_photo_shows_it_to_its_owner_only(app, signed_in, seed_cu
     assert sign_in(other, "otraPersona2").status_code == 303
     assert other.get(f"/mi-oficina/fotos/{photo.id}.jpg").status_code == 404
     shown = app.test_cli_runner().invoke(args=["requests", "show", made.folio])
-    assert "Foto adjunta: sí" in shown.output
+    with app.app_context():
+        path = photos.path_of(db.session.get(Photo, photo.id))
+    assert f"Foto adjunta: {path}" in shown.output.splitlines()
 
 
 @pytest.mark.parametrize("content_name", ["script_in_jpeg", "html_named_jpeg", "truncated_jpeg"])
@@ -759,3 +761,12 @@ def test_a_closed_claim_says_claim_not_request(app, signed_in, seed_customer):
         "csrf_token": token(signed_in, LIST), "comentario": "¿Y mi respuesta?"})
     assert response.status_code == 409
     assert f"Tu reclamo {made.folio} ya está cerrado: no admite" in text(response)
+
+
+
+def test_a_staff_answer_in_paragraphs_is_shown_in_paragraphs(app, signed_in, seed_customer):
+    made = file_one(app, seed_customer)
+    set_status(app, made.folio, "en-proceso", "Revisamos tu medidor.\r\n\r\n  Todo   bien. ")
+    html = text(signed_in.get(f"{LIST}/{made.id}"))
+    assert ('<p class="request-text">Revisamos tu medidor.</p>'
+            '<p class="request-text">Todo bien.</p>') in html

@@ -263,7 +263,7 @@ def test_a_staff_note_alone_keeps_the_status_and_tells_the_customer(app):
         db.session.commit()
         assert made.status == "received"
         assert [(e.author, e.status, e.note) for e in made.events[1:]] == [
-            ("staff", "received", "Necesitamos una foto de tu medidor."),
+            ("staff", "received", "Necesitamos una foto\nde tu medidor."),  # lines kept
             ("staff", "received", "Ya la recibimos, gracias.")]
         titles = list(db.session.scalars(select(Notice.title).where(Notice.user_id == user.id)
                                          .order_by(Notice.id)))
