@@ -556,6 +556,9 @@ def test_every_requests_page_and_state_is_valid_html(app, signed_in, seed_custom
         ("leak chosen", post_new(signed_in, answers(seed_customer, tipo="fuga"))),
         ("short comment", comment(signed_in, open_one.id, "x")),
         ("closed comment", comment(signed_in, closed.id, "¿Y mi respuesta?")),
+        ("leak in a comment", comment(signed_in, open_one.id, "Ahora huele a gas.")),
+        ("leak beside another error", post_new(signed_in, answers(
+            seed_customer, contrato="", descripcion="Huele a gas en la cocina."))),
     ]
     for label, response in states:
         assert response.status_code in (200, 409, 422), label

@@ -500,6 +500,11 @@ def test_every_state_of_the_reading_pages_is_valid_html(app, signed_in, mine, tm
     done = send(signed_in, images.photo(300, 200), f"{URL}?factura={mine['estimated'][-1]}",
                 lectura=str(mine["last"] + 1))
     states["received"] = signed_in.get(done.location)
+    with app.app_context():
+        [row] = submissions(app)
+        readings.review(row.id, "reject", "No se leen los números.\n\nEnvía otra foto.")
+        db.session.commit()
+    states["rejected with a note"] = signed_in.get(done.location)
     for label, response in states.items():
         assert response.status_code in (200, 409, 422), label
         documents.add(f"{label} ({response.status_code})", text(response))
