@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 
 import click
 from flask.cli import with_appcontext
 
+from ov.cli_readings import photo_files
 from ov.extensions import db
 from ov.formatting import day, moment
 from ov.models import Account
@@ -71,7 +73,8 @@ def requests_show_command(folio: str) -> None:
         f"Factura: {invoice or 'ninguna'}",
         "Presentada por: " + ("un usuario de la Oficina Virtual" if row.user_id
                               else "teléfono u oficina (sin usuario)"),
-        f"Foto adjunta: {'sí' if row.photo_id else 'no'}",
+        "Foto adjunta: " + (photo_files([row.photo_id]).get(row.photo_id, "sin archivo")
+                            if row.photo_id else "no"),
         "Descripción:",
         *[f"  {text}" for text in (row.body or '').splitlines()],
         f"Seguimiento ({len(row.events)}):",
@@ -121,21 +124,41 @@ def requests_update_command(folio: str, status: str | None, note: str) -> None:
     click.echo(done)
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> object:
+    """A value as the CSV holds it: nothing for None; text a spreadsheet would run as a
+    formula is prefixed with ``'`` (JSON lines keep it as it is)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 @requests_group.command("export")
-@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+@click.option("--since", required=True,
               help="Requests filed from this day on (YYYY-MM-DD, Mexico City).")
 @click.option("--format", "output", type=click.Choice(["jsonl", "csv"]), default="jsonl",
               show_default=True, help="JSON lines, or CSV with a header.")
 @with_appcontext
-def requests_export_command(since, output: str) -> None:
+def requests_export_command(since: str, output: str) -> None:
     """One row per request filed since the day, for the utility's CRM, to standard output."""
-    rows = service.export_rows(since.date())
+    try:
+        first_day = date.fromisoformat(since) if len(since) == 10 else None
+    except ValueError:
+        first_day = None
+    if first_day is None:
+        raise click.ClickException(f"La fecha de --since no se entiende: «{since}». Escríbela "
+                                   "como AAAA-MM-DD, por ejemplo 2026-11-01.")
+    rows = service.export_rows(first_day)
     if output == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=service.EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({key: "" if value is None else value for key, value in row.items()}
-                         for row in rows)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
         for row in rows:

@@ -113,6 +113,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "UNDO_LINK_DAYS": ("OV_UNDO_LINK_DAYS", int),
     "REAUTH_MINUTES": ("OV_REAUTH_MINUTES", int),
     "EMAIL_CHANGE_LIMIT": ("OV_EMAIL_CHANGE_LIMIT", str),
+    "PHOTO_FORM_LIMIT": ("OV_PHOTO_FORM_LIMIT", str),
     "ARCO_ANSWER_DAYS": ("OV_ARCO_ANSWER_DAYS", int),
     "ARCO_CARRY_OUT_DAYS": ("OV_ARCO_CARRY_OUT_DAYS", int),
     "CANCEL_BLOCK_DAYS": ("OV_CANCEL_BLOCK_DAYS", int),
@@ -245,6 +246,8 @@ def defaults(instance_path: str) -> dict:
         "OV_RECOVERY_BILL_ACCOUNT_LIMIT": "5 per hour",
         "OV_CONFIRM_RESEND_LIMIT": "3 per hour",
         "OV_EMAIL_CHANGE_LIMIT": "10 per hour",
+        # Forms that take a photo (a reading, a request): posts per user.
+        "OV_PHOTO_FORM_LIMIT": "30 per hour",
         # How long the old address may undo a change of access (recovery by bill, new email).
         "OV_UNDO_LINK_DAYS": 7,
         # Changing the email or the password, or cancelling the user, asks for the password

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, request, url_for
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -149,7 +150,10 @@ def handle_http(exc: HTTPException):
     if exc.response is not None:  # answered already (a rate limit with its own reply)
         return exc.response
     code = exc.code or 500
-    response = error_response(code, _photo_too_large() if code == 413 else None)
+    photo_text = _photo_too_large() if code == 413 else None
+    if photo_text is not None and is_partial():
+        return _photo_error_fragment(photo_text)
+    response = error_response(code, photo_text)
     if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
@@ -168,6 +172,19 @@ def _photo_too_large() -> ErrorText | None:
         "nada. Vuelve al formulario y elige una foto más pequeña (en la cámara del teléfono, "
         "una resolución menor), o envíalo sin foto.",
     )
+
+
+#: Where a photo form shows the photo's error (the ``photo_input`` macro, field ``foto``).
+PHOTO_ERROR_TARGET = "#foto-error"
+
+
+def _photo_error_fragment(text: ErrorText):
+    """With htmx, a photo too large is told beside the photo only: the rest of the form,
+    and what the customer typed in it, stays as it is."""
+    body = (f'<span class="field-error"><span class="visually-hidden">Error: </span>'
+            f"{escape(text.message)}</span>")
+    response = current_app.response_class(body, status=413, mimetype="text/html")
+    return retarget(response, PHOTO_ERROR_TARGET, "innerHTML")
 
 
 def handle_csrf(exc: CSRFError):

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import case, extract, func, select
 from sqlalchemy import over as window
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -32,6 +32,7 @@ from ov.models.billing import InvoiceStatus, PaymentStatus
 #: Open claims of these types put the invoice they are about "en aclaración".
 CLARIFYING = (ServiceRequestCategory.BILL_CLARIFICATION.value,
               ServiceRequestCategory.READING_REVIEW.value)
+#: The statuses of a request still open (comments taken, the invoice "en aclaración").
 OPEN_REQUEST = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
 
 #: Where a coupon is paid, as customers know the places: "¿Dónde pagar?" lists them, and
@@ -225,8 +226,8 @@ class Scope:
 
     def open_claims(self, invoice_ids: list[int]) -> dict[int, ServiceRequest]:
         """The open claims that put these invoices of the user's "en aclaración", by
-        invoice id (the oldest for each; whoever filed it, by phone too): one query, none
-        for no ids."""
+        invoice id (whoever filed it, by phone too; the user's own claim first, so the
+        invoice leads to it, else the oldest): one query, none for no ids."""
         if not invoice_ids:
             return {}
         rows = db.session.scalars(
@@ -235,7 +236,10 @@ class Scope:
                    ServiceRequest.account_id.in_(_linked(self.user_id)),
                    ServiceRequest.category.in_(CLARIFYING),
                    ServiceRequest.status.in_(OPEN_REQUEST))
-            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            # The last row kept for an invoice wins: the user's own claim, if any, then
+            # the oldest.
+            .order_by(case((ServiceRequest.user_id == self.user_id, 1), else_=0),
+                      ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
         )
         return {row.invoice_id: row for row in rows}
 

@@ -48,6 +48,8 @@ from ov.models import Account, Invoice, Photo, ReadingSubmission, User, utcnow
 from ov.models.billing import Reading, ReadingType
 from ov.models.portal import ReadingSubmissionStatus
 from ov.services import audit, mail, notices
+from ov.services.locks import take_turns
+from ov.services.text import tidy_lines
 
 #: The meter register's longest value, in digits (whole m³).
 MAX_DIGITS = 8
@@ -207,16 +209,6 @@ def pending_today(account_id: int, read_on: date) -> ReadingSubmission | None:
     ).first()
 
 
-def take_turns(user_id: int) -> None:
-    """Hold the user's submissions one at a time until the transaction ends: a row lock on
-    PostgreSQL; SQLite has no row locks, so there a write that changes nothing takes the
-    database's write lock, and the second submission waits for the first to commit."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(User).where(User.id == user_id).values(id=User.id))
-    else:
-        db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
-
-
 def submit(*, user_id: int, account_id: int, value: int, read_on: date,
            invoice_id: int | None = None, photo: Photo | None = None,
            confirmed: str | None = None, client_address: str | None = None) -> Stored:
@@ -233,7 +225,10 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission = pending_today(account_id, read_on)
     replaced = submission is not None
     dropped: list[Photo] = []
-    if submission is not None and submission.photo_id not in (None, photo and photo.id):
+    # A correction without a new file keeps the photo sent first; a different photo
+    # replaces it, and the old one goes.
+    if (submission is not None and photo is not None
+            and submission.photo_id not in (None, photo.id)):
         old = db.session.get(Photo, submission.photo_id)
         if old is not None:
             dropped.append(old)
@@ -245,13 +240,15 @@ def submit(*, user_id: int, account_id: int, value: int, read_on: date,
     submission.user_id = user_id
     submission.value = value
     submission.invoice_id = invoice_id
-    submission.photo_id = photo.id if photo else None
+    if photo is not None:
+        submission.photo_id = photo.id
     submission.confirmed = confirmed
     submission.submitted_at = utcnow()
     db.session.flush()
     audit.record("reading_submitted", user_id=user_id, client_address=client_address,
                  account_id=account_id, submission_id=submission.id, invoice_id=invoice_id,
-                 photo=photo is not None, confirmed=confirmed, replaced=replaced or None)
+                 photo=submission.photo_id is not None, confirmed=confirmed,
+                 replaced=replaced or None)
     return Stored(submission, replaced, dropped)
 
 
@@ -287,13 +284,30 @@ def listing(*, pending_only: bool, limit: int) -> list[tuple[ReadingSubmission, 
     return [(row, account) for row, account in db.session.execute(query).all()]
 
 
+#: How staff read a reviewed reading's status.
+REVIEWED_WORDS = {ReadingSubmissionStatus.ACCEPTED.value: "aceptada",
+                  ReadingSubmissionStatus.REJECTED.value: "no aceptada"}
+#: The longest note a review takes (the customer reads it on the reading's page).
+NOTE_MAX = 2000
+
+
+def clean_note(note: str | None) -> str:
+    """The note as kept: line ends as ``\\n`` (its paragraphs are shown), blank lines and
+    spaces at either end trimmed; refused over ``NOTE_MAX`` characters rather than cut."""
+    text = tidy_lines(note)
+    if len(text) > NOTE_MAX:
+        raise ReviewError(f"La nota tiene {len(text):,} caracteres; el máximo es "
+                          f"{NOTE_MAX:,}. Acórtala.")
+    return text
+
+
 def review(submission_id: int, outcome: str, note: str = "") -> Reviewed:
     """Accept or reject a received reading and tell its user (callers commit). A rejection
     needs a note: the customer reads why. Of two staff reviewing one reading at once, the
     second is refused (the update is conditional on the status)."""
     if outcome not in OUTCOMES:
         raise ReviewError(f"Resultado desconocido: {outcome}.")
-    note = " ".join((note or "").split())[:500]
+    note = clean_note(note)
     if outcome == "reject" and not note:
         raise ReviewError("Para no aceptar una lectura escribe el motivo con --note: el "
                           "cliente lo lee.")
@@ -304,12 +318,13 @@ def review(submission_id: int, outcome: str, note: str = "") -> Reviewed:
         update(ReadingSubmission)
         .where(ReadingSubmission.id == submission_id,
                ReadingSubmission.status == ReadingSubmissionStatus.RECEIVED.value)
-        .values(status=OUTCOMES[outcome])
+        .values(status=OUTCOMES[outcome], review_note=note or None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
         db.session.refresh(found)
-        raise ReviewError(f"La lectura {submission_id} ya se revisó: está {found.status}.")
+        raise ReviewError(f"La lectura {submission_id} ya se revisó: está "
+                          f"{REVIEWED_WORDS.get(found.status, found.status)}.")
     db.session.refresh(found)
     account = db.session.get(Account, found.account_id)
     audit.record("reading_reviewed", submission_id=found.id, account_id=found.account_id,

@@ -52,10 +52,14 @@ from ov.models import (
     utcnow,
 )
 from ov.services import audit, contracts, mail, notices
+from ov.services.locks import hold, take_turns
+from ov.services.office import CLARIFYING as CLARIFYING  # one definition, read here too
+from ov.services.office import OPEN_REQUEST
 from ov.services.preferences import FORMAT_LABELS, format_phrase
+from ov.services.text import tidy_lines
 
 BILL_FORMAT = "bill_format"
-OPEN = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PROGRESS.value)
+OPEN = OPEN_REQUEST
 #: What staff type for each status, and the order statuses go in.
 STATUS_NAMES = {"en-proceso": ServiceRequestStatus.IN_PROGRESS.value,
                 "resuelta": ServiceRequestStatus.RESOLVED.value,
@@ -97,6 +101,15 @@ def describe(request: ServiceRequest) -> str:
 
 def status_word(request: ServiceRequest) -> str:
     return WORDS.get(request.status, request.status)
+
+
+def status_agreed(request: ServiceRequest) -> str:
+    """The status word agreeing with the kind: a claim (``reclamo``) is ``cerrado``, a
+    request (``solicitud``) ``cerrada``."""
+    word = status_word(request)
+    if request.kind == ServiceRequestKind.CLAIM.value and word.endswith("a"):
+        return f"{word[:-1]}o"
+    return word
 
 
 #: How a request's line starts in Mis solicitudes and Preferencias.
@@ -158,11 +171,6 @@ def open_bill_format_requests(user_id: int) -> dict[int, ServiceRequest]:
         .order_by(ServiceRequest.id)
     )
     return {row.account_id: row for row in rows}
-
-
-def take_turns(user_id: int) -> None:
-    """Lock the user's row until the transaction ends (a no-op on SQLite)."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def ask_bill_format(link: UserAccount, value: str, *, client_address: str | None,
@@ -244,23 +252,27 @@ CATEGORY_LABELS = {
 CLAIMS = frozenset({ServiceRequestCategory.BILL_CLARIFICATION.value,
                     ServiceRequestCategory.READING_REVIEW.value,
                     ServiceRequestCategory.METER_REVIEW.value})
-#: Claims that put the invoice they are about "en aclaración" while open.
-CLARIFYING = (ServiceRequestCategory.BILL_CLARIFICATION.value,
-              ServiceRequestCategory.READING_REVIEW.value)
+#: Claims that put the invoice they are about "en aclaración" while open: ``CLARIFYING``
+#: (defined with ``Scope.open_claims``, which reads it).
 KIND_WORDS = {ServiceRequestKind.CLAIM.value: "reclamo",
               ServiceRequestKind.REQUEST.value: "solicitud"}
 AUTHOR_WORDS = {EventAuthor.CUSTOMER.value: "Tú", EventAuthor.PORTAL.value: "La Oficina Virtual"}
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 COMMENT_MIN, COMMENT_MAX = 2, 2000
 
-# A leak said in the words customers use: "fuga", "huele a gas", "olor a gas", "se sale el
-# gas", "escape de gas"... compared without accents or letter case.
+# A leak said in the words customers use: "fuga", "fuguita", "se fugó", "huele (güele) a
+# gas", "olor muy fuerte a gas", "apesta a gas", "se sale el gas", "el gas se está saliendo",
+# "escape de gas"... compared without accents or letter case. A water leak ("fuga de agua")
+# is no gas emergency, nor is a "fugaz" change.
 LEAK = re.compile(
-    r"\bfug(?:a|as|ando)\b"
-    r"|\bhuel(?:e|en|o)\b(?:\s+\w+){0,2}?\s+(?:a\s+)?gas\b"
-    r"|\bolor(?:es)?\s+(?:a|de)\s+gas\b"
+    r"\bfug(?!az\b|aces\b)\w*\b(?!\s+del?\s+agua\b)"
+    r"|\b(?:h|g)?uel(?:e|en|o)\b(?:\s+\w+){0,2}?\s+(?:a\s+)?gas\b"
+    r"|\bolor(?:es)?(?:\s+\w+){0,3}?\s+(?:(?:a|de)\s+)?gas\b"
+    r"|\b(?:apest\w*|peste|tufo)(?:\s+\w+){0,3}?\s+(?:a|de)\s+gas\b"
     r"|\bescapes?\s+de\s+gas\b"
     r"|\b(?:sale|salia|saliendo|escapa|escapando)\s+(?:el\s+)?gas\b"
+    r"|\bgas\s+(?:se\s+)?(?:esta\s+)?(?:saliendo|escapando)\b"
+    r"|\bgas\s+se\s+(?:sale|escapa)\b"
 )
 
 
@@ -346,7 +358,11 @@ DUPLICATE_WINDOW = timedelta(minutes=10)
 def same_request(user_id: int, account_id: int, category: str, description: str, *,
                  invoice_id: int | None, now: datetime | None = None) -> ServiceRequest | None:
     """The user's open request with exactly these answers filed moments ago (a double tap
-    of the button, the form sent again from the history), if any (one query)."""
+    of the button, the form sent again from the history), if any.
+
+    Takes the user's turn first (held until the caller commits), so that the same form sent
+    twice at once files once: the second finds the first's request."""
+    take_turns(user_id)
     since = (now or utcnow()) - DUPLICATE_WINDOW
     return db.session.scalars(
         select(ServiceRequest)
@@ -367,11 +383,13 @@ def add_comment(request: ServiceRequest, text: str, *, client_address: str | Non
                 now: datetime | None = None) -> ServiceRequestEvent:
     """The customer's comment (already cleaned) on their open request: an event with the
     current status, told to nobody (staff read it with ``requests show``). A resolved or
-    closed request takes no more comments (:class:`RequestError`). Callers commit."""
+    closed request takes no more comments (:class:`RequestError`), checked with the row
+    locked and read again: a comment sent while staff close it is refused. Callers commit."""
+    hold(request)
     if not is_open(request):
         raise RequestError(
             f"Tu {KIND_WORDS.get(request.kind, 'solicitud')} {request.folio} ya está "
-            f"{status_word(request)}: no admite más comentarios. Si necesitas algo más, abre "
+            f"{status_agreed(request)}: no admite más comentarios. Si necesitas algo más, abre "
             "una nueva solicitud.")
     event = ServiceRequestEvent(at=now or utcnow(), status=request.status, note=text,
                                 author=EventAuthor.CUSTOMER.value)
@@ -493,8 +511,10 @@ def set_status(folio: str, status: str, note: str = "", *,
 
 
 def _clean_note(note: str) -> str:
-    note = " ".join(note.split())
-    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} for char in note):
+    """The note as kept, its line breaks too (the request page shows its paragraphs)."""
+    note = tidy_lines(note)
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} and char != "\n"
+           for char in note):
         raise RequestError("La nota tiene caracteres de control; escríbela de nuevo sin ellos.")
     if len(note) > COMMENT_MAX:
         raise RequestError(f"La nota tiene {len(note):,} caracteres; el máximo es "
@@ -651,7 +671,8 @@ EXPORT_FIELDS = ("folio", "creada", "actualizada", "estado", "categoria", "tipo"
 
 def export_rows(since: date, limit: int | None = None) -> list[dict[str, object]]:
     """Every request filed since ``since`` (a day in Mexico), oldest first, one row each
-    with :data:`EXPORT_FIELDS` (dates ISO 8601, UTC times); one query."""
+    with :data:`EXPORT_FIELDS` (dates ISO 8601, UTC times; estado and categoria as stable
+    codes: ``in_progress``, ``bill_clarification``); one query."""
     start = datetime(since.year, since.month, since.day, tzinfo=LOCAL_TIME)
     events = (select(ServiceRequestEvent.request_id,
                      func.count(ServiceRequestEvent.id).label("count"),
@@ -676,7 +697,7 @@ def export_rows(since: date, limit: int | None = None) -> list[dict[str, object]
             "folio": request.folio,
             "creada": request.created_at.astimezone(UTC).isoformat(),
             "actualizada": last_at.astimezone(UTC).isoformat(),
-            "estado": status_word(request),
+            "estado": request.status,  # a stable code, as categoria
             "categoria": category_name(request),
             "tipo": KIND_WORDS.get(request.kind, request.kind),
             "zona": zone,

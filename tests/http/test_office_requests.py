@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ov.extensions import db
 from ov.models import (
     Account,
+    AuditEvent,
     Invoice,
     Photo,
     ServiceRequest,
@@ -22,7 +23,7 @@ from ov.models import (
     UserAccount,
     utcnow,
 )
-from ov.services import demo_data, passwords
+from ov.services import demo_data, passwords, photos
 from ov.services import service_requests as service
 from tests.http.test_office import customer, second_contract
 from tests.support.journeys import PASSWORD, hidden, sign_in
@@ -196,7 +197,6 @@ def test_with_htmx_the_panel_swaps_to_the_new_request(app, signed_in, seed_custo
     ({"tipo": ""}, "tipo-1", "Elige el tipo de solicitud o reclamo."),
     ({"tipo": "cualquiera"}, "tipo-1", "Elige el tipo de solicitud o reclamo."),
     ({"contrato": ""}, "contrato", "Elige uno de tus contratos."),
-    ({"contrato": "99999"}, "contrato", "Elige uno de tus contratos."),
     ({"factura": ""}, "factura", "Elige la factura que quieres aclarar."),
     ({"factura": "x1"}, "factura", "Elige una de las facturas de la lista, o «Ninguna»."),
     ({"descripcion": "Corto"}, "descripcion",
@@ -223,12 +223,25 @@ def test_bad_answers_are_refused_422_with_the_answers_kept(app, signed_in, seed_
     assert requests_in_db(app) == []
 
 
-def test_another_customers_invoice_or_one_of_another_contract_is_refused(
-        app, signed_in, seed_customer):
+def test_another_customers_invoice_or_contract_is_404_and_audited(app, signed_in, seed_customer):
     other = customer(app, username="otraPersona2", number="5550001")
-    response = post_new(signed_in, answers(seed_customer, factura=str(other["invoice_ids"][0])))
-    assert response.status_code == 422
-    assert "Elige una de las facturas de la lista" in text(response)
+    theirs = answers(seed_customer, factura=str(other["invoice_ids"][0]))
+    assert post_new(signed_in, theirs).status_code == 404
+    theirs = answers(seed_customer, contrato=str(other["account_id"]), factura="")
+    assert post_new(signed_in, theirs).status_code == 404
+    assert signed_in.get(f"{NEW}?contrato={other['account_id']}").status_code == 404
+    mine = text(signed_in.get(f"{NEW}?contrato={seed_customer['account_id']}"))
+    assert f'<option value="{seed_customer["account_id"]}" selected>' in mine
+    with app.app_context():
+        denied = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "access_denied").order_by(AuditEvent.id)).all()
+        assert [(e.details["record"], e.details["record_id"]) for e in denied] == [
+            ("service_request_invoice", other["invoice_ids"][0]),
+            ("contract", other["account_id"]), ("contract", other["account_id"])]
+    assert requests_in_db(app) == []
+
+
+def test_an_invoice_of_another_of_the_users_contracts_is_refused(app, signed_in, seed_customer):
     with app.app_context():
         _, second = second_contract(seed_customer, "7770001")
         from tests.support.factories import make_invoices
@@ -543,6 +556,9 @@ def test_every_requests_page_and_state_is_valid_html(app, signed_in, seed_custom
         ("leak chosen", post_new(signed_in, answers(seed_customer, tipo="fuga"))),
         ("short comment", comment(signed_in, open_one.id, "x")),
         ("closed comment", comment(signed_in, closed.id, "¿Y mi respuesta?")),
+        ("leak in a comment", comment(signed_in, open_one.id, "Ahora huele a gas.")),
+        ("leak beside another error", post_new(signed_in, answers(
+            seed_customer, contrato="", descripcion="Huele a gas en la cocina."))),
     ]
     for label, response in states:
         assert response.status_code in (200, 409, 422), label
@@ -590,7 +606,9 @@ def test_a_claim_with_a_photo_shows_it_to_its_owner_only(app, signed_in, seed_cu
     assert sign_in(other, "otraPersona2").status_code == 303
     assert other.get(f"/mi-oficina/fotos/{photo.id}.jpg").status_code == 404
     shown = app.test_cli_runner().invoke(args=["requests", "show", made.folio])
-    assert "Foto adjunta: sí" in shown.output
+    with app.app_context():
+        path = photos.path_of(db.session.get(Photo, photo.id))
+    assert f"Foto adjunta: {path}" in shown.output.splitlines()
 
 
 @pytest.mark.parametrize("content_name", ["script_in_jpeg", "html_named_jpeg", "truncated_jpeg"])
@@ -700,3 +718,58 @@ def test_requests_pages_within_the_weight_budget(app, signed_in, seed_customer):
         assert page.headers["Content-Encoding"] in ("br", "gzip")
         assert len(page.data) <= PAGE_BUDGET, (url, len(page.data))
         assert len(fragment.data) <= swap_budget, (url, len(fragment.data))
+
+
+def test_a_leak_told_is_shown_even_when_another_answer_is_refused(app, signed_in,
+                                                                  seed_customer):
+    response = post_new(signed_in, answers(seed_customer, contrato="",
+                                           descripcion="Huele a gas en la cocina desde ayer"))
+    assert response.status_code == 422
+    html = text(response)
+    assert emergency_shown(html)
+    assert "Elige uno de tus contratos." in html
+    assert 'name="no_es_fuga"' in html and '<a href="#no_es_fuga">' in html
+    assert "\nHuele a gas en la cocina desde ayer</textarea>" in html
+    assert requests_in_db(app) == []
+
+
+def test_a_comment_telling_of_a_leak_answers_with_the_emergency_notice(app, signed_in,
+                                                                       seed_customer):
+    made = file_one(app, seed_customer)
+    url = f"{LIST}/{made.id}"
+    response = comment(signed_in, made.id, "Ahora huele a gas junto al medidor")
+    assert response.status_code == 422
+    html = text(response)
+    assert emergency_shown(html)
+    assert 'name="no_es_fuga"' in html and '<a href="#no_es_fuga">' in html
+    assert "\nAhora huele a gas junto al medidor</textarea>" in html
+    with app.app_context():
+        assert len(db.session.get(ServiceRequest, made.id).events) == 1
+    sent = signed_in.post(f"{url}/comentario", data={
+        "csrf_token": token(signed_in, url),
+        "comentario": "La fuga que reparamos ya no huele a gas",
+        "no_es_fuga": "y"})
+    assert sent.status_code == 303
+    with app.app_context():
+        assert len(db.session.get(ServiceRequest, made.id).events) == 2
+
+
+def test_a_closed_claim_says_claim_not_request(app, signed_in, seed_customer):
+    made = file_one(app, seed_customer, category="meter_review")
+    set_status(app, made.folio, "cerrada")
+    html = text(signed_in.get(f"{LIST}/{made.id}"))
+    assert "Esta solicitud ya está" not in html
+    assert "Este reclamo ya está cerrado: no admite más comentarios." in html
+    response = signed_in.post(f"{LIST}/{made.id}/comentario", data={
+        "csrf_token": token(signed_in, LIST), "comentario": "¿Y mi respuesta?"})
+    assert response.status_code == 409
+    assert f"Tu reclamo {made.folio} ya está cerrado: no admite" in text(response)
+
+
+
+def test_a_staff_answer_in_paragraphs_is_shown_in_paragraphs(app, signed_in, seed_customer):
+    made = file_one(app, seed_customer)
+    set_status(app, made.folio, "en-proceso", "Revisamos tu medidor.\r\n\r\n  Todo   bien. ")
+    html = text(signed_in.get(f"{LIST}/{made.id}"))
+    assert ('<p class="request-text">Revisamos tu medidor.</p>'
+            '<p class="request-text">Todo bien.</p>') in html

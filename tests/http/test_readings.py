@@ -500,6 +500,11 @@ def test_every_state_of_the_reading_pages_is_valid_html(app, signed_in, mine, tm
     done = send(signed_in, images.photo(300, 200), f"{URL}?factura={mine['estimated'][-1]}",
                 lectura=str(mine["last"] + 1))
     states["received"] = signed_in.get(done.location)
+    with app.app_context():
+        [row] = submissions(app)
+        readings.review(row.id, "reject", "No se leen los números.\n\nEnvía otra foto.")
+        db.session.commit()
+    states["rejected with a note"] = signed_in.get(done.location)
     for label, response in states.items():
         assert response.status_code in (200, 409, 422), label
         documents.add(f"{label} ({response.status_code})", text(response))
@@ -531,3 +536,72 @@ def test_the_page_and_its_swaps_are_within_the_weight_budget(signed_in, mine, ht
     assert all(r.headers.get("Content-Encoding") == "br" for r in swaps.values()), sizes
     assert sizes["page"] <= PAGE_BUDGET, sizes
     assert max(v for k, v in sizes.items() if k != "page") <= 2048, sizes
+
+
+
+@pytest.mark.parametrize(("outcome", "said", "button"), [
+    ("accept", "y la aceptamos", None),
+    ("reject", "y no la aceptamos", "Enviar una nueva lectura")])
+def test_a_reviewed_readings_page_says_so_with_the_staff_note(app, signed_in, mine, outcome,
+                                                              said, button):
+    response = post(signed_in, contrato=str(mine["account_id"]), lectura=str(mine["last"] + 10))
+    [row] = submissions(app)
+    with app.app_context():
+        readings.review(row.id, outcome, "Los números no se leen bien.\n\nEnvía otra foto.")
+        db.session.commit()
+    page = text(signed_in.get(response.location))
+    assert said in page and "Revisamos tu lectura" in page
+    assert "la revisaremos" not in page and "la nueva reemplaza a esta" not in page
+    assert "Corregir mi lectura de hoy" not in page
+    assert ('<p class="request-text">Los números no se leen bien.</p>'
+            '<p class="request-text">Envía otra foto.</p>') in page
+    assert (button in page) if button else ("Enviar una nueva lectura" not in page)
+
+
+
+def test_a_photo_sent_before_a_contract_is_chosen_is_kept_for_the_next_try(app, signed_in,
+                                                                          mine):
+    second = second_contract(app, mine["user_id"])
+    refused = send(signed_in, images.photo(800, 600), contrato="",
+                   lectura=str(mine["last"] + 5))
+    assert refused.status_code == 422
+    [(photo, _)] = stored_photos(app)
+    assert value_of(text(refused), "foto_guardada") == str(photo.id)
+    assert "Ya tenemos tu foto" in text(refused)
+    done = send(signed_in, None, contrato=str(second), lectura="10",
+                foto_guardada=str(photo.id))
+    assert done.status_code == 303
+    [row] = submissions(app)
+    assert (row.account_id, row.photo_id) == (second, photo.id)
+    with app.app_context():
+        assert db.session.get(Photo, photo.id).account_id == second
+
+
+def test_the_photo_forms_share_a_limit_of_posts_per_user(app, signed_in, mine, monkeypatch):
+    monkeypatch.setitem(app.config, "OV_PHOTO_FORM_LIMIT", "2 per hour")
+    assert post(signed_in, contrato=str(mine["account_id"]), lectura="x").status_code == 422
+    assert signed_in.post("/mi-oficina/solicitudes/nueva",
+                          data={"csrf_token": hidden(text(signed_in.get(URL)), "csrf_token")}
+                          ).status_code == 422
+    refused = post(signed_in, contrato=str(mine["account_id"]), lectura="x")
+    assert refused.status_code == 429
+    assert signed_in.get(URL).status_code == 200  # reading the form is not counted
+
+
+
+def test_with_htmx_a_photo_too_large_is_told_beside_the_photo_only(app, signed_in, mine,
+                                                                   htmx_headers):
+    limit = app.config["OV_PHOTO_MAX_MB"] * 1024 * 1024
+    response = send(signed_in, b"\xff\xd8" + b"x" * (limit + 100_000), headers=htmx_headers,
+                    contrato=str(mine["account_id"]), lectura=str(mine["last"] + 5))
+    assert response.status_code == 413
+    assert response.headers["HX-Retarget"] == "#foto-error"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    body = text(response)
+    assert body == ('<span class="field-error"><span class="visually-hidden">Error: </span>'
+                    f"La foto pesa más de {app.config['OV_PHOTO_MAX_MB']} MB, lo más que "
+                    "admite el formulario, y no se guardó nada. Vuelve al formulario y elige "
+                    "una foto más pequeña (en la cámara del teléfono, una resolución menor), o "
+                    "envíalo sin foto.</span>")
+    assert 'id="foto-error"' in text(signed_in.get(URL))
+    assert submissions(app) == [] and stored_photos(app) == []

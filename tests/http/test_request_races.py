@@ -43,3 +43,24 @@ def test_requests_filed_at_once_get_distinct_folios(app, backend):
         assert sorted(folios) == sorted(row.folio for row in stored)
         assert all(row.folio == service.folio_for(row) for row in stored)
         assert all(len(row.events) == 1 for row in stored)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_same_request_sent_twice_at_once_is_filed_once(app, backend):
+    with app.app_context():
+        user, account = make_customer()
+        db.session.commit()
+        user_id, account_id = user.id, account.id
+
+    def send():
+        text = "Me cobraron dos veces el cargo fijo."
+        earlier = service.same_request(user_id, account_id, "other", text, invoice_id=None)
+        if earlier is not None:
+            return earlier.folio
+        return service.file_request(user_id, account_id, "other", text).folio
+
+    folios = run_together(app, send, send)
+    with app.app_context():
+        stored = list(db.session.scalars(select(ServiceRequest).order_by(ServiceRequest.id)))
+    assert len(stored) == 1
+    assert folios == [stored[0].folio, stored[0].folio]

@@ -4,13 +4,15 @@ them; the customer is told with a notice, once."""
 from __future__ import annotations
 
 from datetime import date
+from io import BytesIO
 
 import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import AuditEvent, Notice, ReadingSubmission
-from ov.services import readings
+from ov.services import photos, readings
+from tests.support import images
 from tests.support.factories import make_customer
 
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -60,7 +62,7 @@ def test_accept_moves_it_once_and_tells_the_customer(app, sent):
         "Revisamos la lectura de 1,234 m³ que nos diste el 01/12/2026: la usaremos para tu "
         "factura.")]
     again = run(app, "reject", str(sent["first"]), "--note", "x")
-    assert again.exit_code != 0 and "ya se revisó" in again.output
+    assert again.exit_code != 0 and "ya se revisó: está aceptada." in again.output
     pending = run(app, "list", "--pending").output
     assert str(sent["second"]) in pending and "aceptada" not in pending
     with app.app_context():
@@ -84,3 +86,35 @@ def test_an_unknown_reading_is_a_clear_error(app, sent):
     result = run(app, "accept", "999999")
     assert result.exit_code != 0 and "No hay ninguna lectura con el número 999999" in (
         result.output)
+
+
+def test_the_note_is_kept_with_its_line_breaks_and_a_long_one_is_refused_not_cut(app, sent):
+    too_long = run(app, "reject", str(sent["second"]), "--note", "x" * 2001)
+    assert too_long.exit_code != 0 and "el máximo es 2,000" in too_long.output
+    with app.app_context():
+        assert db.session.get(ReadingSubmission, sent["second"]).status == "received"
+    note = "La foto no deja leer los números.\r\n\r\nEnvía otra con más luz."
+    done = run(app, "reject", str(sent["second"]), "--note", note)
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        kept = db.session.get(ReadingSubmission, sent["second"])
+        assert kept.review_note == ("La foto no deja leer los números.\n\n"
+                                    "Envía otra con más luz.")
+    long_enough = "y" * 2000
+    assert run(app, "accept", str(sent["first"]), "--note", long_enough).exit_code == 0
+    with app.app_context():
+        assert db.session.get(ReadingSubmission, sent["first"]).review_note == long_enough
+
+
+def test_list_prints_where_each_photo_file_is(app):
+    with app.app_context():
+        user, account = make_customer()
+        photo = photos.keep(photos.prepare(BytesIO(images.photo(400, 300))), user_id=user.id,
+                            account_id=account.id)
+        sent = readings.submit(user_id=user.id, account_id=account.id, value=1234,
+                               read_on=DAY, photo=photo).submission
+        db.session.commit()
+        sent_id, photo_id, path = sent.id, photo.id, photos.path_of(photo)
+    [line] = run(app, "list").output.splitlines()
+    assert line.startswith(f"{sent_id}  ")
+    assert f"(foto {photo_id}: {path})" in line

@@ -8,14 +8,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ov.extensions import db
 from ov.models import Notice, OutboxMail, ServiceRequest
+from ov.services import photos
 from ov.services import service_requests as service
+from ov.services.office import Scope
+from tests.support import images
 from tests.support.factories import make_customer, make_invoices
 from tests.support.rows import events
 
@@ -98,7 +102,10 @@ def test_folios_of_many_requests_are_distinct_and_follow_the_ids(app):
     "Hay una fuga en el patio", "HUELE A GAS en la cocina", "huele mucho a gas",
     "Sentimos olor a gas desde ayer", "un olor de gas muy fuerte", "Creo que hay fugas",
     "se está saliendo el gas del medidor", "escape de gas en la calle", "Huélé a gás",
-    "está fugando el tubo", "Hay OLOR A GAS"])
+    "está fugando el tubo", "Hay OLOR A GAS",
+    "olor fuerte a gas", "hay un olor muy fuerte a gas", "olor gas", "apesta a gas",
+    "güele a gas", "hay fuguita", "se fugó", "el gas se está saliendo",
+    "el gas se escapa por la llave", "hay una fuga de agua y huele a gas"])
 def test_a_description_that_tells_of_a_leak_is_recognised(text):
     assert service.mentions_leak(text)
 
@@ -106,7 +113,9 @@ def test_a_description_that_tells_of_a_leak_is_recognised(text):
 @pytest.mark.parametrize("text", [
     "Me cobraron de más este mes", "La lectura de gas no coincide con mi medidor",
     "Quiero mis datos fiscales para el CFDI", "El fugaz cambio de tarifa", "gasto mucho gas",
-    "Refugio 12, colonia Centro", ""])
+    "Refugio 12, colonia Centro", "", "mi factura llegó alta", "gasté mucho", "gasolina",
+    "hay una fuga de agua en el patio", "Las fugas de agua del edificio", "me duele el gasto",
+    "Cambios fugaces en el precio del gas"])
 def test_ordinary_descriptions_are_not_leaks(text):
     assert not service.mentions_leak(text)
 
@@ -174,11 +183,42 @@ def test_a_resolved_or_closed_request_takes_no_comment(app, status):
         db.session.commit()
         with pytest.raises(service.RequestError) as refused:
             service.add_comment(made, "¿Y mi respuesta?")
-        word = {"resuelta": "resuelta", "cerrada": "cerrada"}[status]
+        word = {"resuelta": "resuelto", "cerrada": "cerrado"}[status]  # a claim: masculine
         assert str(refused.value) == (f"Tu reclamo {made.folio} ya está {word}: no admite más "
                                       "comentarios. Si necesitas algo más, abre una nueva "
                                       "solicitud.")
         assert len(made.events) == 2
+
+
+def test_a_comment_after_a_close_committed_meanwhile_is_refused(app):
+    with app.app_context():
+        user, account = make_customer()
+        made = file(user, account, now=NOON)
+        db.session.commit()
+        assert made.status == "received"  # loaded: what the page read
+        # Staff close it meanwhile, behind the loaded object's back.
+        db.session.execute(update(ServiceRequest).where(ServiceRequest.id == made.id)
+                           .values(status="closed")
+                           .execution_options(synchronize_session=False))
+        with pytest.raises(service.RequestError):
+            service.add_comment(made, "¿Y mi respuesta?")
+        assert [event.author for event in made.events] == ["customer"]
+
+
+def test_an_invoice_under_an_older_claim_of_someone_else_leads_to_the_users_own(app):
+    with app.app_context():
+        user, account = make_customer()
+        # Someone else's claim on the contract: its former holder, say.
+        other, _ = make_customer(username="titularAnterior", email="antes@ejemplo.mx",
+                                 number="5550002")
+        [invoice] = make_invoices(account, 1)
+        theirs = file(other, account, invoice_id=invoice.id, now=NOON)
+        assert Scope.of(user.id).open_claims([invoice.id]) == {invoice.id: theirs}
+        mine = file(user, account, invoice_id=invoice.id, now=NOON + timedelta(hours=1))
+        file(user, account, invoice_id=invoice.id, text="Otra vez el cargo fijo doble.",
+             now=NOON + timedelta(hours=2))
+        db.session.commit()
+        assert Scope.of(user.id).open_claims([invoice.id]) == {invoice.id: mine}
 
 
 # --- staff: status changes and notes told to the customer --------------------------------------
@@ -223,7 +263,7 @@ def test_a_staff_note_alone_keeps_the_status_and_tells_the_customer(app):
         db.session.commit()
         assert made.status == "received"
         assert [(e.author, e.status, e.note) for e in made.events[1:]] == [
-            ("staff", "received", "Necesitamos una foto de tu medidor."),
+            ("staff", "received", "Necesitamos una foto\nde tu medidor."),  # lines kept
             ("staff", "received", "Ya la recibimos, gracias.")]
         titles = list(db.session.scalars(select(Notice.title).where(Notice.user_id == user.id)
                                          .order_by(Notice.id)))
@@ -271,6 +311,20 @@ def filed_claim(app, **extra) -> tuple[str, int]:
                     text="Me cobraron dos veces.\nRevisen, por favor.", **extra)
         db.session.commit()
         return made.folio, made.id
+
+
+def test_show_prints_where_the_photo_file_is(app):
+    with app.app_context():
+        user, account = make_customer()
+        photo = photos.keep(photos.prepare(BytesIO(images.photo(400, 300))), user_id=user.id,
+                            account_id=account.id)
+        made = file(user, account, category="meter_review", photo_id=photo.id, now=FILED)
+        db.session.commit()
+        folio, path = made.folio, photos.path_of(photo)
+    shown = run(app, "show", folio)
+    assert shown.exit_code == 0, shown.output
+    assert f"Foto adjunta: {path}" in shown.output.splitlines()
+    assert path.is_file()
 
 
 def test_list_shows_the_type_and_the_answer_date(app):
@@ -337,7 +391,7 @@ def test_export_as_json_lines_and_csv_parse_back_to_the_same_rows(app):
     assert datetime.fromisoformat(row["actualizada"]) >= datetime.fromisoformat(row["creada"])
     assert {key: row[key] for key in ("estado", "categoria", "tipo", "zona", "contrato",
                                       "responder_a_mas_tardar", "descripcion", "eventos")} == {
-        "estado": "en proceso", "categoria": "bill_clarification", "tipo": "reclamo",
+        "estado": "in_progress", "categoria": "bill_clarification", "tipo": "reclamo",
         "zona": "Nuevo Laredo", "contrato": "8295249-7",
         "responder_a_mas_tardar": "2026-11-12",
         "descripcion": "Me cobraron dos veces.\nRevisen, por favor.", "eventos": 2}
@@ -352,5 +406,31 @@ def test_export_as_json_lines_and_csv_parse_back_to_the_same_rows(app):
     assert parsed[0]["factura"] == "" and parsed[0]["tipo"] == "solicitud"
     assert {**parsed[1], "eventos": int(parsed[1]["eventos"])} == {
         key: ("" if value is None else value) for key, value in row.items()}
-    bad = run(app, "export", "--since", "01/11/2026")
-    assert bad.exit_code == 2
+    for typed in ("01/11/2026", "2026-13-01", "ayer"):
+        bad = run(app, "export", "--since", typed)
+        assert bad.exit_code == 1
+        assert f"La fecha de --since no se entiende: «{typed}». Escríbela como AAAA-MM-DD" in (
+            bad.output)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_csv_export_defuses_spreadsheet_formulas_and_json_keeps_the_text(app, start):
+    with app.app_context():
+        user, account = make_customer()
+        text = f"{start}HYPERLINK(\"http://ejemplo.mx\") cobro"
+        service.file_request(user.id, account.id, "other", text, now=FILED)
+        db.session.commit()
+    as_csv = run(app, "export", "--since", "2026-11-01", "--format", "csv")
+    [row] = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert row["descripcion"] == f"'{text}"
+    assert row["estado"] == "received" and row["folio"].startswith("SR-")
+    as_json = run(app, "export", "--since", "2026-11-01")
+    assert json.loads(as_json.stdout)["descripcion"] == text
+
+
+def test_a_csv_cell_is_prefixed_only_when_it_starts_a_formula():
+    from ov.cli_requests import csv_cell
+
+    assert [csv_cell(v) for v in ("=1+1", "+52", "-3", "@x", "\tx", "\rx", "a=b", "", None,
+                                  2)] == ["'=1+1", "'+52", "'-3", "'@x", "'\tx", "'\rx",
+                                          "a=b", "", "", 2]

@@ -68,6 +68,48 @@ def test_a_bad_file_is_refused_with_its_message_and_nothing_is_kept(app, tmp_pat
         assert after == before
 
 
+def test_a_bad_new_file_keeps_the_good_photo_kept_before(app):
+    with app.test_request_context(method="POST"):
+        user, account = make_customer()
+        kept = take_photo(form_with(images.photo(900, 600)), user_id=user.id,
+                          account_id=account.id)
+        form = form_with(images.html_named_jpeg(), kept=str(kept.id))
+        assert take_photo(form, user_id=user.id, account_id=account.id) is None
+        assert form.foto.errors == [photos.NOT_A_PHOTO]
+        assert form.foto_guardada.data == str(kept.id)
+        assert photo_count() == 1 and photos.path_of(kept).is_file()
+
+
+def test_a_good_new_file_replaces_the_kept_one_row_and_file(app):
+    with app.test_request_context(method="POST"):
+        user, account = make_customer()
+        old = take_photo(form_with(images.photo(900, 600)), user_id=user.id,
+                         account_id=account.id)
+        db.session.commit()
+        old_path = photos.path_of(old)
+        new = take_photo(form_with(images.photo(600, 400), kept=str(old.id)),
+                         user_id=user.id, account_id=account.id)
+        assert new is not None and new.id != old.id
+        assert old_path.is_file()  # until the commit
+        db.session.commit()
+        assert not old_path.exists() and photos.path_of(new).is_file()
+        assert db.session.scalars(select(Photo.id)).all() == [new.id]
+
+
+def test_a_replaced_photo_rolled_back_keeps_its_file(app):
+    with app.test_request_context(method="POST"):
+        user, account = make_customer()
+        old = take_photo(form_with(images.photo(900, 600)), user_id=user.id,
+                         account_id=account.id)
+        db.session.commit()
+        old_id, old_path = old.id, photos.path_of(old)
+        take_photo(form_with(images.photo(600, 400), kept=str(old_id)), user_id=user.id,
+                   account_id=account.id)
+        db.session.rollback()
+        db.session.commit()
+        assert old_path.is_file() and db.session.get(Photo, old_id) is not None
+
+
 def test_someone_elses_or_an_already_used_photo_id_is_ignored(app):
     with app.test_request_context(method="POST"):
         me, mine = make_customer()

@@ -198,25 +198,36 @@ def test_a_submission_is_kept_as_received_with_its_photo_and_audited_without_typ
 
 
 @pytest.mark.usefixtures("clean_db")
-def test_a_second_reading_the_same_day_replaces_the_first_and_its_photo(app):
+def test_a_second_reading_the_same_day_replaces_the_first_and_keeps_its_photo(app):
+    def new_photo():
+        return photos.keep(photos.prepare(BytesIO(images.photo(400, 300))),
+                           user_id=user.id, account_id=account.id)
+
     with app.app_context():
         user, account = make_customer()
         first = readings.submit(user_id=user.id, account_id=account.id, value=1234,
-                                read_on=TODAY,
-                                photo=photos.keep(photos.prepare(BytesIO(images.photo(400, 300))),
-                                                  user_id=user.id, account_id=account.id))
+                                read_on=TODAY, photo=new_photo())
         db.session.commit()
         old_photo = db.session.get(Photo, first.submission.photo_id)
         old_path = photos.path_of(old_photo)
+        # A corrected value without a new file keeps the photo sent first.
         second = readings.submit(user_id=user.id, account_id=account.id, value=1243,
                                  read_on=TODAY)
         db.session.commit()
-        photos.discard(second.dropped)
-        assert second.replaced and [p.stored_name for p in second.dropped] == [old_path.name]
+        assert second.replaced and second.dropped == []
+        [row] = submissions(account.id)
+        assert (row.value, row.photo_id, row.confirmed) == (1243, old_photo.id, None)
+        assert old_path.exists()
+        # A different photo replaces the old one, which goes.
+        third = readings.submit(user_id=user.id, account_id=account.id, value=1244,
+                                read_on=TODAY, photo=new_photo())
+        db.session.commit()
+        photos.discard(third.dropped)
+        assert third.replaced and [p.stored_name for p in third.dropped] == [old_path.name]
         assert not old_path.exists()
         [row] = submissions(account.id)
-        assert (row.value, row.photo_id, row.confirmed) == (1243, None, None)
-        assert db.session.scalar(select(func.count()).select_from(Photo)) == 0
+        assert row.value == 1244 and row.photo_id not in (None, old_photo.id)
+        assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
         # Another day, or once the first is reviewed, a new one is kept beside it.
         readings.submit(user_id=user.id, account_id=account.id, value=1250,
                         read_on=TODAY + timedelta(days=1))
@@ -224,7 +235,7 @@ def test_a_second_reading_the_same_day_replaces_the_first_and_its_photo(app):
         readings.submit(user_id=user.id, account_id=account.id, value=1251, read_on=TODAY)
         db.session.commit()
         assert [(r.read_on, r.value, r.status) for r in submissions(account.id)] == [
-            (TODAY, 1243, "accepted"), (TODAY + timedelta(days=1), 1250, "received"),
+            (TODAY, 1244, "accepted"), (TODAY + timedelta(days=1), 1250, "received"),
             (TODAY, 1251, "received")]
 
 

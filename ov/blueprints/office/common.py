@@ -102,11 +102,19 @@ def page(template: str, heading: str, **context) -> Response:
 def int_arg(name: str, default: int | None = None, *, low: int = 1,
             high: int = 100_000) -> int | None:
     """A whole number from the query string, or ``default`` when absent, odd or out of range."""
-    raw = request.args.get(name, "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+    value = digits(request.args.get(name, ""))
+    if value is None:
         return default
-    value = int(raw)
     return value if low <= value <= high else default
+
+
+def digits(raw) -> int | None:
+    """An id as a form or a link sends it: plain ASCII digits, at most 9 (spaces at either
+    end allowed), else None."""
+    text = "" if raw is None else str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return None
+    return int(text)
 
 
 def not_yours(kind: str, record_id: int):

@@ -13,12 +13,23 @@ nothing ever attached are removed by ``flask --app ov photos prune``.
 
 from __future__ import annotations
 
+from flask import current_app
+from flask_login import current_user
 from flask_wtf.file import FileField
+from sqlalchemy import event, inspect
 from wtforms import HiddenField
 
+from ov.blueprints.office.common import digits
+from ov.extensions import db, limiter
 from ov.services import photos
 
 LABEL = "Foto del medidor"
+
+#: The forms that take a photo share one allowance of posts per user
+#: (``OV_PHOTO_FORM_LIMIT``): each post may store a photo. Put below the route decorator.
+photo_form_limit = limiter.shared_limit(
+    lambda: current_app.config["OV_PHOTO_FORM_LIMIT"], scope="formularios-con-foto",
+    key_func=lambda: f"foto:{current_user.get_id()}", methods=["POST"])
 
 
 class PhotoField(FileField):
@@ -35,29 +46,45 @@ class KeptPhotoField(HiddenField):
 def take_photo(form, *, user_id: int, account_id: int) -> photos.Photo | None:
     """The form's photo: a new file (judged, re-encoded and kept: flushed, the caller
     commits), else the one kept from an earlier try, else None. A bad file adds its Spanish
-    message to ``form.foto.errors`` and gives None; nothing of it is stored."""
+    message to ``form.foto.errors`` and gives None; nothing of it is stored, and a photo
+    kept from an earlier try stays in the form for the next one. A good new file replaces
+    the kept one, whose row goes with the caller's commit and its file after it."""
     upload = form.foto.data
+    earlier = _kept(form.foto_guardada.data, user_id)
     if upload is not None:
         try:
             prepared = photos.prepare(upload.stream)
         except photos.PhotoError as exc:
             form.foto.errors = [*form.foto.errors, str(exc)]
-            form.foto_guardada.data = ""
+            form.foto_guardada.data = str(earlier.id) if earlier is not None else ""
             return None
         photo = photos.keep(prepared, user_id=user_id, account_id=account_id)
         form.foto_guardada.data = str(photo.id)
+        if earlier is not None:
+            _drop(earlier)
         return photo
-    kept = _kept(form.foto_guardada.data, user_id)
-    if kept is None:
+    if earlier is None:
         form.foto_guardada.data = ""
         return None
-    kept.account_id = account_id  # the contract chosen may have changed since
-    return kept
+    earlier.account_id = account_id  # the contract chosen may have changed since
+    return earlier
+
+
+def _drop(photo: photos.Photo) -> None:
+    """Delete a kept photo a new one replaced: its row now, its file once that is
+    committed (a rollback keeps both)."""
+    db.session.delete(photo)
+
+    def remove_file(session) -> None:
+        if inspect(photo).was_deleted:
+            photos.discard([photo])
+
+    event.listen(db.session(), "after_commit", remove_file, once=True)
 
 
 def _kept(raw: str | None, user_id: int) -> photos.Photo | None:
-    raw = (raw or "").strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+    photo_id = digits(raw)
+    if photo_id is None:
         return None
-    found = photos.own_photo(user_id, int(raw))
+    found = photos.own_photo(user_id, photo_id)
     return found if found is not None and not photos.is_attached(found) else None

@@ -22,11 +22,24 @@ from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from ov.blueprints.office.common import bp, int_arg, not_yours, office_context, page, today
-from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
+from ov.blueprints.office.common import (
+    bp,
+    digits,
+    int_arg,
+    not_yours,
+    office_context,
+    page,
+    today,
+)
+from ov.blueprints.office.photo_field import (
+    KeptPhotoField,
+    PhotoField,
+    photo_form_limit,
+    take_photo,
+)
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
-from ov.models import Invoice, ReadingSubmission, UserAccount
+from ov.models import Invoice, ReadingSubmission, ReadingSubmissionStatus, UserAccount
 from ov.services import office as data
 from ov.services import photos, readings
 from ov.uploads import accepts_photo
@@ -36,16 +49,8 @@ NOT_ESTIMATED = ("La factura {number} se hizo con una lectura real de tu medidor
                  "corregirla. Si quieres, danos la lectura de hoy.")
 
 
-def contract_id(value) -> int | None:
-    """A contract id as the select sends it: plain ASCII digits only."""
-    text = "" if value is None else str(value).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return None
-    return int(text)
-
-
 class ReadingForm(Form):
-    contrato = SelectField("Contrato", coerce=contract_id, validate_choice=False)
+    contrato = SelectField("Contrato", coerce=digits, validate_choice=False)
     lectura = StringField(
         "Lectura del medidor",
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 20,
@@ -77,7 +82,7 @@ def wanted_contract(office) -> int | None:
     raw = request.args.get("contrato", "")
     if raw in ("", "todos"):
         return None
-    wanted = contract_id(raw)
+    wanted = digits(raw)
     if wanted is None:
         return None
     if wanted not in {account.id for account in office.accounts}:
@@ -124,6 +129,7 @@ def form_page(form: ReadingForm, office, invoice, *, status: int = 200, caution=
 
 
 @bp.route("/consumos/lectura", methods=["GET", "POST"])
+@photo_form_limit
 @accepts_photo
 def reading_new():
     office = office_context()
@@ -153,9 +159,10 @@ def reading_new():
         not_yours("contract", account_id)
     # A good photo is kept as soon as it arrives, so a refused or questioned answer does not
     # make the customer choose it again (the form carries its id); a bad one keeps nothing.
-    photo = None
-    if account_id is not None:
-        photo = take_photo(form, user_id=current_user.id, account_id=account_id)
+    # No contract chosen yet: it is kept on the user's first until one is.
+    holder = account_id or next((account.id for account in office.accounts), None)
+    photo = (take_photo(form, user_id=current_user.id, account_id=holder)
+             if holder is not None else None)
     if not valid or form.foto.errors:
         response = form_page(form, office, invoice, status=422)
         db.session.commit()
@@ -200,7 +207,9 @@ def reading_received(submission_id: int):
     office = office_context()
     account = next(a for a in office.accounts if a.id == found.account_id)
     invoice = db.session.get(Invoice, found.invoice_id) if found.invoice_id else None
-    return page("office/reading_received.html", "Recibimos tu lectura", office=office,
+    heading = ("Recibimos tu lectura" if found.status == ReadingSubmissionStatus.RECEIVED.value
+               else "Revisamos tu lectura")
+    return page("office/reading_received.html", heading, office=office, page_title=heading,
                 submission=found, account=account, invoice=invoice,
                 status_label=readings.STATUS_LABELS[found.status],
                 contract=contract_label(office, account))

@@ -22,8 +22,20 @@ from flask_login import current_user
 from wtforms import BooleanField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ov.blueprints.office.common import Office, bp, not_yours, office_context, page
-from ov.blueprints.office.photo_field import KeptPhotoField, PhotoField, take_photo
+from ov.blueprints.office.common import (
+    Office,
+    bp,
+    digits,
+    not_yours,
+    office_context,
+    page,
+)
+from ov.blueprints.office.photo_field import (
+    KeptPhotoField,
+    PhotoField,
+    photo_form_limit,
+    take_photo,
+)
 from ov.blueprints.registration_forms import Form
 from ov.extensions import db
 from ov.formatting import day
@@ -38,6 +50,10 @@ BILL_CLARIFICATION = ServiceRequestCategory.BILL_CLARIFICATION.value
 LISTED = 50
 #: How many of each contract's invoices the form offers (the one asked for is added).
 INVOICES_OFFERED = 12
+#: The error a description telling of a leak answers with, beside the emergency notice.
+LEAK_TOLD = ("Tu descripción habla de una fuga de gas: si hueles a gas, sal del lugar y llama "
+             "ya a la línea de emergencias. Si no es una fuga, marca «No es una fuga de gas» y "
+             "envíala de nuevo.")
 
 
 #: The types offered, a leak first (it is answered with the emergency notice).
@@ -62,13 +78,12 @@ class RequestForm(Form):
 
 class CommentForm(Form):
     comentario = TextAreaField("Tu comentario", render_kw={"rows": 4})
+    no_es_fuga = BooleanField("No es una fuga de gas: enviar de todos modos")
 
 
-def _digits(value: str | None) -> int | None:
-    text = value or ""
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return None
-    return int(text)
+#: The same, for a comment on a request already filed.
+LEAK_TOLD_IN_COMMENT = LEAK_TOLD.replace("Tu descripción", "Tu comentario").replace(
+    "envíala", "envíalo")
 
 
 def _errors(form) -> list[tuple[str, str]]:
@@ -113,6 +128,7 @@ def _leak_page(office: Office):
 
 
 @bp.route("/solicitudes/nueva", methods=["GET", "POST"], endpoint="request_new")
+@photo_form_limit
 @accepts_photo
 def request_new():
     office = office_context()
@@ -126,19 +142,20 @@ def request_new():
     if category is None:
         form.tipo.data = None
         form.tipo.errors = ["Elige el tipo de solicitud o reclamo."]
-    account_id = _digits(form.contrato.data)
-    if account_id not in accounts:
+    account_id = digits(form.contrato.data)
+    if account_id is not None and account_id not in accounts:
+        not_yours("contract", account_id)  # another customer's: not a choice offered
+    if account_id is None:
         form.contrato.errors = ["Elige uno de tus contratos."]
-        account_id = None
     invoice = None
-    invoice_id = _digits(form.factura.data)
+    invoice_id = digits(form.factura.data)
     if form.factura.data and invoice_id is None:
         form.factura.errors = ["Elige una de las facturas de la lista, o «Ninguna»."]
     elif invoice_id is not None:
         invoice = office.scope.invoice(invoice_id)
         if invoice is None:
-            form.factura.errors = ["Elige una de las facturas de la lista, o «Ninguna»."]
-        elif account_id is not None and invoice.account_id != account_id:
+            not_yours("service_request_invoice", invoice_id)
+        if account_id is not None and invoice.account_id != account_id:
             form.factura.errors = [
                 f"La factura {invoice.number} es de otro de tus contratos. Elige una "
                 "factura de este contrato, o «Ninguna»."]
@@ -154,15 +171,14 @@ def request_new():
     holder = account_id or next((account.id for account in office.accounts), None)
     photo = (take_photo(form, user_id=current_user.id, account_id=holder)
              if holder is not None else None)
-    if any(f.errors for f in form):
+    # A leak told in the description is an emergency whatever else was refused: the notice
+    # comes with the other errors, read from the text as typed.
+    leak = service.mentions_leak(form.descripcion.data) and not form.no_es_fuga.data
+    leak_errors = [("no_es_fuga", LEAK_TOLD)] if leak else []
+    if leak or any(f.errors for f in form):
         db.session.commit()  # the photo kept for the next try
-        return _form_page(office, form, 422, asked_invoice=invoice)
-    if service.mentions_leak(description) and not form.no_es_fuga.data:
-        db.session.commit()  # the photo kept for the next try
-        return _form_page(office, form, 422, leak=True, asked_invoice=invoice, extra_errors=[
-            ("no_es_fuga", "Tu descripción habla de una fuga de gas: si hueles a gas, sal "
-                           "del lugar y llama ya a la línea de emergencias. Si no es una fuga, "
-                           "marca «No es una fuga de gas» y envíala de nuevo.")])
+        return _form_page(office, form, 422, leak=leak, asked_invoice=invoice,
+                          extra_errors=leak_errors)
     earlier = service.same_request(current_user.id, account_id, category, description,
                                    invoice_id=invoice.id if invoice else None)
     if earlier is not None:  # sent twice: the first one stands
@@ -187,13 +203,19 @@ def _new_form(office: Office):
         return _leak_page(office)
     data = {"tipo": asked_type if asked_type in service.CATEGORY_LABELS else None}
     accounts = office.accounts
-    if len(office.chosen) == 1:
+    asked_contract = request.args.get("contrato", "")
+    if asked_contract not in ("", "todos"):
+        account_id = digits(asked_contract)
+        if account_id is None or account_id not in {account.id for account in accounts}:
+            not_yours("contract", account_id or 0)
+        data["contrato"] = str(account_id)
+    elif len(office.chosen) == 1:
         data["contrato"] = str(office.chosen[0].id)
     elif len(accounts) == 1:
         data["contrato"] = str(accounts[0].id)
     invoice = None
     if "factura" in request.args:
-        invoice_id = _digits(request.args["factura"])
+        invoice_id = digits(request.args["factura"])
         invoice = office.scope.invoice(invoice_id) if invoice_id is not None else None
         if invoice is None:
             not_yours("service_request_invoice", invoice_id or 0)
@@ -212,15 +234,16 @@ def _own(office: Office, request_id: int):
 
 
 def _request_page(office: Office, found, comment: CommentForm | None = None, status: int = 200,
-                  errors=()):
+                  errors=(), leak: bool = False):
     filed, invoice = found
     accounts = {account.id: account for account in office.accounts}
     comment = comment or CommentForm()
     response = page(
         "office/request.html", f"{service.type_label(filed)}: folio {filed.folio}",
         office=office, filed=filed, invoice=invoice, account=accounts.get(filed.account_id),
-        comment=comment, errors=list(errors) + _errors(comment),
-        can_comment=service.is_open(filed), type_label=service.type_label(filed),
+        comment=comment, errors=list(errors) + _errors(comment), leak=leak,
+        can_comment=service.is_open(filed), status_agreed=service.status_agreed(filed),
+        type_label=service.type_label(filed),
         status_word=service.status_word, kind_word=service.KIND_WORDS[filed.kind],
         author_word=service.author_word, comment_limits=(service.COMMENT_MIN,
                                                          service.COMMENT_MAX))
@@ -243,13 +266,16 @@ def request_comment(request_id: int):
     if not service.is_open(filed):
         return _request_page(office, found, form, 409, errors=[
             ("", f"Tu {service.KIND_WORDS[filed.kind]} {filed.folio} ya está "
-                 f"{service.status_word(filed)}: no admite más comentarios. Si necesitas algo "
+                 f"{service.status_agreed(filed)}: no admite más comentarios. Si necesitas algo "
                  "más, abre una nueva solicitud.")])
     try:
         text = service.clean_comment(form.comentario.data)
     except service.TextError as error:
         form.comentario.errors = [str(error)]
         return _request_page(office, found, form, 422)
+    if service.mentions_leak(text) and not form.no_es_fuga.data:
+        return _request_page(office, found, form, 422, leak=True, errors=[
+            ("no_es_fuga", LEAK_TOLD_IN_COMMENT)])
     try:
         service.add_comment(filed, text, client_address=request.remote_addr)
     except service.RequestError as error:  # resolved in the meantime
