@@ -106,7 +106,7 @@ def test_the_form_asks_for_the_contract_and_the_digits(signed_in, mine):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     html = text(response)
-    assert "<h1>Dar mi lectura del medidor</h1>" in html
+    assert "<h1>Envía la lectura de tu medidor</h1>" in html
     digits = tag(html, "lectura")
     assert 'inputmode="numeric"' in digits and 'autocomplete="off"' in digits
     assert f'<option selected value="{mine["account_id"]}">' in html
@@ -137,7 +137,7 @@ def test_with_htmx_the_form_swaps_in_place_and_the_reading_page_is_pushed(
                    lectura="12a")
     assert refused.status_code == 422
     body = text(refused)
-    assert body.startswith("<title>Error: Dar mi lectura del medidor")
+    assert body.startswith("<title>Error: Envía la lectura de tu medidor")
     assert "<html" not in body
     done = post(signed_in, headers=htmx_headers, contrato=str(mine["account_id"]),
                 lectura=str(mine["last"] + 1))

@@ -118,7 +118,7 @@ def form_page(form: ReadingForm, office, invoice, *, status: int = 200, caution=
     errors = [(f.id, f.errors[0]) for f in form if f.errors]
     action = url_for("office.reading_new", **({"factura": invoice.id} if invoice else {}))
     response = page(
-        "office/reading_new.html", "Dar mi lectura del medidor", office=office, form=form,
+        "office/reading_new.html", "Envía la lectura de tu medidor", office=office, form=form,
         invoice=invoice, errors=errors, caution=caution, action=action,
         refused_invoice=refused_invoice,
         confirm_token=f"{caution.kind}:{form.lectura.data}" if caution else "",
