@@ -16,10 +16,13 @@ from sqlalchemy import select
 from ov.extensions import db
 from ov.models import Account, Invoice, UserAccount
 from ov.models.portal import ReadingSubmission
-from ov.services import passwords
-from tests.support.factories import make_customer, make_invoices
+from tests.support.factories import (
+    customer_with_invoices,
+    hold_seed_contract,
+    make_invoices,
+)
 from tests.support.history import pin
-from tests.support.journeys import PASSWORD, sign_in
+from tests.support.journeys import sign_in
 from tests.support.queries import counting_queries
 from tests.support.weight import measure
 
@@ -47,14 +50,8 @@ def text(response) -> str:
 
 def customer(app, invoices: int = 6, username: str = "usuPDFactura1",
              number: str | None = None, newest: date = NEWEST) -> dict:
-    with app.app_context():
-        user, account = make_customer(username=username, number=number,
-                                      email=f"{username.lower()}@ejemplo.mx",
-                                      password_hash=passwords.hash_password(PASSWORD))
-        made = pin(make_invoices(account, invoices), newest)
-        db.session.commit()
-        return {"user_id": user.id, "account_id": account.id,
-                "invoice_ids": [invoice.id for invoice in made]}
+    return customer_with_invoices(app, invoices, username, number,
+                                  adjust=lambda made: pin(made, newest))
 
 
 def add_contract(app, owner: dict, number: str, invoices: int) -> int:
@@ -279,15 +276,8 @@ def signed_amounts(sentences: list[str]) -> Decimal:
 @pytest.fixture
 def seed_holder(app, client, billing):
     """The seed guide's contract (demo data) linked to a signed-in user; its invoices."""
-    from ov.models import User
-
     with app.app_context():
-        account = db.session.scalars(select(Account).where(Account.number == "8295249")).one()
-        user = User(username="usuPDFactura1", email="cliente@ejemplo.mx",
-                    password_hash=passwords.hash_password(PASSWORD))
-        user.links.append(UserAccount(account=account))
-        db.session.add(user)
-        db.session.commit()
+        account = hold_seed_contract()
         rows = db.session.scalars(select(Invoice).where(Invoice.account_id == account.id)
                                   .order_by(Invoice.issue_date)).all()
         found = [(row.id, row.total, row.reading_type) for row in rows]

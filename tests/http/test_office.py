@@ -10,9 +10,13 @@ from sqlalchemy import select
 
 from ov.extensions import db
 from ov.models import AuditEvent, Invoice, Notice, UserAccount
-from ov.services import passwords, references
-from tests.support.factories import make_customer, make_invoices
-from tests.support.journeys import PASSWORD, sign_in
+from ov.services import references
+from tests.support.factories import (
+    customer_with_invoices,
+    hold_seed_contract,
+    make_invoices,
+)
+from tests.support.journeys import sign_in
 from tests.support.queries import counting_queries
 
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -28,14 +32,7 @@ def text(response) -> str:
 
 def customer(app, invoices: int = 6, username: str = "usuPDFactura1",
              number: str | None = None) -> dict:
-    with app.app_context():
-        user, account = make_customer(username=username, number=number,
-                                      email=f"{username.lower()}@ejemplo.mx",
-                                      password_hash=passwords.hash_password(PASSWORD))
-        made = make_invoices(account, invoices)
-        db.session.commit()
-        return {"user_id": user.id, "account_id": account.id,
-                "invoice_ids": [invoice.id for invoice in made]}
+    return customer_with_invoices(app, invoices, username, number)
 
 
 @pytest.fixture
@@ -379,15 +376,8 @@ def pesos(shown: str):
 @pytest.fixture
 def seed_holder(app, client, billing):
     """The seed guide's contract (demo data) linked to a signed-in user; its invoice ids."""
-    from ov.models import Account, User
-
     with app.app_context():
-        account = db.session.scalars(select(Account).where(Account.number == "8295249")).one()
-        user = User(username="usuPDFactura1", email="cliente@ejemplo.mx",
-                    password_hash=passwords.hash_password(PASSWORD))
-        user.links.append(UserAccount(account=account))
-        db.session.add(user)
-        db.session.commit()
+        account = hold_seed_contract()
         ids = db.session.scalars(select(Invoice.id).where(Invoice.account_id == account.id)
                                  .order_by(Invoice.issue_date)).all()
     assert sign_in(client, "usuPDFactura1").status_code == 303

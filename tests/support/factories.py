@@ -78,3 +78,40 @@ def make_invoices(account: Account, count: int, *, start_year: int = 2001,
         made.append(invoice)
     db.session.flush()
     return made
+
+
+def customer_with_invoices(app, invoices: int = 6, username: str = "usuPDFactura1",
+                           number: str | None = None, adjust=None) -> dict:
+    """A customer who can sign in with the tests' password, linked to an account with
+    ``invoices`` monthly invoices (``adjust`` may change them, e.g. pin their dates);
+    committed. Their ids: ``user_id``, ``account_id``, ``invoice_ids`` (oldest first)."""
+    from ov.services import passwords
+    from tests.support.journeys import PASSWORD
+
+    with app.app_context():
+        user, account = make_customer(username=username, number=number,
+                                      email=f"{username.lower()}@ejemplo.mx",
+                                      password_hash=passwords.hash_password(PASSWORD))
+        made = make_invoices(account, invoices)
+        if adjust is not None:
+            made = adjust(made)
+        db.session.commit()
+        return {"user_id": user.id, "account_id": account.id,
+                "invoice_ids": [invoice.id for invoice in made]}
+
+
+def hold_seed_contract(username: str = "usuPDFactura1") -> Account:
+    """Link the demo data's seed-guide contract (8295249) to a new user with the tests'
+    password; committed (inside an app context)."""
+    from sqlalchemy import select
+
+    from ov.services import passwords
+    from tests.support.journeys import PASSWORD
+
+    account = db.session.scalars(select(Account).where(Account.number == "8295249")).one()
+    user = User(username=username, email="cliente@ejemplo.mx",
+                password_hash=passwords.hash_password(PASSWORD))
+    user.links.append(UserAccount(account=account))
+    db.session.add(user)
+    db.session.commit()
+    return account
