@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from ov.extensions import db
-from ov.models import Account, Invoice, UserAccount
+from ov.models import Invoice, UserAccount
 from ov.models.portal import ReadingSubmission
+from tests.http.test_office import second_contract
 from tests.support.factories import (
     customer_with_invoices,
     hold_seed_contract,
@@ -57,14 +58,7 @@ def customer(app, invoices: int = 6, username: str = "usuPDFactura1",
 def add_contract(app, owner: dict, number: str, invoices: int) -> int:
     """Another account linked to the same user, with its own invoices."""
     with app.app_context():
-        first = db.session.get(Account, owner["account_id"])
-        second = Account(zone_id=first.zone_id, number=number, check_digit=1,
-                         holder_name=first.holder_name, street="Hidalgo", street_number="5",
-                         colonia="Centro", city="Nuevo Laredo", state="Tamaulipas",
-                         postal_code="88000", meter_serial=f"IT{number}", tariff_code="RES")
-        db.session.add(second)
-        db.session.flush()
-        db.session.add(UserAccount(user_id=owner["user_id"], account_id=second.id))
+        _, second = second_contract(owner, number)
         pin(make_invoices(second, invoices), NEWEST)
         db.session.commit()
         return second.id
