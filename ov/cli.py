@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ov import sessions
+from ov.cli_import import export_billing_command, import_billing_command
 from ov.cli_photos import photos_group
 from ov.cli_privacy import privacy_group
 from ov.cli_readings import readings_group
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(privacy_group)
     app.cli.add_command(photos_group)
     app.cli.add_command(readings_group)
+    app.cli.add_command(import_billing_command)
+    app.cli.add_command(export_billing_command)
 
 
 @click.command("init-db")

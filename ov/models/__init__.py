@@ -3,6 +3,7 @@
 from ov.models.billing import (
     Account,
     AccountStatus,
+    ImportRun,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -45,6 +46,7 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "EventAuthor",
+    "ImportRun",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

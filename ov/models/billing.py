@@ -151,6 +151,8 @@ class Invoice(db.Model):
     total: Mapped[Decimal] = mapped_column(Money)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cfdi_xml: Mapped[str | None] = mapped_column(Text)
+    # A corrected bill: the day of the estimated reading this bill's real one replaces.
+    replaces_reading_on: Mapped[date | None] = mapped_column(Date)
 
     account: Mapped[Account] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -214,7 +216,8 @@ class Reading(db.Model):
     __table_args__ = (
         CheckConstraint(_in("reading_type", ReadingType), name="reading_type_values"),
         CheckConstraint("value >= 0", name="value_not_negative"),
-        Index("ix_reading_account_read_on", "account_id", "read_on"),
+        # One reading per contract and day: the key a billing export is matched by.
+        UniqueConstraint("account_id", "read_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -236,6 +239,8 @@ class Payment(db.Model):
         CheckConstraint(_in("channel", PaymentChannel), name="channel_values"),
         CheckConstraint(_in("status", PaymentStatus), name="status_values"),
         Index("ix_payment_account_paid_on", "account_id", "paid_on"),
+        # The bank's, store's or SPEI reference identifies a payment within its contract.
+        UniqueConstraint("account_id", "channel", "reference"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -250,3 +255,17 @@ class Payment(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=PaymentStatus.APPLIED.value)
 
     invoice: Mapped[Invoice | None] = relationship()
+
+
+class ImportRun(db.Model):
+    """One billing export loaded by ``flask --app ov import-billing``: when, from which
+    folder (its name only), and what it changed (JSON: inserted, updated, unchanged per
+    entity)."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)

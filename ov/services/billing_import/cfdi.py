@@ -1,0 +1,63 @@
+"""The CFDI (the SAT's electronic invoice, XML) an invoice row names: read safely and
+matched against the row.
+
+``defusedxml`` parses it, refusing entity tricks (a "billion laughs" or an external
+entity cannot make the import read other files or eat memory). The file must be a CFDI
+(``cfdi:Comprobante``, version 3.3 or 4.0) stamped by the SAT (``tfd:TimbreFiscalDigital``)
+whose ``UUID`` and ``Total`` are the row's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+#: A CFDI is a few kilobytes; anything this large is not one.
+MAX_BYTES = 1024 * 1024
+NAMESPACES = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
+STAMP = "{http://www.sat.gob.mx/TimbreFiscalDigital}TimbreFiscalDigital"
+
+
+class CfdiError(ValueError):
+    """What is wrong with the file, in Spanish, for the operator."""
+
+
+def check(path: Path, *, uuid: str, total: str) -> str:
+    """The file's text if it is the CFDI of that UUID and total; else :class:`CfdiError`."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CfdiError("no existe en la exportación") from None
+    if not path.is_file():
+        raise CfdiError("no es un archivo")
+    if size > MAX_BYTES:
+        raise CfdiError(f"pesa {size:,} bytes; un CFDI no pasa de {MAX_BYTES:,}")
+    data = path.read_bytes()
+    try:
+        xml = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CfdiError(f"no es UTF-8 (byte {error.start + 1})") from None
+    try:
+        root = fromstring(data)
+    except (ParseError, DefusedXmlException) as error:
+        raise CfdiError(f"no es XML válido ({error})") from None
+    namespace, _, tag = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", "")
+    if tag != "Comprobante" or namespace not in NAMESPACES:
+        raise CfdiError("no es un CFDI: su elemento raíz no es cfdi:Comprobante")
+    stamp = root.find(f"{{{namespace}}}Complemento/{STAMP}")
+    if stamp is None or not stamp.get("UUID"):
+        raise CfdiError("no tiene el timbre fiscal (tfd:TimbreFiscalDigital con su UUID)")
+    found_uuid = stamp.get("UUID", "")
+    if found_uuid.upper() != uuid.upper():
+        raise CfdiError(f"su UUID es {found_uuid} y cfdi_uuid dice {uuid}")
+    try:
+        found_total = Decimal(root.get("Total", ""))
+    except InvalidOperation:
+        raise CfdiError(f'su Total "{root.get("Total", "")}" no es un importe') from None
+    if found_total != Decimal(total):
+        raise CfdiError(f"su Total es {root.get('Total')} y la factura dice {total}")
+    return xml

@@ -1,0 +1,202 @@
+"""Reading one file of an export, row by row, without holding it in memory.
+
+The bytes are checked line by line (UTF-8 without a byte-order mark, ``\\n`` line endings)
+and given to Python's ``csv`` module for the fields (comma, double quotes, strict), so
+broken quoting is found rather than guessed at. Every value goes through its column's
+reader; each problem is kept with its file, line and column, and reading goes on, so one
+run reports everything that is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ov.services.billing_import.fields import FieldError
+from ov.services.billing_import.layout import Context, FileSpec
+
+BOM = b"\xef\xbb\xbf"
+#: How many problems are kept to be shown; the rest are only counted.
+KEPT_PROBLEMS = 200
+
+
+class ExportDialect(csv.Dialect):
+    """RFC 4180 fields with ``\\n`` records: what ``docs/import-format.md`` describes."""
+
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = True
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    message: str
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.column} {self.message}" if self.column else \
+            f"{where}: {self.message}"
+
+
+@dataclass
+class Problems:
+    """Everything wrong with an export: the first :data:`KEPT_PROBLEMS`, and a count."""
+
+    kept: list[Problem] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, file: str, line: int | None, message: str, column: str | None = None) -> None:
+        self.count += 1
+        if len(self.kept) < KEPT_PROBLEMS:
+            self.kept.append(Problem(file, line, message, column))
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def _lines(path: Path, name: str, problems: Problems) -> Iterator[str]:
+    """The file's lines as text with their ``\\n``; a line that is not UTF-8 is reported and
+    given as an empty line so that line numbers stay right."""
+    crlf = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(BOM):
+                problems.add(name, 1, "empieza con una marca de orden de bytes (BOM): "
+                             "guárdalo como UTF-8 sin BOM")
+                raw = raw[len(BOM):]
+            if raw.endswith(b"\r\n"):
+                crlf += 1
+                if crlf == 1:
+                    problems.add(name, number, "termina en CRLF (fin de línea de Windows): "
+                                 "las líneas deben terminar solo en LF (\\n)")
+                raw = raw[:-2] + b"\n"
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                bad = raw[error.start]
+                problems.add(name, number, f"el byte 0x{bad:02X} en la posición "
+                             f"{error.start + 1} no es UTF-8 (¿se guardó en Latin-1 o "
+                             "Windows-1252?): guárdalo como UTF-8")
+                yield "\n"
+    if crlf > 1:
+        problems.add(name, None, f"{crlf:,} líneas terminan en CRLF en total")
+
+
+def rows(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
+         advance: Callable[[int], None] = lambda _n: None) -> Iterator[tuple[int, dict]]:
+    """``(line, values)`` for each good row of ``path``; problems go to ``problems``.
+
+    ``advance(n)`` is called every so often with the rows read since the last call.
+    ``rows.count`` is not kept here: the caller counts what it receives plus the rows
+    this skipped, through :func:`read_file`.
+    """
+    yield from read_file(path, spec, ctx, problems, advance).good
+
+
+@dataclass
+class FileReading:
+    """The good rows of one file as they are read, and afterwards how many rows it had."""
+
+    good: Iterator[tuple[int, dict]]
+    records: int = 0
+    last_line: int = 0
+
+
+def read_file(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
+              advance: Callable[[int], None] = lambda _n: None) -> FileReading:
+    reading = FileReading(good=iter(()))
+    reading.good = _read(path, spec, ctx, problems, advance, reading)
+    return reading
+
+
+def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
+          advance: Callable[[int], None], reading: FileReading) -> Iterator[tuple[int, dict]]:
+    name = spec.name
+    reader = csv.reader(_lines(path, name, problems), ExportDialect)
+    header = _header(reader, spec, problems)
+    if header is None:
+        return
+    positions = [(header.index(column.name), column) for column in spec.columns]
+    width = len(header)
+    pending = 0
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            reading.records += 1
+            problems.add(name, line, _quoting(str(error)))
+            continue
+        reading.records += 1
+        reading.last_line = reader.line_num
+        pending += 1
+        if pending == 1000:
+            advance(pending)
+            pending = 0
+        if len(record) != width:
+            if record == [] or record == [""]:
+                problems.add(name, line, "es una línea vacía")
+            else:
+                problems.add(name, line, f"tiene {len(record)} columnas y la cabecera "
+                             f"{width}")
+            continue
+        values = {}
+        ok = True
+        for index, column in positions:
+            try:
+                values[column.name] = column.read(record[index], ctx)
+            except FieldError as error:
+                problems.add(name, line, str(error), column.name)
+                ok = False
+        if not ok:
+            continue
+        broken = spec.row_rules(values, ctx)
+        for column_name, message in broken:
+            problems.add(name, line, message, column_name)
+        if not broken:
+            yield line, values
+    advance(pending)
+
+
+def _quoting(message: str) -> str:
+    if "unexpected end of data" in message or "EOF" in message:
+        return ("el archivo termina dentro de un campo entre comillas: ¿está cortado? "
+                f"({message})")
+    return f"comillas mal puestas: un campo con comillas debe ir entero entre ellas ({message})"
+
+
+def _header(reader, spec: FileSpec, problems: Problems) -> list[str] | None:
+    """The header row, if it names each expected column once and nothing else."""
+    name = spec.name
+    try:
+        header = next(reader)
+    except StopIteration:
+        problems.add(name, 1, "está vacío: falta la cabecera "
+                     f"({','.join(spec.headers)})")
+        return None
+    except csv.Error as error:
+        problems.add(name, 1, _quoting(str(error)))
+        return None
+    expected = set(spec.headers)
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    missing = [column for column in spec.headers if column not in header]
+    extra = [column for column in header if column not in expected]
+    if repeated:
+        problems.add(name, 1, f"la cabecera repite columnas: {', '.join(repeated)}")
+    if missing:
+        problems.add(name, 1, f"faltan columnas en la cabecera: {', '.join(missing)}")
+    if extra:
+        problems.add(name, 1, f"la cabecera tiene columnas que no conocemos: "
+                     f"{', '.join(extra)} (se esperan {','.join(spec.headers)})")
+    return None if repeated or missing or extra else header
