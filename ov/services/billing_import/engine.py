@@ -661,11 +661,11 @@ class Merge:
         if counts.inserted:
             execute(target.find + " WHERE target_id IS NULL")
         if spec is INVOICE_LINES:
+            # The lines of bills already in the portal that the export no longer lists.
             counts.removed = execute(
                 "DELETE FROM invoice_line WHERE invoice_id IN (SELECT target_id FROM "
-                "import_invoice) AND NOT EXISTS (SELECT 1 FROM import_invoice_line s WHERE "
-                "s.invoice_id = invoice_line.invoice_id AND "
-                "s.position = invoice_line.position)").rowcount
+                "import_invoice WHERE is_new = 0) AND id NOT IN (SELECT target_id FROM "
+                "import_invoice_line WHERE target_id IS NOT NULL)").rowcount
         counts.unchanged = total - counts.inserted - counts.updated
         return counts
 
