@@ -261,3 +261,57 @@ def test_the_command_says_what_changed_per_file_and_draws_no_bar_off_a_terminal(
     assert list(lines) == NAMES
     assert lines["invoices.csv"] == (4, 2, 14) and lines["payments.csv"] == (3, 1, 13)
     assert result.stderr == ""
+
+
+def test_the_command_refuses_a_second_import_with_status_2(app):
+    """While another import holds the lock, the command loads nothing and exits with 2."""
+    import fcntl
+    import os
+
+    from sqlalchemy import text
+
+    from ov.services.billing_import import BUSY_MESSAGE
+    from ov.services.billing_import.engine import LOCK_KEY
+
+    with app.app_context():
+        engine = db.engine
+        holder = engine.connect()
+        handle = None
+        try:
+            if engine.dialect.name == "postgresql":
+                holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            else:
+                handle = os.open(f"{engine.url.database}.import-lock", os.O_RDWR | os.O_CREAT)
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            result = app.test_cli_runner().invoke(args=["import-billing", str(OCTOBER)])
+        finally:
+            if handle is not None:
+                os.close(handle)
+            if engine.dialect.name == "postgresql":
+                holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+            holder.close()
+    assert result.exit_code == 2
+    assert BUSY_MESSAGE in result.stderr and result.stdout == ""
+    assert table_sizes(app)["account"] == 0
+    assert load(app, OCTOBER).counts["accounts.csv"].inserted == 4  # free again
+
+
+# --- the documentation ---------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "import-format.md"
+
+
+def doc_section(name: str) -> str:
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index(f"\n### {name}\n")
+    end = text.find("\n### ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+@pytest.mark.parametrize("spec", FILES, ids=[spec.name for spec in FILES])
+def test_the_format_page_lists_each_files_columns_and_key_as_the_import_reads_them(spec):
+    section = doc_section(spec.name)
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (yes|no) \|", section, flags=re.MULTILINE)
+    assert [name for name, _ in rows] == list(spec.headers)
+    assert [required == "yes" for _, required in rows] == [c.required for c in spec.columns]
+    assert f"Key: {' + '.join(f'`{key}`' for key in spec.key)}" in " ".join(section.split())
