@@ -315,3 +315,24 @@ def test_the_format_page_lists_each_files_columns_and_key_as_the_import_reads_th
     assert [name for name, _ in rows] == list(spec.headers)
     assert [required == "yes" for _, required in rows] == [c.required for c in spec.columns]
     assert f"Key: {' + '.join(f'`{key}`' for key in spec.key)}" in " ".join(section.split())
+
+
+def test_the_notices_tell_the_imported_values_even_of_rows_the_session_held(app, tmp_path):
+    """The merge writes with SQL; a payment the caller's session loaded before the import must
+    not lend its old amount to the notice of its application."""
+    load(app, OCTOBER)
+    later = tmp_path / "pago-corregido"
+    shutil.copytree(NOVEMBER, later)
+    path = later / "payments.csv"
+    text = path.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if ",730570118953," in line)
+    path.write_text(text.replace(row, row.replace(",591.91,", ",500.00,")), encoding="utf-8")
+    with app.app_context():
+        link("8295249", "usuPDFactura1", notify_payment=True)
+        held = db.session.scalars(select(Payment).where(
+            Payment.reference == "730570118953")).one()
+        assert (held.status, str(held.amount)) == ("in_process", "591.91")
+        run_import(later)
+        titles = set(db.session.scalars(select(Notice.title)))
+        assert "Aplicamos tu pago de $500.00" in titles
+        db.session.remove()
