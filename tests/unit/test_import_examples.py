@@ -5,6 +5,7 @@ what is new, once), and back out with export-billing (the same files)."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 from pathlib import Path
@@ -336,3 +337,21 @@ def test_the_notices_tell_the_imported_values_even_of_rows_the_session_held(app,
         titles = set(db.session.scalars(select(Notice.title)))
         assert "Aplicamos tu pago de $500.00" in titles
         db.session.remove()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("total", "shown"), [(20, "20/20"), (120_000, "120k/120k")])
+def test_on_a_terminal_each_file_gets_a_bar_of_its_rows(monkeypatch, total, shown):
+    from ov import cli_import
+
+    terminal = Terminal()
+    monkeypatch.setattr(cli_import.sys, "stderr", terminal)
+    bar = cli_import.TerminalProgress().bar("invoices.csv", total)
+    bar.update(total)
+    bar.close()
+    drawn = terminal.getvalue()
+    assert "invoices.csv: 100%" in drawn and f"{shown} [" in drawn and " filas/s]" in drawn
