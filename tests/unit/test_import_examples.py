@@ -8,6 +8,7 @@ import csv
 import io
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,82 @@ def test_a_later_row_without_its_cfdi_keeps_the_one_loaded(app, tmp_path):
         invoice = db.session.scalars(select(Invoice).where(Invoice.number == "ZE40389382")).one()
         assert invoice.cfdi_xml == (OCTOBER / "cfdi" / "NLD-ZE40389382.xml").read_text(
             encoding="utf-8")
+
+
+def edited_copy(source: Path, target: Path, **edits) -> Path:
+    """A copy of an example export with some files' rows changed (``invoices_csv=function``
+    of the list of row dicts), and its manifest counting them again."""
+    from ov.services.billing_import.reader import ExportDialect
+
+    shutil.copytree(source, target)
+    for spec in FILES:
+        edit = edits.get(spec.name.replace(".", "_"))
+        if edit is None:
+            continue
+        rows = edit(rows_of(source, spec.name))
+        with (target / spec.name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, spec.headers, dialect=ExportDialect)
+            writer.writeheader()
+            writer.writerows(rows)
+    with (target / "manifest.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, ExportDialect)
+        writer.writerow(["file", "rows"])
+        writer.writerows([name, len(rows_of(target, name))] for name in NAMES)
+    return target
+
+
+def test_rows_an_export_leaves_out_are_kept(app, tmp_path):
+    load(app, OCTOBER)
+    load(app, NOVEMBER)
+    before = table_sizes(app)
+
+    def without(rows):
+        return [row for row in rows if row.get("account_number") != "5520981"
+                and not row["invoice_number"].startswith("SL2041880")]
+    partial = edited_copy(NOVEMBER, tmp_path / "sin-5520981",
+                          accounts_csv=lambda rows: [row for row in rows
+                                                     if row["account_number"] != "5520981"],
+                          invoices_csv=without, invoice_lines_csv=without,
+                          readings_csv=lambda rows: [row for row in rows
+                                                     if row["account_number"] != "5520981"],
+                          payments_csv=without)
+    assert len(rows_of(partial, "invoices.csv")) == 15
+    summary = load(app, partial)
+    assert all(inserted == updated == 0 for inserted, updated, _ in counts(summary).values())
+    assert summary.counts["invoice_lines.csv"].removed == 0
+    assert table_sizes(app) == before
+    with app.app_context():
+        kept = db.session.scalars(select(Account).where(Account.number == "5520981")).one()
+        assert db.session.scalar(select(func.count()).select_from(Invoice).where(
+            Invoice.account_id == kept.id)) == 5
+
+
+def test_an_invoice_sent_again_has_exactly_its_new_lines(app, tmp_path):
+    load(app, OCTOBER)
+    load(app, NOVEMBER)
+
+    def two_lines(rows):
+        return [row for row in rows
+                if (row["invoice_number"], row["position"]) != ("ZE40391105", "3")]
+
+    def fixed_total(rows):
+        subtotal = sum(Decimal(line["amount"]) for line in two_lines(
+            rows_of(NOVEMBER, "invoice_lines.csv")) if line["invoice_number"] == "ZE40391105")
+        tax = (subtotal * Decimal("0.16")).quantize(Decimal("0.01"))
+        for row in rows:
+            if row["invoice_number"] == "ZE40391105":
+                row.update(subtotal=str(subtotal), tax=str(tax), total=str(subtotal + tax))
+        return rows
+    changed = edited_copy(NOVEMBER, tmp_path / "dos-conceptos",
+                          invoices_csv=fixed_total, invoice_lines_csv=two_lines)
+    summary = load(app, changed)
+    assert counts(summary)["invoices.csv"] == (0, 1, 19)
+    assert summary.counts["invoice_lines.csv"].removed == 1
+    with app.app_context():
+        invoice = db.session.scalars(select(Invoice).where(
+            Invoice.number == "ZE40391105")).one()
+        assert [line.concept for line in invoice.lines] == ["Cargo fijo", "Gas natural"]
+        assert invoice.subtotal == sum(line.amount for line in invoice.lines)
 
 
 # --- the round trip ------------------------------------------------------------------------------
