@@ -26,7 +26,10 @@ from ov.services.billing_import.export import export_billing
 class TerminalBar(Bar):
     def __init__(self, name: str, total: int | None):
         # disable=None: no bar when the output is not a terminal (a cron job, a pipe).
-        self.bar = tqdm(total=total, desc=name, unit=" filas", unit_scale=True,
+        # Counts in thousands and millions (12.3k) only for files that large: a small file
+        # reads 20/20, not 20.0/20.0.
+        self.bar = tqdm(total=total, desc=name, unit=" filas",
+                        unit_scale=total is None or total >= 1000,
                         disable=None, file=sys.stderr, dynamic_ncols=True)
 
     def update(self, rows: int) -> None:

@@ -104,7 +104,9 @@ class Kind:
 EMAIL_UNCONFIRMED = Kind("email_unconfirmed")
 # The kinds a user chooses one by one in Mis datos > Preferencias (registration's "avisos"
 # choice sets all four). A preference request done is a request's outcome: notify_request.
-NEW_INVOICE = Kind("new_invoice", lambda user: bool(user.notify_invoice))
+# A new bill is also mailed to whoever chose the paperless bill: the mail is their bill.
+NEW_INVOICE = Kind("new_invoice",
+                   lambda user: bool(user.notify_invoice) or bool(user.paperless_bill))
 PAYMENT_APPLIED = Kind("payment_applied", lambda user: bool(user.notify_payment))
 REQUEST_STATUS = Kind("request_status", lambda user: bool(user.notify_request))
 READING_PERIOD = Kind("reading_period", lambda user: bool(user.notify_reading))

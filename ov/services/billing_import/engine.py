@@ -676,6 +676,9 @@ def _notify(staging: Staging, present: set[str], summary: Summary) -> None:
     """A notice (and a mail, if chosen) for each new invoice and each payment newly applied
     on a contract someone registered; ``notices.notify`` makes each at most once."""
     session = db.session
+    # The merge wrote with SQL behind the ORM's back: objects the session already holds
+    # (a payment, its contract) would tell the customer their values from before the import.
+    session.expire_all()
     made = []
     if INVOICES.name in present:
         ids = staging.execute(
