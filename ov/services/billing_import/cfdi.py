@@ -30,21 +30,28 @@ def check(path: Path, *, uuid: str, total: str) -> str:
     """The file's text if it is the CFDI of that UUID and total; else :class:`CfdiError`."""
     try:
         size = path.stat().st_size
+        if not path.is_file():
+            raise CfdiError("no es un archivo")
+        if size > MAX_BYTES:
+            raise CfdiError(f"pesa {size:,} bytes; un CFDI no pasa de {MAX_BYTES:,}")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CfdiError("no existe en la exportación") from None
-    if not path.is_file():
-        raise CfdiError("no es un archivo")
-    if size > MAX_BYTES:
-        raise CfdiError(f"pesa {size:,} bytes; un CFDI no pasa de {MAX_BYTES:,}")
-    data = path.read_bytes()
+    except OSError as error:
+        raise CfdiError(f"no se puede leer ({error.strerror})") from None
     try:
         xml = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CfdiError(f"no es UTF-8 (byte {error.start + 1})") from None
     try:
         root = fromstring(data)
-    except (ParseError, DefusedXmlException) as error:
-        raise CfdiError(f"no es XML válido ({error})") from None
+    except DefusedXmlException:
+        raise CfdiError("declara entidades o una DTD externa, que un CFDI no lleva y no se "
+                        "aceptan (podrían agotar la memoria o leer otros archivos)") from None
+    except ParseError as error:
+        line, column = getattr(error, "position", (0, 0))
+        raise CfdiError(f"no es XML válido (error en la línea {line}, columna {column + 1})"
+                        ) from None
     namespace, _, tag = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", "")
     if tag != "Comprobante" or namespace not in NAMESPACES:
         raise CfdiError("no es un CFDI: su elemento raíz no es cfdi:Comprobante")

@@ -10,6 +10,7 @@ database.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -41,6 +42,11 @@ def text(value: str, *, limit: int, required: bool = True) -> str | None:
         raise FieldError(f'"{value}" tiene espacios al principio o al final')
     if any(char in value for char in "\r\n\t"):
         raise FieldError("tiene saltos de línea o tabuladores; debe ser una sola línea")
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        # A NUL would also stop PostgreSQL's COPY mid-load instead of being reported.
+        raise FieldError(f"tiene un carácter de control (U+{ord(control):04X}); "
+                         "solo se acepta texto")
     if len(value) > limit:
         raise FieldError(f"tiene {len(value)} caracteres; el máximo es {limit}")
     return value
@@ -51,7 +57,7 @@ def digits(value: str, *, low: int, high: int) -> str:
     if value == "":
         raise FieldError("está vacío y es obligatorio")
     if not (value.isascii() and value.isdigit()) or not low <= len(value) <= high:
-        size = f"{low}" if low == high else f"de {low} a {high}"
+        size = f"{low}" if low == high else f"{low} a {high}"
         raise FieldError(f'"{value}" no es un número de {size} dígitos')
     return value
 
@@ -124,8 +130,8 @@ def day(value: str, *, today: date, required: bool = True) -> date | None:
 
 
 def instant(value: str, *, now: datetime, required: bool = False) -> datetime | None:
-    """A moment with its UTC offset (``2026-10-03T14:05:00-06:00``), never in the future;
-    given back in UTC."""
+    """A moment with its UTC offset (``2026-10-03T14:05:00-06:00``), given back in UTC.
+    Not in the future: a day after ``now`` at most, a margin for the clocks of two systems."""
     if value == "":
         if required:
             raise FieldError("está vacío y es obligatorio")
@@ -148,9 +154,10 @@ def instant(value: str, *, now: datetime, required: bool = False) -> datetime | 
 def choice(value: str, values: type[StrEnum] | tuple[str, ...]) -> str:
     """One of a closed list of words."""
     allowed = [str(member) for member in values]
+    if value == "":
+        raise FieldError(f"está vacío y es obligatorio (uno de: {', '.join(allowed)})")
     if value not in allowed:
-        shown = f'"{value}"' if value else "está vacío:"
-        raise FieldError(f"{shown} no es uno de: {', '.join(allowed)}")
+        raise FieldError(f'"{value}" no es uno de: {", ".join(allowed)}')
     return value
 
 

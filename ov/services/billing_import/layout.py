@@ -104,7 +104,7 @@ def _optional_file(value: str, _ctx: Context) -> object:
     if value == "":
         return None
     if ("/" in value or "\\" in value or value.startswith(".") or len(value) > 120
-            or not value.lower().endswith(".xml")):
+            or not value.isprintable() or not value.lower().endswith(".xml")):
         raise f.FieldError(f'"{value}" no es un nombre de archivo .xml de la carpeta '
                            f"{CFDI_FOLDER}/ (sin rutas)")
     return value
