@@ -135,6 +135,10 @@ def test_unscaled_writes_every_decimal():
     assert f.unscaled(1250, 2) == "12.50"
     assert f.unscaled(5, 4) == "0.0005"
     assert f.unscaled(7, 0) == "7"
+    # PostgreSQL sums BIGINT columns as NUMERIC: the engine's sums arrive as Decimal.
+    assert f.unscaled(Decimal("52206"), 2) == "522.06"
+    with pytest.raises(ValueError):
+        f.unscaled(Decimal("522.5"), 2)
 
 
 PLACES = st.sampled_from([0, 2, 3, 4])

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 #: Dates before this are not billing dates of this portal's data.
@@ -97,8 +98,13 @@ def scaled(value: str, *, places: int, high: int, what: str = "un número") -> i
     return number
 
 
-def unscaled(number: int, places: int) -> str:
-    """The text of a scaled whole: ``unscaled(1250, 2)`` is ``"12.50"``."""
+def unscaled(number: int | Decimal, places: int) -> str:
+    """The text of a scaled whole: ``unscaled(1250, 2)`` is ``"12.50"``.
+
+    A whole ``Decimal`` is taken too: PostgreSQL's ``sum()`` of a BIGINT is NUMERIC."""
+    if number != int(number):
+        raise ValueError(f"{number!r} is not a whole count of the last decimal")
+    number = int(number)
     if places == 0:
         return str(number)
     whole, fraction = divmod(number, 10**places)
