@@ -343,6 +343,33 @@ def test_a_quote_inside_a_quoted_field(app, export):
         'doble ("")']
 
 
+def test_a_quote_never_closed_runs_to_the_end_of_the_file(app, export):
+    path = export.file("invoice_lines.csv")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[3] = lines[3].replace(",Cargo", ',"Cargo', 1)  # line 4
+    path.write_text("\n".join(lines), encoding="utf-8")
+    problems = said(refused(app, export))
+    assert problems[:2] == [
+        "invoice_lines.csv:4: el archivo termina dentro de un campo entre comillas: ¿está "
+        "cortado o falta cerrar unas comillas?",
+        f"invoice_lines.csv:3: tiene 3 filas y manifest.csv dice "
+        f"{export.manifest()['invoice_lines.csv']:,}: ¿está cortado o incompleto?"]
+
+
+def test_a_quote_never_closed_in_a_large_file(app, export):
+    path = export.file("invoice_lines.csv")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[3] = lines[3].replace(",Cargo", ',"Cargo', 1)  # line 4
+    path.write_text("\n".join(lines), encoding="utf-8")
+    limit = csv.field_size_limit(1000)  # as if the file went on for 128 KiB
+    try:
+        problems = said(refused(app, export))
+    finally:
+        csv.field_size_limit(limit)
+    assert problems[0] == ("invoice_lines.csv:4: tiene un campo de más de 1,000 caracteres: "
+                           "¿faltan por cerrar unas comillas?")
+
+
 def test_a_file_cut_after_whole_rows(app, export):
     rows = export.manifest()["readings.csv"]
     path = export.file("readings.csv")
@@ -417,6 +444,18 @@ def test_a_file_the_manifest_lists_but_is_not_there(app, export):
         f"manifest.csv:{line}: file readings.csv no está en la carpeta"]
 
 
+def test_a_manifest_listing_a_file_twice(app, export):
+    line = export.append(MANIFEST, {"file": "zones.csv", "rows": "7"}, recount=False)
+    assert said(refused(app, export)) == [f"manifest.csv:{line}: file zones.csv aparece dos veces"]
+
+
+def test_a_manifest_whose_count_is_not_a_number(app, export):
+    line = export.line_of(MANIFEST, file="zones.csv")
+    export.set(MANIFEST, line, rows="siete")
+    assert said(refused(app, export)) == [
+        f'manifest.csv:{line}: rows "siete" no es un número entero (se esperan solo dígitos)']
+
+
 def test_a_manifest_naming_an_unknown_file(app, export):
     line = export.append(MANIFEST, {"file": "facturas.csv", "rows": "3"}, recount=False)
     problems = said(refused(app, export))
@@ -447,6 +486,13 @@ def test_an_absurd_amount(app, export):
     assert said(refused(app, export)) == [
         'payments.csv:3: amount "99999999999.00" es demasiado grande (el máximo es '
         "10000000.00)"]
+
+
+def test_a_number_longer_than_python_reads(app, export):
+    export.set("readings.csv", 2, value="9" * 5000)
+    assert said(refused(app, export)) == [
+        f'readings.csv:2: value "{"9" * 40}…" (5,000 caracteres) está fuera de rango (de 0 a '
+        "99,999,999)"]
 
 
 def test_a_date_out_of_range(app, export):
@@ -707,6 +753,25 @@ def test_an_xml_that_is_not_a_cfdi(app, export):
     assert cfdi_problem(app, export) == \
         f"invoices.csv:2: cfdi_file cfdi/{name}: no es un CFDI: su elemento raíz no es " \
         "cfdi:Comprobante"
+
+
+def test_a_cfdi_whose_version_is_not_its_namespaces(app, export):
+    bill = bill_total(export)
+    _line, name = with_cfdi(export, cfdi_xml(total=bill["total"]).replace(
+        'Version="4.0"', 'Version="3.3"'))
+    assert cfdi_problem(app, export) == (
+        f'invoices.csv:2: cfdi_file cfdi/{name}: su Version "3.3" no es la de su espacio de '
+        "nombres (http://www.sat.gob.mx/cfd/4: 4.0)")
+
+
+def test_a_cfdi_without_its_stamp(app, export):
+    bill = bill_total(export)
+    xml = cfdi_xml(total=bill["total"])
+    start, end = xml.index("<cfdi:Complemento>"), xml.index("</cfdi:Complemento>")
+    _line, name = with_cfdi(export, xml[:start] + xml[end + len("</cfdi:Complemento>"):])
+    assert cfdi_problem(app, export) == (
+        f"invoices.csv:2: cfdi_file cfdi/{name}: no tiene el timbre fiscal "
+        "(tfd:TimbreFiscalDigital con su UUID)")
 
 
 LAUGHS = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10))

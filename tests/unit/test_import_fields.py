@@ -91,6 +91,19 @@ def test_integer_refuses(value, message):
     assert refused(f.integer, value, low=1, high=9999) == message
 
 
+def test_numbers_longer_than_python_reads_are_out_of_range():
+    digits = "1" * 5000
+    assert refused(f.integer, digits, low=0, high=9) == \
+        f'"{"1" * 40}…" (5,000 caracteres) está fuera de rango (de 0 a 9)'
+    assert refused(f.money, digits + ".50") == \
+        f'"{"1" * 40}…" (5,003 caracteres) es demasiado grande (el máximo es 10000000.00)'
+
+
+def test_long_values_are_cut_in_messages():
+    assert f.quoted("a" * 40) == f'"{"a" * 40}"'
+    assert f.quoted("a" * 41) == f'"{"a" * 40}…" (41 caracteres)'
+
+
 def test_choice():
     assert f.choice("estimated", layout.ReadingType) == "estimated"
     assert f.choice("system", layout.READING_SOURCES) == "system"
@@ -404,7 +417,7 @@ def test_cfdi_file_is_a_plain_xml_name():
                                    "a.txt", "a\x00.xml", "a" * 117 + ".xml"])
 def test_cfdi_file_refuses(value):
     assert refused(column(layout.INVOICES, "cfdi_file"), value) == (
-        f'"{value}" no es un nombre de archivo .xml de la carpeta cfdi/ (sin rutas)')
+        f'{f.quoted(value)} no es un nombre de archivo .xml de la carpeta cfdi/ (sin rutas)')
 
 
 def test_every_column_refuses_what_is_not_its_kind():

@@ -19,6 +19,7 @@ from defusedxml.ElementTree import fromstring
 #: A CFDI is a few kilobytes; anything this large is not one.
 MAX_BYTES = 1024 * 1024
 NAMESPACES = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
+VERSIONS = {"http://www.sat.gob.mx/cfd/4": "4.0", "http://www.sat.gob.mx/cfd/3": "3.3"}
 STAMP = "{http://www.sat.gob.mx/TimbreFiscalDigital}TimbreFiscalDigital"
 
 
@@ -55,6 +56,10 @@ def check(path: Path, *, uuid: str, total: str) -> str:
     namespace, _, tag = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", "")
     if tag != "Comprobante" or namespace not in NAMESPACES:
         raise CfdiError("no es un CFDI: su elemento raíz no es cfdi:Comprobante")
+    version = root.get("Version", "")
+    if version != VERSIONS[namespace]:
+        raise CfdiError(f'su Version "{version}" no es la de su espacio de nombres '
+                        f"({namespace}: {VERSIONS[namespace]})")
     stamp = root.find(f"{{{namespace}}}Complemento/{STAMP}")
     if stamp is None or not stamp.get("UUID"):
         raise CfdiError("no tiene el timbre fiscal (tfd:TimbreFiscalDigital con su UUID)")

@@ -76,7 +76,7 @@ def _money(value: str, _ctx: Context) -> object:
 
 def _invoice_number(value: str, _ctx: Context) -> object:
     if len(value) != 10 or not value.isascii() or not value.isalnum() or value != value.upper():
-        raise f.FieldError(f'"{value}" no es un número de factura de 10 letras mayúsculas '
+        raise f.FieldError(f'{f.quoted(value)} no es un número de factura de 10 letras mayúsculas '
                            "y dígitos (p. ej. ZE40389382)")
     return value
 
@@ -84,7 +84,7 @@ def _invoice_number(value: str, _ctx: Context) -> object:
 def _zone_code(value: str, _ctx: Context) -> object:
     if not 1 <= len(value) <= 8 or not value.isascii() or not value.isalnum() \
             or value != value.upper():
-        raise f.FieldError(f'"{value}" no es un código de zona (de 1 a 8 letras mayúsculas '
+        raise f.FieldError(f'{f.quoted(value)} no es un código de zona (de 1 a 8 letras mayúsculas '
                            "o dígitos, p. ej. NLD)")
     return value
 
@@ -95,7 +95,7 @@ def _optional_uuid(value: str, _ctx: Context) -> object:
     hexes = value.replace("-", "")
     if (len(value) != 36 or [len(part) for part in value.split("-")] != [8, 4, 4, 4, 12]
             or not all(char in "0123456789ABCDEFabcdef" for char in hexes)):
-        raise f.FieldError(f'"{value}" no es un UUID de CFDI '
+        raise f.FieldError(f'{f.quoted(value)} no es un UUID de CFDI '
                            "(8-4-4-4-12 dígitos hexadecimales)")
     return value.upper()
 
@@ -105,7 +105,7 @@ def _optional_file(value: str, _ctx: Context) -> object:
         return None
     if ("/" in value or "\\" in value or value.startswith(".") or len(value) > 120
             or not value.isprintable() or not value.lower().endswith(".xml")):
-        raise f.FieldError(f'"{value}" no es un nombre de archivo .xml de la carpeta '
+        raise f.FieldError(f'{f.quoted(value)} no es un nombre de archivo .xml de la carpeta '
                            f"{CFDI_FOLDER}/ (sin rutas)")
     return value
 

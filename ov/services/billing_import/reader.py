@@ -198,6 +198,9 @@ def _count_rest(reader, reading: FileReading) -> None:
 
 
 def _quoting(message: str) -> str:
+    if "field larger than field limit" in message:
+        return (f"tiene un campo de más de {csv.field_size_limit():,} caracteres: ¿faltan "
+                "por cerrar unas comillas?")
     if "unexpected end of data" in message or "EOF" in message:
         return ("el archivo termina dentro de un campo entre comillas: ¿está cortado o "
                 "falta cerrar unas comillas?")
