@@ -495,6 +495,15 @@ def test_a_number_longer_than_python_reads(app, export):
         "99,999,999)"]
 
 
+def test_a_quantity_beyond_what_the_database_column_holds(app, export):
+    # NUMERIC(12, 3) holds 999999999.999 at most: more would stop the load on PostgreSQL.
+    export.set("invoice_lines.csv", 2, quantity="1000000000.000")
+    # Then the bill's other lines do not add up to its subtotal: that follows.
+    assert said(refused(app, export))[0] == (
+        'invoice_lines.csv:2: quantity "1000000000.000" es demasiado grande (el máximo es '
+        "999999999.999)")
+
+
 def test_a_date_out_of_range(app, export):
     export.set("readings.csv", 2, read_on="1999-12-31")
     latest = today() + timedelta(days=FUTURE_DAYS)

@@ -47,6 +47,7 @@ def test_text_takes_one_line_up_to_its_limit():
     ("a\nb", "tiene saltos de línea o tabuladores; debe ser una sola línea"),
     ("a\tb", "tiene saltos de línea o tabuladores; debe ser una sola línea"),
     ("a\rb", "tiene saltos de línea o tabuladores; debe ser una sola línea"),
+    ("a\u2028b", "tiene saltos de línea o tabuladores; debe ser una sola línea"),
     ("a\x00b", "tiene un carácter de control (U+0000); solo se acepta texto"),
     ("a\x1bb", "tiene un carácter de control (U+001B); solo se acepta texto"),
     ("abcdef", "tiene 6 caracteres; el máximo es 5"),
@@ -442,8 +443,12 @@ def test_scaled_columns_of_lines():
     assert refused(price, "6,3566") == \
         '"6,3566" no es un precio: usa punto decimal, sin comas (p. ej. 1234.50)'
     assert refused(price, "x") == '"x" no es un precio (se espera p. ej. 1234.50)'
-    assert refused(quantity, "1000000000.001") == \
-        '"1000000000.001" es demasiado grande (el máximo es 1000000000.000)'
+    assert quantity("999999999.999") == 10**12 - 1
+    assert refused(quantity, "1000000000.000") == \
+        '"1000000000.000" es demasiado grande (el máximo es 999999999.999)'
+    assert price("10000000.0000") == 10**11
+    assert refused(price, "10000000.0001") == \
+        '"10000000.0001" es demasiado grande (el máximo es 10000000.0000)'
 
 
 def test_paid_at_column_reads_an_instant_against_the_import_moment():

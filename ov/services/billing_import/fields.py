@@ -52,7 +52,7 @@ def text(value: str, *, limit: int, required: bool = True) -> str | None:
         return None
     if value != value.strip():
         raise FieldError(f'{quoted(value)} tiene espacios al principio o al final')
-    if any(char in value for char in "\r\n\t"):
+    if any(char in value for char in "\r\n\t\u2028\u2029"):
         raise FieldError("tiene saltos de línea o tabuladores; debe ser una sola línea")
     control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
     if control is not None:

@@ -27,6 +27,10 @@ MAX_M3 = 10_000_000
 #: Quantities (m³, services) have three decimals, unit prices four.
 QUANTITY_PLACES = 3
 PRICE_PLACES = 4
+#: The largest quantity and unit price, scaled: within invoice_line's NUMERIC(12, 3) and
+#: NUMERIC(12, 4), or PostgreSQL would stop the load with an overflow instead of a report.
+MAX_QUANTITY = 10**12 - 1
+MAX_PRICE = 10**11
 
 
 @dataclass(frozen=True)
@@ -232,11 +236,12 @@ INVOICE_LINES = FileSpec(
         Column("position", "int", _integer(1, 99)),
         Column("concept", "text", _text(120)),
         Column("quantity", "int",
-               lambda value, _ctx: f.scaled(value, places=QUANTITY_PLACES, high=10**12),
+               lambda value, _ctx: f.scaled(value, places=QUANTITY_PLACES,
+                                            high=MAX_QUANTITY),
                places=QUANTITY_PLACES),
         Column("unit", "text", _text(12)),
         Column("unit_price", "int",
-               lambda value, _ctx: f.scaled(value, places=PRICE_PLACES, high=10**11,
+               lambda value, _ctx: f.scaled(value, places=PRICE_PLACES, high=MAX_PRICE,
                                             what="un precio"),
                places=PRICE_PLACES),
         Column("amount", "int", _money, places=2),
