@@ -636,22 +636,20 @@ def test_a_corrected_bill_that_names_no_estimated_reading(app, export):
 
 
 def test_a_corrected_bill_that_names_its_estimated_reading_loads(app, export):
-    estimated = {(row["zone_code"], row["account_number"], row["read_on"])
-                 for row in export.rows("readings.csv") if row["reading_type"] == "estimated"}
-    bill = next(row for row in export.rows("invoices.csv") if row["reading_type"] == "real"
-                and any((row["zone_code"], row["account_number"], day) in estimated
-                        and day < row["period_end"]
-                        for day in {key[2] for key in estimated}))
-    day = max(key[2] for key in estimated if key[:2] == (bill["zone_code"],
-                                                         bill["account_number"])
-              and key[2] < bill["period_end"])
-    export.set("invoices.csv", bill["line"], replaces_reading_on=day)
+    bill = [row for row in export.rows("invoices.csv") if row["reading_type"] == "real"][1]
+    earlier = next(row for row in export.rows("readings.csv")
+                   if (row["zone_code"], row["account_number"]) ==
+                   (bill["zone_code"], bill["account_number"])
+                   and row["read_on"] < bill["period_end"])
+    export.set("readings.csv", earlier["line"], reading_type="estimated", source="system")
+    export.set("invoices.csv", bill["line"], replaces_reading_on=earlier["read_on"])
     with app.app_context():
         run(export.path)
         stored = db.session.execute(text(
-            "SELECT replaces_reading_on FROM invoice WHERE number = :number"),
-            {"number": bill["invoice_number"]}).scalar()
-    assert str(stored)[:10] == day
+            "SELECT i.replaces_reading_on FROM invoice i JOIN zone z ON z.id = i.zone_id "
+            "WHERE z.code = :zone AND i.number = :number"),
+            {"zone": bill["zone_code"], "number": bill["invoice_number"]}).scalar()
+    assert str(stored)[:10] == earlier["read_on"]
 
 
 # --- CFDI files -------------------------------------------------------------------------------
@@ -698,12 +696,12 @@ def with_cfdi(export: Export, content: str | bytes | None, line: int = 2) -> tup
     return line, name
 
 
-def bill_total(export: Export, line: int = 2) -> dict:
+def bill_row(export: Export, line: int = 2) -> dict:
     return export.row("invoices.csv", line)
 
 
 def test_a_bill_with_its_cfdi_loads(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     xml = cfdi_xml(total=bill["total"], subtotal=bill["subtotal"])
     with_cfdi(export, xml)
     with app.app_context():
@@ -735,14 +733,14 @@ def test_a_cfdi_file_that_is_not_xml(app, export):
 
 
 def test_a_cfdi_file_cut_short(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     _line, name = with_cfdi(export, cfdi_xml(total=bill["total"])[:400])
     assert cfdi_problem(app, export).startswith(
         f"invoices.csv:2: cfdi_file cfdi/{name}: no es XML válido (error en la línea ")
 
 
 def test_a_cfdi_of_another_uuid(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     other = "0A0B0C0D-396D-4725-8521-CDC4BDD20CCF"
     _line, name = with_cfdi(export, cfdi_xml(uuid=other, total=bill["total"]))
     assert cfdi_problem(app, export) == \
@@ -750,7 +748,7 @@ def test_a_cfdi_of_another_uuid(app, export):
 
 
 def test_a_cfdi_of_another_total(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     _line, name = with_cfdi(export, cfdi_xml(total="1.00"))
     assert cfdi_problem(app, export) == \
         f"invoices.csv:2: cfdi_file cfdi/{name}: su Total es 1.00 y la factura dice " \
@@ -765,7 +763,7 @@ def test_an_xml_that_is_not_a_cfdi(app, export):
 
 
 def test_a_cfdi_whose_version_is_not_its_namespaces(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     _line, name = with_cfdi(export, cfdi_xml(total=bill["total"]).replace(
         'Version="4.0"', 'Version="3.3"'))
     assert cfdi_problem(app, export) == (
@@ -774,7 +772,7 @@ def test_a_cfdi_whose_version_is_not_its_namespaces(app, export):
 
 
 def test_a_cfdi_without_its_stamp(app, export):
-    bill = bill_total(export)
+    bill = bill_row(export)
     xml = cfdi_xml(total=bill["total"])
     start, end = xml.index("<cfdi:Complemento>"), xml.index("</cfdi:Complemento>")
     _line, name = with_cfdi(export, xml[:start] + xml[end + len("</cfdi:Complemento>"):])
@@ -791,7 +789,7 @@ LAUGHS = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 
     '\n<!DOCTYPE cfdi:Comprobante [<!ENTITY file SYSTEM "file:///etc/hostname">]>',
 ], ids=["billion-laughs", "external-entity"])
 def test_a_cfdi_with_entities_is_refused_unread(app, export, doctype):
-    bill = bill_total(export)
+    bill = bill_row(export)
     xml = cfdi_xml(total=bill["total"], doctype=doctype).replace(
         "Suministro de gas natural", "&lol9;" if "lol9" in doctype else "&file;")
     _line, name = with_cfdi(export, xml)
