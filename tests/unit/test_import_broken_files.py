@@ -259,14 +259,26 @@ def test_a_nul_in_a_text_is_a_field_problem_not_a_database_error(app, export):
         "texto"]
 
 
+def test_an_empty_line_at_the_end(app, export):
+    path = export.file("payments.csv")
+    path.write_bytes(path.read_bytes() + b"\n")
+    line = export.manifest()["payments.csv"] + 2
+    # Only the empty line: it is not a row, so the manifest's count still holds.
+    assert said(refused(app, export)) == [f"payments.csv:{line}: es una línea vacía"]
+
+
 def test_an_empty_line_and_a_short_one(app, export):
     path = export.file("readings.csv")
     lines = path.read_text(encoding="utf-8").split("\n")
     lines[3] = ""  # line 4
     lines[6] = ",".join(lines[6].split(",")[:4])  # line 7
     path.write_text("\n".join(lines), encoding="utf-8")
-    assert said(refused(app, export)) == ["readings.csv:4: es una línea vacía",
-                                          "readings.csv:7: tiene 4 columnas y la cabecera 6"]
+    rows = export.manifest()["readings.csv"]
+    # The row that became an empty line is missing: the manifest's count says so too.
+    assert said(refused(app, export)) == [
+        "readings.csv:4: es una línea vacía", "readings.csv:7: tiene 4 columnas y la cabecera 6",
+        f"readings.csv:{rows + 1}: tiene {rows - 1} filas y manifest.csv dice {rows}: ¿está "
+        "cortado o incompleto?"]
 
 
 # --- headers ----------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
     reader = csv.reader(_lines(path, name, problems, unread), ExportDialect)
     header = _header(reader, spec, problems, unread)
     if header is None:
-        _count_rest(reader, reading)
+        _count_rest(reader, reading, unread)
         return
     positions = [(header.index(column.name), column) for column in spec.columns]
     width = len(header)
@@ -149,6 +149,10 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
             reading.records += 1
             problems.add(name, line, _quoting(str(error)))
             continue
+        if record == [] and line not in unread:
+            # Not a row: the manifest does not count it, so neither is it counted here.
+            problems.add(name, line, "es una línea vacía")
+            continue
         reading.records += 1
         reading.last_line = reader.line_num
         pending += 1
@@ -156,9 +160,9 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
             advance(pending)
             pending = 0
         if len(record) != width:
-            if record == [] and line in unread:
-                continue  # reported as it was read
-            if record == [] or record == [""]:
+            if record == []:
+                continue  # a line that could not be read, reported as it was read
+            if record == [""]:
                 problems.add(name, line, "es una línea vacía")
             else:
                 problems.add(name, line, f"tiene {len(record)} columnas y la cabecera "
@@ -182,17 +186,20 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
     advance(pending)
 
 
-def _count_rest(reader, reading: FileReading) -> None:
+def _count_rest(reader, reading: FileReading, unread: set[int]) -> None:
     """Count the records after a header that cannot be used, so that the manifest's count
     is compared with the file's and a header problem does not read as a cut file."""
     while True:
+        line = reader.line_num + 1
         try:
-            next(reader)
+            record = next(reader)
         except StopIteration:
             return
         except csv.Error:
             pass
         else:
+            if record == [] and line not in unread:
+                continue
             reading.last_line = reader.line_num
         reading.records += 1
 
