@@ -56,6 +56,18 @@ def test_text_refuses(value, message):
     assert refused(f.text, value, limit=5) == message
 
 
+@given(st.text(alphabet=st.characters(categories=("L", "M", "N", "P", "S", "Zs"),
+                                     exclude_characters="\u2028\u2029"), max_size=30),
+       st.characters(categories=("Cc",)))
+def test_every_control_character_is_refused_and_the_rest_kept(words, control):
+    words = words.strip() or "x"
+    assert f.text(words, limit=30) == words
+    message = refused(f.text, f"a{control}b", limit=30)
+    assert message in ("tiene saltos de línea o tabuladores; debe ser una sola línea",
+                       f"tiene un carácter de control (U+{ord(control):04X}); solo se acepta "
+                       "texto")
+
+
 def test_digits_keep_the_number_as_written():
     assert f.digits("00042", low=5, high=5) == "00042"
     assert f.digits("7", low=1, high=8) == "7"

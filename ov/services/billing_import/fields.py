@@ -10,7 +10,6 @@ database.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +27,9 @@ class FieldError(ValueError):
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"0|[1-9][0-9]*")
+# Line breaks, and the other control characters (Unicode's category Cc, all of it).
+_BREAKS = re.compile("[\r\n\t\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # An ISO 8601 instant with seconds and an offset (Z or ±HH:MM), optional fraction.
 _INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
                       r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
@@ -52,12 +54,12 @@ def text(value: str, *, limit: int, required: bool = True) -> str | None:
         return None
     if value != value.strip():
         raise FieldError(f'{quoted(value)} tiene espacios al principio o al final')
-    if any(char in value for char in "\r\n\t\u2028\u2029"):
+    if _BREAKS.search(value):
         raise FieldError("tiene saltos de línea o tabuladores; debe ser una sola línea")
-    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    control = _CONTROL.search(value)
     if control is not None:
         # A NUL would also stop PostgreSQL's COPY mid-load instead of being reported.
-        raise FieldError(f"tiene un carácter de control (U+{ord(control):04X}); "
+        raise FieldError(f"tiene un carácter de control (U+{ord(control.group()):04X}); "
                          "solo se acepta texto")
     if len(value) > limit:
         raise FieldError(f"tiene {len(value)} caracteres; el máximo es {limit}")
