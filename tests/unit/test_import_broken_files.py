@@ -435,6 +435,11 @@ def test_only_a_header_where_the_manifest_counts_rows(app, export):
 
 # --- the manifest -----------------------------------------------------------------------------
 
+def test_a_folder_that_is_not_there(app, export):
+    missing = export.path.parent / "no-existe"
+    assert said(refused(app, Export(missing))) == [f"{missing}: no es una carpeta"]
+
+
 def test_no_manifest(app, export):
     export.file(MANIFEST).unlink()
     assert said(refused(app, export)) == [
