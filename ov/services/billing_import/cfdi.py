@@ -19,6 +19,7 @@ from defusedxml.ElementTree import fromstring
 #: A CFDI is a few kilobytes; anything this large is not one.
 MAX_BYTES = 1024 * 1024
 NAMESPACES = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
+VERSIONS = {"http://www.sat.gob.mx/cfd/4": "4.0", "http://www.sat.gob.mx/cfd/3": "3.3"}
 STAMP = "{http://www.sat.gob.mx/TimbreFiscalDigital}TimbreFiscalDigital"
 
 
@@ -30,24 +31,35 @@ def check(path: Path, *, uuid: str, total: str) -> str:
     """The file's text if it is the CFDI of that UUID and total; else :class:`CfdiError`."""
     try:
         size = path.stat().st_size
+        if not path.is_file():
+            raise CfdiError("no es un archivo")
+        if size > MAX_BYTES:
+            raise CfdiError(f"pesa {size:,} bytes; un CFDI no pasa de {MAX_BYTES:,}")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CfdiError("no existe en la exportación") from None
-    if not path.is_file():
-        raise CfdiError("no es un archivo")
-    if size > MAX_BYTES:
-        raise CfdiError(f"pesa {size:,} bytes; un CFDI no pasa de {MAX_BYTES:,}")
-    data = path.read_bytes()
+    except OSError as error:
+        raise CfdiError(f"no se puede leer ({error.strerror})") from None
     try:
         xml = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CfdiError(f"no es UTF-8 (byte {error.start + 1})") from None
     try:
         root = fromstring(data)
-    except (ParseError, DefusedXmlException) as error:
-        raise CfdiError(f"no es XML válido ({error})") from None
+    except DefusedXmlException:
+        raise CfdiError("declara entidades o una DTD externa, que un CFDI no lleva y no se "
+                        "aceptan (podrían agotar la memoria o leer otros archivos)") from None
+    except ParseError as error:
+        line, column = getattr(error, "position", (0, 0))
+        raise CfdiError(f"no es XML válido (error en la línea {line}, columna {column + 1})"
+                        ) from None
     namespace, _, tag = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", "")
     if tag != "Comprobante" or namespace not in NAMESPACES:
         raise CfdiError("no es un CFDI: su elemento raíz no es cfdi:Comprobante")
+    version = root.get("Version", "")
+    if version != VERSIONS[namespace]:
+        raise CfdiError(f'su Version "{version}" no es la de su espacio de nombres '
+                        f"({namespace}: {VERSIONS[namespace]})")
     stamp = root.find(f"{{{namespace}}}Complemento/{STAMP}")
     if stamp is None or not stamp.get("UUID"):
         raise CfdiError("no tiene el timbre fiscal (tfd:TimbreFiscalDigital con su UUID)")

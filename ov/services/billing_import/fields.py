@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 #: Dates before this are not billing dates of this portal's data.
@@ -26,9 +27,23 @@ class FieldError(ValueError):
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"0|[1-9][0-9]*")
+# Line breaks, and the other control characters (Unicode's category Cc, all of it).
+_BREAKS = re.compile("[\r\n\t\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # An ISO 8601 instant with seconds and an offset (Z or ±HH:MM), optional fraction.
 _INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
                       r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+#: Longer values are cut in messages (a field can hold 128 KiB).
+SHOWN_CHARACTERS = 40
+
+
+def quoted(value: str) -> str:
+    """The value between quotes for a message; a long one cut, with its length."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return f'"{value}"'
+    return f'"{value[:SHOWN_CHARACTERS]}…" ({len(value):,} caracteres)'
 
 
 def text(value: str, *, limit: int, required: bool = True) -> str | None:
@@ -38,9 +53,14 @@ def text(value: str, *, limit: int, required: bool = True) -> str | None:
             raise FieldError("está vacío y es obligatorio")
         return None
     if value != value.strip():
-        raise FieldError(f'"{value}" tiene espacios al principio o al final')
-    if any(char in value for char in "\r\n\t"):
+        raise FieldError(f'{quoted(value)} tiene espacios al principio o al final')
+    if _BREAKS.search(value):
         raise FieldError("tiene saltos de línea o tabuladores; debe ser una sola línea")
+    control = _CONTROL.search(value)
+    if control is not None:
+        # A NUL would also stop PostgreSQL's COPY mid-load instead of being reported.
+        raise FieldError(f"tiene un carácter de control (U+{ord(control.group()):04X}); "
+                         "solo se acepta texto")
     if len(value) > limit:
         raise FieldError(f"tiene {len(value)} caracteres; el máximo es {limit}")
     return value
@@ -51,8 +71,8 @@ def digits(value: str, *, low: int, high: int) -> str:
     if value == "":
         raise FieldError("está vacío y es obligatorio")
     if not (value.isascii() and value.isdigit()) or not low <= len(value) <= high:
-        size = f"{low}" if low == high else f"de {low} a {high}"
-        raise FieldError(f'"{value}" no es un número de {size} dígitos')
+        size = f"{low}" if low == high else f"{low} a {high}"
+        raise FieldError(f'{quoted(value)} no es un número de {size} dígitos')
     return value
 
 
@@ -61,10 +81,11 @@ def integer(value: str, *, low: int, high: int) -> int:
     if value == "":
         raise FieldError("está vacío y es obligatorio")
     if not _INTEGER.fullmatch(value):
-        raise FieldError(f'"{value}" no es un número entero (se esperan solo dígitos)')
-    number = int(value)
+        raise FieldError(f'{quoted(value)} no es un número entero (se esperan solo dígitos)')
+    # Python refuses to read more than 4,300 digits; no column holds a tenth of that.
+    number = int(value) if len(value) <= len(str(high)) else high + 1
     if not low <= number <= high:
-        raise FieldError(f'"{value}" está fuera de rango (de {low} a {high:,})')
+        raise FieldError(f'{quoted(value)} está fuera de rango (de {low} a {high:,})')
     return number
 
 
@@ -75,24 +96,32 @@ def scaled(value: str, *, places: int, high: int, what: str = "un número") -> i
         raise FieldError("está vacío y es obligatorio")
     whole, dot, fraction = value.partition(".")
     if "," in value:
-        raise FieldError(f'"{value}" no es {what}: usa punto decimal, sin comas '
+        raise FieldError(f'{quoted(value)} no es {what}: usa punto decimal, sin comas '
                          "(p. ej. 1234.50)")
     if value.startswith("-"):
-        raise FieldError(f'"{value}" es negativo; no se aceptan cantidades negativas')
+        raise FieldError(f'{quoted(value)} es negativo; no se aceptan cantidades negativas')
     if (not _INTEGER.fullmatch(whole) or (dot and not fraction)
             or not (fraction.isascii() and fraction.isdigit() or fraction == "")):
-        raise FieldError(f'"{value}" no es {what} (se espera p. ej. 1234.50)')
+        raise FieldError(f'{quoted(value)} no es {what} (se espera p. ej. 1234.50)')
     if len(fraction) > places:
-        raise FieldError(f'"{value}" tiene más de {places} decimales')
-    number = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
+        raise FieldError(f'{quoted(value)} tiene más de {places} decimales')
+    if len(whole) > len(str(high)):
+        number = high + 1  # more digits than the limit has (and than Python reads)
+    else:
+        number = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
     if number > high:
-        raise FieldError(f'"{value}" es demasiado grande (el máximo es '
+        raise FieldError(f'{quoted(value)} es demasiado grande (el máximo es '
                          f"{unscaled(high, places)})")
     return number
 
 
-def unscaled(number: int, places: int) -> str:
-    """The text of a scaled whole: ``unscaled(1250, 2)`` is ``"12.50"``."""
+def unscaled(number: int | Decimal, places: int) -> str:
+    """The text of a scaled whole: ``unscaled(1250, 2)`` is ``"12.50"``.
+
+    A whole ``Decimal`` is taken too: PostgreSQL's ``sum()`` of a BIGINT is NUMERIC."""
+    if number != int(number):
+        raise ValueError(f"{number!r} is not a whole count of the last decimal")
+    number = int(number)
     if places == 0:
         return str(number)
     whole, fraction = divmod(number, 10**places)
@@ -111,46 +140,47 @@ def day(value: str, *, today: date, required: bool = True) -> date | None:
             raise FieldError("está vacío y es obligatorio")
         return None
     if not _DATE.fullmatch(value):
-        raise FieldError(f'"{value}" no es una fecha AAAA-MM-DD')
+        raise FieldError(f'{quoted(value)} no es una fecha AAAA-MM-DD')
     try:
         found = date.fromisoformat(value)
     except ValueError:
-        raise FieldError(f'"{value}" no es una fecha que exista') from None
+        raise FieldError(f'{quoted(value)} no es una fecha que exista') from None
     latest = today + timedelta(days=FUTURE_DAYS)
     if not EARLIEST_DATE <= found <= latest:
-        raise FieldError(f'"{value}" está fuera de rango (del {EARLIEST_DATE.isoformat()} '
+        raise FieldError(f'{quoted(value)} está fuera de rango (del {EARLIEST_DATE.isoformat()} '
                          f"al {latest.isoformat()})")
     return found
 
 
 def instant(value: str, *, now: datetime, required: bool = False) -> datetime | None:
-    """A moment with its UTC offset (``2026-10-03T14:05:00-06:00``), never in the future;
-    given back in UTC."""
+    """A moment with its UTC offset (``2026-10-03T14:05:00-06:00``), given back in UTC.
+    Not in the future: a day after ``now`` at most, a margin for the clocks of two systems."""
     if value == "":
         if required:
             raise FieldError("está vacío y es obligatorio")
         return None
     if not _INSTANT.fullmatch(value):
-        raise FieldError(f'"{value}" no es una fecha y hora AAAA-MM-DDTHH:MM:SS con su '
+        raise FieldError(f'{quoted(value)} no es una fecha y hora AAAA-MM-DDTHH:MM:SS con su '
                          "diferencia horaria (p. ej. 2026-10-03T14:05:00-06:00)")
     try:
         found = datetime.fromisoformat(value)
     except ValueError:
-        raise FieldError(f'"{value}" no es una fecha y hora que exista') from None
+        raise FieldError(f'{quoted(value)} no es una fecha y hora que exista') from None
     found = found.astimezone(UTC)
     if found.date() < EARLIEST_DATE:
-        raise FieldError(f'"{value}" está fuera de rango (antes de {EARLIEST_DATE.year})')
+        raise FieldError(f'{quoted(value)} está fuera de rango (antes de {EARLIEST_DATE.year})')
     if found > now + timedelta(days=1):
-        raise FieldError(f'"{value}" está en el futuro')
+        raise FieldError(f'{quoted(value)} está en el futuro')
     return found
 
 
 def choice(value: str, values: type[StrEnum] | tuple[str, ...]) -> str:
     """One of a closed list of words."""
     allowed = [str(member) for member in values]
+    if value == "":
+        raise FieldError(f"está vacío y es obligatorio (uno de: {', '.join(allowed)})")
     if value not in allowed:
-        shown = f'"{value}"' if value else "está vacío:"
-        raise FieldError(f"{shown} no es uno de: {', '.join(allowed)}")
+        raise FieldError(f'{quoted(value)} no es uno de: {", ".join(allowed)}')
     return value
 
 

@@ -27,6 +27,10 @@ MAX_M3 = 10_000_000
 #: Quantities (m³, services) have three decimals, unit prices four.
 QUANTITY_PLACES = 3
 PRICE_PLACES = 4
+#: The largest quantity and unit price, scaled: within invoice_line's NUMERIC(12, 3) and
+#: NUMERIC(12, 4), or PostgreSQL would stop the load with an overflow instead of a report.
+MAX_QUANTITY = 10**12 - 1
+MAX_PRICE = 10**11
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def _money(value: str, _ctx: Context) -> object:
 
 def _invoice_number(value: str, _ctx: Context) -> object:
     if len(value) != 10 or not value.isascii() or not value.isalnum() or value != value.upper():
-        raise f.FieldError(f'"{value}" no es un número de factura de 10 letras mayúsculas '
+        raise f.FieldError(f'{f.quoted(value)} no es un número de factura de 10 letras mayúsculas '
                            "y dígitos (p. ej. ZE40389382)")
     return value
 
@@ -84,7 +88,7 @@ def _invoice_number(value: str, _ctx: Context) -> object:
 def _zone_code(value: str, _ctx: Context) -> object:
     if not 1 <= len(value) <= 8 or not value.isascii() or not value.isalnum() \
             or value != value.upper():
-        raise f.FieldError(f'"{value}" no es un código de zona (de 1 a 8 letras mayúsculas '
+        raise f.FieldError(f'{f.quoted(value)} no es un código de zona (de 1 a 8 letras mayúsculas '
                            "o dígitos, p. ej. NLD)")
     return value
 
@@ -95,7 +99,7 @@ def _optional_uuid(value: str, _ctx: Context) -> object:
     hexes = value.replace("-", "")
     if (len(value) != 36 or [len(part) for part in value.split("-")] != [8, 4, 4, 4, 12]
             or not all(char in "0123456789ABCDEFabcdef" for char in hexes)):
-        raise f.FieldError(f'"{value}" no es un UUID de CFDI '
+        raise f.FieldError(f'{f.quoted(value)} no es un UUID de CFDI '
                            "(8-4-4-4-12 dígitos hexadecimales)")
     return value.upper()
 
@@ -104,8 +108,8 @@ def _optional_file(value: str, _ctx: Context) -> object:
     if value == "":
         return None
     if ("/" in value or "\\" in value or value.startswith(".") or len(value) > 120
-            or not value.lower().endswith(".xml")):
-        raise f.FieldError(f'"{value}" no es un nombre de archivo .xml de la carpeta '
+            or not value.isprintable() or not value.lower().endswith(".xml")):
+        raise f.FieldError(f'{f.quoted(value)} no es un nombre de archivo .xml de la carpeta '
                            f"{CFDI_FOLDER}/ (sin rutas)")
     return value
 
@@ -232,11 +236,12 @@ INVOICE_LINES = FileSpec(
         Column("position", "int", _integer(1, 99)),
         Column("concept", "text", _text(120)),
         Column("quantity", "int",
-               lambda value, _ctx: f.scaled(value, places=QUANTITY_PLACES, high=10**12),
+               lambda value, _ctx: f.scaled(value, places=QUANTITY_PLACES,
+                                            high=MAX_QUANTITY),
                places=QUANTITY_PLACES),
         Column("unit", "text", _text(12)),
         Column("unit_price", "int",
-               lambda value, _ctx: f.scaled(value, places=PRICE_PLACES, high=10**11,
+               lambda value, _ctx: f.scaled(value, places=PRICE_PLACES, high=MAX_PRICE,
                                             what="un precio"),
                places=PRICE_PLACES),
         Column("amount", "int", _money, places=2),

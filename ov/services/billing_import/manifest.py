@@ -3,6 +3,7 @@ a file cut short (even at a line's end) is found."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,12 +17,12 @@ from ov.services.billing_import.layout import (
     Context,
     FileSpec,
 )
-from ov.services.billing_import.reader import Problems, read_file
+from ov.services.billing_import.reader import ExportDialect, Problems, read_file
 
 
 def _known_file(value: str, _ctx: Context) -> object:
     if value not in BY_NAME:
-        raise f.FieldError(f'"{value}" no es un archivo del formato (se esperan: '
+        raise f.FieldError(f'{f.quoted(value)} no es un archivo del formato (se esperan: '
                            f"{', '.join(BY_NAME)})")
     return value
 
@@ -34,6 +35,19 @@ MANIFEST_SPEC = FileSpec(
     key=("file",),
     describe=lambda row: row["file"],
 )
+
+
+def _first_column(path: Path) -> set[str]:
+    """What the manifest's lines name, right or wrong (it is a few lines long)."""
+    names = set()
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        try:
+            for record in csv.reader(handle, ExportDialect):
+                if record:
+                    names.add(record[0].strip())
+        except csv.Error:
+            pass
+    return names
 
 
 def read_manifest(directory: Path, problems: Problems) -> dict[str, int]:
@@ -56,8 +70,10 @@ def read_manifest(directory: Path, problems: Problems) -> dict[str, int]:
         listed[values["file"]] = values["rows"]
         if not (directory / values["file"]).is_file():
             problems.add(MANIFEST, line, f"{values['file']} no está en la carpeta", "file")
+    mentioned = _first_column(path)
     for name in BY_NAME:
-        if name not in listed and (directory / name).exists():
+        # A file on a manifest line with a problem of its own is not said to be unlisted.
+        if name not in listed and name not in mentioned and (directory / name).exists():
             problems.add(name, None, f"no está en {MANIFEST}: añádelo con su número de filas")
     if INVOICES.name in listed and INVOICE_LINES.name not in listed:
         problems.add(MANIFEST, None, f"lista {INVOICES.name} sin {INVOICE_LINES.name}: cada "

@@ -63,9 +63,10 @@ class Problems:
         return self.count > 0
 
 
-def _lines(path: Path, name: str, problems: Problems) -> Iterator[str]:
-    """The file's lines as text with their ``\\n``; a line that is not UTF-8 is reported and
-    given as an empty line so that line numbers stay right."""
+def _lines(path: Path, name: str, problems: Problems, unread: set[int]) -> Iterator[str]:
+    """The file's lines as text with their ``\\n``. A line that is not UTF-8, or that holds
+    a carriage return of its own, is reported, its number put in ``unread``, and given as
+    an empty line so that line numbers stay right."""
     crlf = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -79,6 +80,13 @@ def _lines(path: Path, name: str, problems: Problems) -> Iterator[str]:
                     problems.add(name, number, "termina en CRLF (fin de línea de Windows): "
                                  "las líneas deben terminar solo en LF (\\n)")
                 raw = raw[:-2] + b"\n"
+            if b"\r" in raw:
+                # csv would take it for the end of a record and line numbers would drift.
+                problems.add(name, number, "tiene un retorno de carro (\\r) suelto: las "
+                             "líneas terminan solo en LF (\\n) y los campos no llevan \\r")
+                unread.add(number)
+                yield "\n"
+                continue
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -86,6 +94,7 @@ def _lines(path: Path, name: str, problems: Problems) -> Iterator[str]:
                 problems.add(name, number, f"el byte 0x{bad:02X} en la posición "
                              f"{error.start + 1} no es UTF-8 (¿se guardó en Latin-1 o "
                              "Windows-1252?): guárdalo como UTF-8")
+                unread.add(number)
                 yield "\n"
     if crlf > 1:
         problems.add(name, None, f"{crlf:,} líneas terminan en CRLF en total")
@@ -121,9 +130,11 @@ def read_file(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
 def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
           advance: Callable[[int], None], reading: FileReading) -> Iterator[tuple[int, dict]]:
     name = spec.name
-    reader = csv.reader(_lines(path, name, problems), ExportDialect)
-    header = _header(reader, spec, problems)
+    unread: set[int] = set()
+    reader = csv.reader(_lines(path, name, problems, unread), ExportDialect)
+    header = _header(reader, spec, problems, unread)
     if header is None:
+        _count_rest(reader, reading, unread)
         return
     positions = [(header.index(column.name), column) for column in spec.columns]
     width = len(header)
@@ -138,6 +149,10 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
             reading.records += 1
             problems.add(name, line, _quoting(str(error)))
             continue
+        if record == [] and line not in unread:
+            # Not a row: the manifest does not count it, so neither is it counted here.
+            problems.add(name, line, "es una línea vacía")
+            continue
         reading.records += 1
         reading.last_line = reader.line_num
         pending += 1
@@ -145,7 +160,9 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
             advance(pending)
             pending = 0
         if len(record) != width:
-            if record == [] or record == [""]:
+            if record == []:
+                continue  # a line that could not be read, reported as it was read
+            if record == [""]:
                 problems.add(name, line, "es una línea vacía")
             else:
                 problems.add(name, line, f"tiene {len(record)} columnas y la cabecera "
@@ -169,14 +186,37 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
     advance(pending)
 
 
+def _count_rest(reader, reading: FileReading, unread: set[int]) -> None:
+    """Count the records after a header that cannot be used, so that the manifest's count
+    is compared with the file's and a header problem does not read as a cut file."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            pass
+        else:
+            if record == [] and line not in unread:
+                continue
+            reading.last_line = reader.line_num
+        reading.records += 1
+
+
 def _quoting(message: str) -> str:
+    if "field larger than field limit" in message:
+        return (f"tiene un campo de más de {csv.field_size_limit():,} caracteres: ¿faltan "
+                "por cerrar unas comillas?")
     if "unexpected end of data" in message or "EOF" in message:
-        return ("el archivo termina dentro de un campo entre comillas: ¿está cortado? "
-                f"({message})")
-    return f"comillas mal puestas: un campo con comillas debe ir entero entre ellas ({message})"
+        return ("el archivo termina dentro de un campo entre comillas: ¿está cortado o "
+                "falta cerrar unas comillas?")
+    return ('comillas mal puestas: un campo con comillas va entero entre ellas, seguido de '
+            'una coma o del fin de línea, y una comilla dentro de él se escribe doble ("")')
 
 
-def _header(reader, spec: FileSpec, problems: Problems) -> list[str] | None:
+def _header(reader, spec: FileSpec, problems: Problems,
+            unread: set[int] = frozenset()) -> list[str] | None:
     """The header row, if it names each expected column once and nothing else."""
     name = spec.name
     try:
@@ -188,6 +228,8 @@ def _header(reader, spec: FileSpec, problems: Problems) -> list[str] | None:
     except csv.Error as error:
         problems.add(name, 1, _quoting(str(error)))
         return None
+    if header == [] and 1 in unread:
+        return None  # reported as it was read
     expected = set(spec.headers)
     repeated = sorted({column for column in header if header.count(column) > 1})
     missing = [column for column in spec.headers if column not in header]
