@@ -5,7 +5,7 @@ PORT   ?= 5000
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app ov
 
-.PHONY: run banner test lint test-tools demo-100k clean
+.PHONY: run banner test lint test-tools demo-100k import-billing bench-import clean
 
 # Python's venv module, and pip inside the virtual environment.
 $(BIN)/python:
@@ -50,6 +50,17 @@ test: $(VENV)/.installed-test test-tools
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ov tests bench
+
+# Load a billing export (docs/import-format.md) into the database `make run` serves:
+#   make import-billing DIR=docs/examples/billing-2026-10
+import-billing: $(VENV)/.installed-run
+	@test -n "$(DIR)" || { echo "Usage: make import-billing DIR=folder-of-the-export"; exit 2; }
+	$(FLASK) db upgrade
+	$(FLASK) import-billing "$(DIR)"
+
+# The import's time and peak memory at 100,000 accounts (bench/import_benchmark.py).
+bench-import: $(VENV)/.installed-run
+	$(BIN)/python bench/import_benchmark.py --accounts 100000 $(BENCH_ARGS)
 
 # 100,000 accounts with 24 months each, for the benchmarks (see bench/demo_data.md).
 demo-100k: $(VENV)/.installed-run

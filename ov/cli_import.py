@@ -16,6 +16,7 @@ import sys
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ov.services.billing_import import ImportBusy, ImportFailed, Progress, run_import
@@ -72,6 +73,13 @@ def import_billing_command(directory: str) -> None:
     except ImportBusy as busy:
         click.echo(str(busy), err=True)
         sys.exit(2)
+    except SQLAlchemyError as error:
+        # The transaction was rolled back: the data is as the previous import left it.
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:300]
+        click.echo(f"La base de datos falló durante la carga ({cause}). No se cargó nada: "
+                   "los datos siguen como estaban. Vuelve a intentarlo cuando la base de "
+                   "datos esté bien.", err=True)
+        sys.exit(1)
     click.echo(f"Importación {summary.run_id} cargada:")
     width = max(len(name) for name in summary.counts) if summary.counts else 0
     for name, counts in summary.counts.items():

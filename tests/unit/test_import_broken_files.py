@@ -64,7 +64,7 @@ class Export:
     def row(self, name: str, line: int) -> dict:
         return next(row for row in self.rows(name) if row["line"] == line)
 
-    def set(self, name: str, line: int, **values: str) -> None:
+    def set(self, name: str, line: int, /, **values: str) -> None:
         records = self.records(name)
         for column, value in values.items():
             records[line - 1][records[0].index(column)] = value
@@ -485,10 +485,36 @@ def test_a_manifest_naming_an_unknown_file(app, export):
 
 def test_a_comma_in_an_amount(app, export):
     export.set("invoices.csv", 3, total="12,5O")
-    problems = said(refused(app, export))
-    # The first problem is the row's; see the report for what follows from it.
-    assert problems[0] == ('invoices.csv:3: total "12,5O" no es un importe: usa punto '
-                           "decimal, sin comas (p. ej. 1234.50)")
+    # Only the row's problem: its lines and payment still find their bill.
+    assert said(refused(app, export)) == [
+        'invoices.csv:3: total "12,5O" no es un importe: usa punto decimal, sin comas '
+        "(p. ej. 1234.50)"]
+
+
+def test_a_refused_line_does_not_make_its_bill_not_add_up(app, export):
+    export.set("invoice_lines.csv", 2, amount="abc")
+    assert said(refused(app, export)) == [
+        'invoice_lines.csv:2: amount "abc" no es un importe (se espera p. ej. 1234.50)']
+
+
+def test_a_broken_header_of_bills_does_not_refuse_every_line(app, export):
+    records = export.records("invoices.csv")
+    records[0][records[0].index("tax")] = "iva"
+    export.write("invoices.csv", records)
+    assert said(refused(app, export)) == [
+        "invoices.csv:1: faltan columnas en la cabecera: tax",
+        "invoices.csv:1: la cabecera tiene columnas que no conocemos: iva (se esperan "
+        + ",".join(BY_NAME["invoices.csv"].headers) + ")"]
+
+
+def test_a_zone_name_another_zone_has(app, export):
+    first, second = export.rows("zones.csv")[:2]
+    export.set("zones.csv", second["line"], **{"name": first["name"]})
+    assert said(refused(app, export)) == [
+        f'zones.csv:{second["line"]}: name "{first["name"]}" ya es el nombre de la zona de '
+        f"la línea {first['line']}",
+        f'zones.csv:{second["line"]}: name "{first["name"]}" ya es el nombre de la zona '
+        f"{first['code']} del portal"]
 
 
 def test_a_negative_amount(app, export):

@@ -221,3 +221,23 @@ def test_an_import_killed_while_writing_leaves_the_previous_data(app, exports):
         summary = run_import(later)
         assert summary.counts["accounts.csv"].updated == 1
         assert summary.counts["payments.csv"].inserted == 1
+
+
+def test_the_command_reports_a_database_failure_in_spanish_and_changes_nothing(app, exports):
+    before, later = exports
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        run_import(before)
+        kept = snapshot()
+        _fail_payment_inserts(dialect)
+        try:
+            result = app.test_cli_runner().invoke(args=["import-billing", str(later)])
+        finally:
+            db.session.remove()
+            _drop_trigger("test_fail", dialect)
+        assert result.exit_code == 1
+        assert "La base de datos falló durante la carga (" in result.output
+        assert "disco lleno (simulado)" in result.output
+        assert "No se cargó nada" in result.output
+        assert "Traceback" not in result.output
+        assert snapshot() == kept

@@ -125,8 +125,10 @@ def cfdi_uuid(xml: str) -> str:
 
 def _rows(spec: FileSpec, directory: Path, written: Written) -> Iterator[list[str]]:
     writers = _writers(spec)
-    connection = db.session.connection().execution_options(yield_per=FETCH_ROWS)
-    result = connection.execute(text(QUERIES[spec.name]))
+    # Streamed in batches; the option is given to this statement only, not to the session's
+    # connection, which the caller may write with afterwards.
+    result = db.session.connection().execute(text(QUERIES[spec.name]),
+                                             execution_options={"yield_per": FETCH_ROWS})
     for row in result:
         values = list(row)
         if spec is INVOICES:

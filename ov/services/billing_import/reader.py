@@ -100,17 +100,6 @@ def _lines(path: Path, name: str, problems: Problems, unread: set[int]) -> Itera
         problems.add(name, None, f"{crlf:,} líneas terminan en CRLF en total")
 
 
-def rows(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
-         advance: Callable[[int], None] = lambda _n: None) -> Iterator[tuple[int, dict]]:
-    """``(line, values)`` for each good row of ``path``; problems go to ``problems``.
-
-    ``advance(n)`` is called every so often with the rows read since the last call.
-    ``rows.count`` is not kept here: the caller counts what it receives plus the rows
-    this skipped, through :func:`read_file`.
-    """
-    yield from read_file(path, spec, ctx, problems, advance).good
-
-
 @dataclass
 class FileReading:
     """The good rows of one file as they are read, and afterwards how many rows it had."""
@@ -118,25 +107,40 @@ class FileReading:
     good: Iterator[tuple[int, dict]]
     records: int = 0
     last_line: int = 0
+    #: False when the header could not be used: no row of the file was read.
+    header_ok: bool = True
 
 
 def read_file(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
-              advance: Callable[[int], None] = lambda _n: None) -> FileReading:
+              advance: Callable[[int], None] = lambda _n: None, *,
+              keep_rejected: bool = False) -> FileReading:
+    """Read ``path`` as ``spec`` says; ``good`` yields ``(line, values)`` for each row
+    that passed its rules, and with ``keep_rejected`` also each refused row whose key
+    could be read, as ``{"rejected": 1, <key columns that read>}``, so that rows of
+    other files that refer to it are not refused for its sake."""
     reading = FileReading(good=iter(()))
-    reading.good = _read(path, spec, ctx, problems, advance, reading)
+    reading.good = _read(path, spec, ctx, problems, advance, reading, keep_rejected)
     return reading
 
 
+#: Values each column remembers having read: dates, codes and amounts repeat a lot.
+MEMO_VALUES = 4096
+
+
 def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
-          advance: Callable[[int], None], reading: FileReading) -> Iterator[tuple[int, dict]]:
+          advance: Callable[[int], None], reading: FileReading,
+          keep_rejected: bool) -> Iterator[tuple[int, dict]]:
     name = spec.name
     unread: set[int] = set()
     reader = csv.reader(_lines(path, name, problems, unread), ExportDialect)
     header = _header(reader, spec, problems, unread)
     if header is None:
+        reading.header_ok = False
         _count_rest(reader, reading, unread)
         return
-    positions = [(header.index(column.name), column) for column in spec.columns]
+    positions = [(header.index(column.name), column.name, column.read, {})
+                 for column in spec.columns]
+    keys = spec.key
     width = len(header)
     pending = 0
     while True:
@@ -170,19 +174,31 @@ def _read(path: Path, spec: FileSpec, ctx: Context, problems: Problems,
             continue
         values = {}
         ok = True
-        for index, column in positions:
+        for index, column_name, read, memo in positions:
+            raw = record[index]
             try:
-                values[column.name] = column.read(record[index], ctx)
+                values[column_name] = memo[raw]
+                continue
+            except KeyError:
+                pass
+            try:
+                value = read(raw, ctx)
             except FieldError as error:
-                problems.add(name, line, str(error), column.name)
+                problems.add(name, line, str(error), column_name)
                 ok = False
-        if not ok:
-            continue
-        broken = spec.row_rules(values, ctx)
-        for column_name, message in broken:
-            problems.add(name, line, message, column_name)
-        if not broken:
-            yield line, values
+                continue
+            if len(memo) < MEMO_VALUES:  # the readers are pure: same text, same value
+                memo[raw] = value
+            values[column_name] = value
+        if ok:
+            broken = spec.row_rules(values, ctx)
+            for column_name, message in broken:
+                problems.add(name, line, message, column_name)
+            if not broken:
+                yield line, values
+                continue
+        if keep_rejected:
+            yield line, {"rejected": 1, **{key: values[key] for key in keys if key in values}}
     advance(pending)
 
 
