@@ -399,9 +399,28 @@ def test_a_file_cut_in_the_middle_of_a_line(app, export):
     last = data.rindex(b"\n")
     cut = data[:last + 1 + data[last + 1:].index(b",", 8)]  # inside the third field
     path.write_bytes(cut)
-    fields = cut[last + 1:].count(b",") + 1
-    assert said(refused(app, export)) == [
-        f"readings.csv:{rows + 1}: tiene {fields} columnas y la cabecera 6"]
+    assert said(refused(app, export)) == [f"readings.csv:{rows + 1}: {NO_LAST_LF}"]
+
+
+NO_LAST_LF = ("la última línea no termina en salto de línea (LF): ¿el archivo está cortado? "
+              "Cada línea, también la última, termina en \\n")
+
+
+def test_a_file_cut_inside_the_last_field_with_every_column_there(app, export):
+    # Cut after the third comma of the last payment: its columns could all be there, the
+    # last ones empty, and an invoice_number left empty would unlink a payment.
+    rows = export.manifest()["payments.csv"]
+    path = export.file("payments.csv")
+    data = path.read_bytes()
+    path.write_bytes(data[:data.rindex(b",")])
+    assert said(refused(app, export)) == [f"payments.csv:{rows + 1}: {NO_LAST_LF}"]
+
+
+def test_a_manifest_cut_at_the_end(app, export):
+    path = export.file(MANIFEST)
+    path.write_bytes(path.read_bytes()[:-2])  # "…,7\n" becomes "…,"
+    problems = said(refused(app, export))
+    assert problems[0] == f"manifest.csv:7: {NO_LAST_LF}"
 
 
 def test_a_file_cut_inside_quotes(app, export):
@@ -410,9 +429,7 @@ def test_a_file_cut_inside_quotes(app, export):
     assert data.endswith(b'"'), "the last zone lists its cities between quotes"
     path.write_bytes(data[:-6])
     rows = export.manifest()["zones.csv"]
-    assert said(refused(app, export)) == [
-        f"zones.csv:{rows + 1}: el archivo termina dentro de un campo entre comillas: ¿está "
-        "cortado o falta cerrar unas comillas?"]
+    assert said(refused(app, export)) == [f"zones.csv:{rows + 1}: {NO_LAST_LF}"]
 
 
 def test_an_empty_file(app, export):
@@ -796,6 +813,33 @@ def test_a_cfdi_of_another_total(app, export):
     assert cfdi_problem(app, export) == \
         f"invoices.csv:2: cfdi_file cfdi/{name}: su Total es 1.00 y la factura dice " \
         f"{bill['total']}"
+
+
+@pytest.mark.parametrize("encoding", ["Shift_JIS", "big5", "foo-bar", "ISO-8859-1"])
+def test_a_cfdi_declaring_another_encoding(app, export, encoding):
+    xml = cfdi_xml(total=bill_row(export)["total"]).replace('encoding="UTF-8"',
+                                                            f'encoding="{encoding}"')
+    _line, name = with_cfdi(export, xml)
+    assert cfdi_problem(app, export) == \
+        f'invoices.csv:2: cfdi_file cfdi/{name}: declara la codificación "{encoding}": un ' \
+        "CFDI se guarda en UTF-8"
+
+
+def test_a_cfdi_whose_total_is_not_a_number(app, export):
+    _line, name = with_cfdi(export, cfdi_xml(total="sNaN"))
+    assert cfdi_problem(app, export) == \
+        f'invoices.csv:2: cfdi_file cfdi/{name}: su Total "sNaN" no es un importe'
+
+
+def test_two_zones_swapping_names_are_refused_not_a_database_error(app, export):
+    first, second = export.rows("zones.csv")[:2]
+    export.set("zones.csv", first["line"], **{"name": second["name"]})
+    export.set("zones.csv", second["line"], **{"name": first["name"]})
+    assert said(refused(app, export)) == [
+        f'zones.csv:{first["line"]}: name "{second["name"]}" ya es el nombre de la zona '
+        f"{second['code']} del portal",
+        f'zones.csv:{second["line"]}: name "{first["name"]}" ya es el nombre de la zona '
+        f"{first['code']} del portal"]
 
 
 def test_an_xml_that_is_not_a_cfdi(app, export):

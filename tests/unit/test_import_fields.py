@@ -332,6 +332,10 @@ INSTANT_SHAPE = ('no es una fecha y hora AAAA-MM-DDTHH:MM:SS con su diferencia h
     ("1999-12-31T17:00:00-06:00",
      '"1999-12-31T17:00:00-06:00" está fuera de rango (antes de 2000)'),
     ("2026-12-02T18:00:01Z", '"2026-12-02T18:00:01Z" está en el futuro'),
+    # At the ends of the calendar, UTC would overflow: out of range, not a crash.
+    ("0001-01-01T00:00:00+01:00",
+     '"0001-01-01T00:00:00+01:00" está fuera de rango (antes de 2000)'),
+    ("9999-12-31T23:59:59-01:00", '"9999-12-31T23:59:59-01:00" está en el futuro'),
 ])
 def test_instant_refuses(value, message):
     assert refused(f.instant, value, now=NOW) == message

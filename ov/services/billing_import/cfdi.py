@@ -9,6 +9,7 @@ whose ``UUID`` and ``Total`` are the row's.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -21,6 +22,9 @@ MAX_BYTES = 1024 * 1024
 NAMESPACES = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
 VERSIONS = {"http://www.sat.gob.mx/cfd/4": "4.0", "http://www.sat.gob.mx/cfd/3": "3.3"}
 STAMP = "{http://www.sat.gob.mx/TimbreFiscalDigital}TimbreFiscalDigital"
+
+
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
 
 class CfdiError(ValueError):
@@ -44,11 +48,19 @@ def check(path: Path, *, uuid: str, total: str) -> str:
         xml = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CfdiError(f"no es UTF-8 (byte {error.start + 1})") from None
+    declared = _DECLARED_ENCODING.match(data)
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        raise CfdiError(f'declara la codificación "{declared.group(1).decode("ascii", "replace")}"'
+                        ": un CFDI se guarda en UTF-8")
     try:
         root = fromstring(data)
     except DefusedXmlException:
         raise CfdiError("declara entidades o una DTD externa, que un CFDI no lleva y no se "
                         "aceptan (podrían agotar la memoria o leer otros archivos)") from None
+    except (ValueError, LookupError):
+        # expat refuses multi-byte or unknown declared encodings before reading a thing.
+        raise CfdiError("declara una codificación que no es UTF-8: un CFDI se guarda en UTF-8"
+                        ) from None
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
         raise CfdiError(f"no es XML válido (error en la línea {line}, columna {column + 1})"
@@ -70,6 +82,8 @@ def check(path: Path, *, uuid: str, total: str) -> str:
         found_total = Decimal(root.get("Total", ""))
     except InvalidOperation:
         raise CfdiError(f'su Total "{root.get("Total", "")}" no es un importe') from None
+    if not found_total.is_finite():
+        raise CfdiError(f'su Total "{root.get("Total", "")}" no es un importe')
     if found_total != Decimal(total):
         raise CfdiError(f"su Total es {root.get('Total')} y la factura dice {total}")
     return xml

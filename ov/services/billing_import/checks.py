@@ -93,7 +93,8 @@ class Checks:
 
     def zone_names(self) -> None:
         """``zone.name`` is unique: a name given to two codes in the file, or another zone's
-        name in the portal (a code twice is reported as a repeated key)."""
+        name in the portal (a code twice is reported as a repeated key). Two zones swapping
+        names in one export are refused too: rename one in an export of its own first."""
         self.report(ZONES, (
             "SELECT s.line AS line, s.name AS name, d.first AS first FROM import_zone s "
             "JOIN (SELECT name, min(line) AS first FROM import_zone GROUP BY name "
@@ -102,9 +103,7 @@ class Checks:
                         f"{row['first']}", "name")
         self.report(ZONES, (
             "SELECT s.line AS line, s.name AS name, z.code AS code FROM import_zone s "
-            "JOIN zone z ON z.name = s.name AND z.code <> s.code "
-            "WHERE NOT EXISTS (SELECT 1 FROM import_zone o WHERE o.code = z.code "
-            "AND o.name <> z.name)"),
+            "JOIN zone z ON z.name = s.name AND z.code <> s.code"),
             lambda row: f'"{row["name"]}" ya es el nombre de la zona {row["code"]} del portal',
             "name")
 

@@ -166,6 +166,10 @@ def instant(value: str, *, now: datetime, required: bool = False) -> datetime | 
         found = datetime.fromisoformat(value)
     except ValueError:
         raise FieldError(f'{quoted(value)} no es una fecha y hora que exista') from None
+    if not EARLIEST_DATE.year <= found.year <= 9998:  # UTC of year 1 or 9999 overflows
+        raise FieldError(f'{quoted(value)} está fuera de rango (antes de {EARLIEST_DATE.year})'
+                         if found.year < EARLIEST_DATE.year else
+                         f'{quoted(value)} está en el futuro')
     found = found.astimezone(UTC)
     if found.date() < EARLIEST_DATE:
         raise FieldError(f'{quoted(value)} está fuera de rango (antes de {EARLIEST_DATE.year})')

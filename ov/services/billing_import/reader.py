@@ -70,6 +70,15 @@ def _lines(path: Path, name: str, problems: Problems, unread: set[int]) -> Itera
     crlf = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                # Only the last line can lack it: a file cut inside its last row would
+                # otherwise load that row's first fields as if they were all of it.
+                problems.add(name, number, "la última línea no termina en salto de línea "
+                             "(LF): ¿el archivo está cortado? Cada línea, también la última, "
+                             "termina en \\n")
+                unread.add(number)
+                yield "\n"
+                continue
             if number == 1 and raw.startswith(BOM):
                 problems.add(name, 1, "empieza con una marca de orden de bytes (BOM): "
                              "guárdalo como UTF-8 sin BOM")
