@@ -12,6 +12,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -113,20 +115,28 @@ def _drop_trigger(name: str, dialect: str) -> None:
     db.session.commit()
 
 
+@contextmanager
+def failing_payment_inserts() -> Iterator[None]:
+    """The previous export loaded, and every insert into ``payment`` failing meanwhile."""
+    dialect = db.engine.dialect.name
+    _fail_payment_inserts(dialect)
+    try:
+        yield
+    finally:
+        db.session.remove()
+        _drop_trigger("test_fail", dialect)
+
+
 def test_a_database_failure_in_the_last_table_leaves_the_earlier_ones_unchanged(app, exports):
     before, later = exports
     with app.app_context():
-        dialect = db.engine.dialect.name
         run_import(before)
         kept = snapshot()
-        _fail_payment_inserts(dialect)
-        try:
+        with failing_payment_inserts():
             with pytest.raises(DBAPIError, match="disco lleno"):
                 run_import(later)
             db.session.remove()
             assert snapshot() == kept  # the address written before the failure is undone
-        finally:
-            _drop_trigger("test_fail", dialect)
         summary = run_import(later)
         assert summary.counts["accounts.csv"].updated == 1
         assert summary.counts["payments.csv"].inserted == 1
@@ -226,15 +236,10 @@ def test_an_import_killed_while_writing_leaves_the_previous_data(app, exports):
 def test_the_command_reports_a_database_failure_in_spanish_and_changes_nothing(app, exports):
     before, later = exports
     with app.app_context():
-        dialect = db.engine.dialect.name
         run_import(before)
         kept = snapshot()
-        _fail_payment_inserts(dialect)
-        try:
+        with failing_payment_inserts():
             result = app.test_cli_runner().invoke(args=["import-billing", str(later)])
-        finally:
-            db.session.remove()
-            _drop_trigger("test_fail", dialect)
         assert result.exit_code == 1
         assert "La base de datos falló durante la carga (" in result.output
         assert "disco lleno (simulado)" in result.output
