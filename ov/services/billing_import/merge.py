@@ -149,6 +149,13 @@ class Merge:
             return self.ctx.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return self.ctx.now
 
+    def analyze(self, stage: str) -> None:
+        """Statistics of the staged rows as they are now: taken when the rows were staged,
+        they would tell the planner that no row has a ``target_id`` yet, and PostgreSQL
+        would then pick nested loops over millions of rows for the statements that join
+        on it."""
+        self.staging.execute(f"ANALYZE {stage}")
+
     def run(self, spec: FileSpec) -> Counts:
         target = TARGETS[spec.table]
         table = spec.table
@@ -159,6 +166,7 @@ class Merge:
         found = f", {target.remember}" if target.remember else ""
         execute(f"UPDATE {stage} AS s SET target_id = found.id{found} {target.find}")
         execute(f"CREATE INDEX {stage}_target ON {stage} (target_id)")
+        self.analyze(stage)
         counts = Counts()
         total = execute(f"SELECT count(*) FROM {stage}").scalar()
         counts.inserted = execute(
@@ -192,6 +200,7 @@ class Merge:
                     "WHERE s.target_id IS NULL ORDER BY s.line", {"now": self._now()})
             execute(f"UPDATE {stage} AS s SET target_id = found.id {target.find} "
                     "AND s.target_id IS NULL")
+            self.analyze(stage)
         if spec is INVOICE_LINES:
             # The lines of bills already in the portal that the export no longer lists.
             # NOT EXISTS on the staged lines' target_id index: linear whatever the planner
