@@ -23,6 +23,13 @@ from tests.support.reflow import check_reflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
 
+#: The width of an image once it has loaded: at once if it has, else at its load event
+#: (0 if it fails). Evaluated in one task, so the event cannot slip in between.
+LOADED_WIDTH = """(img) => img.complete ? img.naturalWidth : new Promise((done) => {
+    img.addEventListener("load", () => done(img.naturalWidth), {once: true});
+    img.addEventListener("error", () => done(0), {once: true});
+})"""
+
 
 @pytest.fixture
 def invoice_id(app) -> int:
@@ -31,6 +38,7 @@ def invoice_id(app) -> int:
         made = make_invoices(account, 6)
         db.session.commit()
         return made[-2].id
+
 
 
 def filed(app) -> list[ServiceRequest]:
@@ -94,7 +102,8 @@ def test_file_a_claim_from_an_invoice_and_follow_it(request, app, javascript, in
     assert claim.photo_id is not None
     picture = tab.get_by_role("img", name=f"La foto que enviaste con tu reclamo {claim.folio}")
     expect(picture).to_be_visible()
-    assert picture.evaluate("(img) => img.complete && img.naturalWidth > 0")
+    # Visible is not loaded: wait for the image's load (or error) event, then its size.
+    assert picture.evaluate(LOADED_WIDTH) > 0
     axe(tab)
     check_reflow(tab, tab.url)
 
