@@ -1,15 +1,16 @@
 """Loading an export: read and check everything, then write it all in one transaction.
 
-1. The files are streamed into temporary staging tables (``import_<table>``), each row with
-   its line number, after its values passed their column's rules.
-2. What needs more than one row is checked in SQL on the staging tables and the portal's
-   tables: keys repeated within a file, contracts and bills that exist nowhere, lines
+1. The files are streamed into temporary staging tables (``import_<table>``, see
+   ``staging.py``), each row with its line number once its values passed their column's
+   rules (a refused row is staged with its key only, marked ``rejected``).
+2. What needs more than one row is checked in SQL (``checks.py``) on the staging tables and
+   the portal's tables: keys repeated within a file, contracts and bills that exist nowhere, lines
    that do not add up, a bill that would move to another contract.
 3. If anything is wrong, nothing is written: the problems are raised, with file and line.
-4. Otherwise each table is upserted by its business key in dependency order (statements
-   that run set-wise in the database, so memory does not grow with the files), counting
-   the rows inserted, updated and unchanged; then the notices of new invoices and of
-   payments newly applied are made; then the transaction commits.
+4. Otherwise each table is upserted by its business key in dependency order (``merge.py``:
+   statements that run set-wise in the database, so memory does not grow with the files),
+   counting the rows inserted, updated and unchanged; then the notices of new invoices and
+   of payments newly applied are made; then the transaction commits.
 
 Everything happens inside the session's transaction: a failure, or the process being
 killed, before the commit leaves the data as it was. Two imports never interleave: the
