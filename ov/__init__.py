@@ -76,17 +76,28 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         engine_options["connect_args"] = connect_args
     else:
         engine_options.setdefault("pool_pre_ping", True)
+        connect_args = dict(engine_options.get("connect_args", {}))
+        connect_args.setdefault("connect_timeout", app.config["OV_DATABASE_CONNECT_TIMEOUT"])
+        engine_options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if app.config["OV_REDIS_URL"] and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["OV_REDIS_URL"]
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        # Redis down: the limits count in this process's memory until it is back.
+        timeout = app.config["OV_REDIS_TIMEOUT"]
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
+            "socket_connect_timeout": timeout, "socket_timeout": timeout})
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config["MAIL_BACKEND"] = app.config["OV_MAIL_BACKEND"]
 
 
 def register_extensions(app: Flask) -> None:
     from ov import uploads
     from ov.errors import refuse_undecodable_query
+    from ov.outages import refuse_unreadable_session
 
     app.before_request(refuse_undecodable_query)  # first: every other hook reads the URL
+    app.before_request(refuse_unreadable_session)  # before CSRF, which reads the session
     uploads.init_app(app)  # before CSRF, which is the first to read a form
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))

@@ -41,6 +41,7 @@ from ov.errors import _answers_to_keep
 from ov.extensions import db, login
 from ov.htmx import client_redirect
 from ov.models import User
+from ov.outages import OPERATIONS
 from ov.rate_limits import Allowance, take
 from ov.services import auth as auth_service
 from ov.services import tokens
@@ -54,6 +55,9 @@ MAX_NEXT = 2000
 #: the session, then: fewer writes, and a burst of requests (a page and its lazy parts) does
 #: not write the same session over itself. The idle limit may come up to this much early.
 SEEN_STEP = 15
+#: Answered the same for everyone, without loading who is signed in: static files, and the
+#: health checks (which must answer while the database is down).
+UNSIGNED_ENDPOINTS = frozenset({"static", *OPERATIONS})
 
 
 def now() -> float:
@@ -186,7 +190,7 @@ def _expired_reason(moment: float) -> str | None:
 
 
 def enforce_session_limits():
-    if request.endpoint == "static" or "_user_id" not in session:
+    if request.endpoint in UNSIGNED_ENDPOINTS or "_user_id" not in session:
         return None
     moment = now()
     reason = _expired_reason(moment)
@@ -252,7 +256,7 @@ def private(view):
 
 
 def no_store_when_private(response):
-    if request.endpoint == "static":
+    if request.endpoint in UNSIGNED_ENDPOINTS:
         return response
     if g.get("ov_private") or request.blueprint == "auth" or current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"

@@ -122,6 +122,8 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "REQUEST_ANSWER_DAYS": ("OV_REQUEST_ANSWER_DAYS", _answer_days),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
+    "DATABASE_CONNECT_TIMEOUT": ("OV_DATABASE_CONNECT_TIMEOUT", int),
+    "REDIS_TIMEOUT": ("OV_REDIS_TIMEOUT", float),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
@@ -172,6 +174,10 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'ov.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "OV_SQLITE_BUSY_TIMEOUT_MS": 5000,
+        # Seconds to wait for PostgreSQL to accept a connection, and for Redis to connect or
+        # answer: a server that hangs gives a quick 503, not requests piling up behind it.
+        "OV_DATABASE_CONNECT_TIMEOUT": 3,
+        "OV_REDIS_TIMEOUT": 2.0,
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "OV_TRUSTED_PROXIES": 0,
         "OV_REDIS_URL": "",

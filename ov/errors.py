@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request, url_for
 from flask.globals import request_ctx
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ov import outages
 from ov.extensions import db
 from ov.htmx import is_partial, render, retarget
 
@@ -154,9 +158,21 @@ def handle_http(exc: HTTPException):
     if photo_text is not None and is_partial():
         return _photo_error_fragment(photo_text)
     response = error_response(code, photo_text)
+    if isinstance(exc, RateLimitExceeded):
+        response.headers["Retry-After"] = str(_limit_wait())
     if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
+
+
+def _limit_wait() -> int:
+    """Seconds until the limit this request broke renews (its window's end)."""
+    from ov.extensions import limiter
+
+    breached = limiter.current_limit
+    if breached is None:
+        return RETRY_SECONDS[429]
+    return max(1, math.ceil(breached.reset_at - time.time()))
 
 
 def _photo_too_large() -> ErrorText | None:
@@ -203,17 +219,38 @@ def handle_csrf(exc: CSRFError):
     return response
 
 
+def _discard_transaction() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # a connection already lost: the pool replaces it
+        current_app.logger.warning("rollback failed after an outage", exc_info=False)
+
+
 def handle_database(exc: OperationalError | InterfaceError):
-    """The database cannot be reached or is locked: a temporary outage, not a bug."""
-    db.session.rollback()
+    """The database cannot be reached or is locked: a temporary outage, not a bug. The page
+    is drawn for an anonymous visitor, so it does not ask the database who is signed in."""
+    outages.forget_user()
+    _discard_transaction()
     current_app.logger.error("database unavailable: %s", type(exc.orig).__name__)
     return error_response(503)
 
 
+def handle_redis(exc: Exception):
+    """Redis cannot be reached (a sign-in replacing the session id): come back soon."""
+    outages.forget_user()
+    current_app.logger.error("redis unavailable: %s", type(exc).__name__)
+    return error_response(503)
+
+
 def handle_unexpected(exc: Exception):
+    original = getattr(exc, "original_exception", None)  # raised outside the view
+    if outages.database_error(original):
+        return handle_database(original)  # type: ignore[arg-type]
+    if isinstance(original, outages.REDIS_ERRORS):
+        return handle_redis(original)
     if isinstance(exc, HTTPException):
         return handle_http(exc)
-    db.session.rollback()
+    _discard_transaction()
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500)
 
@@ -227,10 +264,20 @@ def refuse_undecodable_query() -> None:
         abort(400)
 
 
+def retry_after_on_unavailable(response):
+    """Every 503 (a view's own too: the CAPTCHA provider down) says when to come back."""
+    if response.status_code == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_SECONDS[503])
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(retry_after_on_unavailable)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(OperationalError, handle_database)
     app.register_error_handler(InterfaceError, handle_database)
+    for redis_error in outages.REDIS_ERRORS:
+        app.register_error_handler(redis_error, handle_redis)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

@@ -16,6 +16,7 @@ from flask import Response
 from limits import parse, parse_many
 
 from ov.extensions import limit_keys, limiter
+from ov.outages import REDIS_ERRORS
 
 
 def refused(response: Response) -> bool:
@@ -40,7 +41,34 @@ def _keys(key: str) -> list[str]:
     return limit_keys(key)
 
 
+def _strategy():
+    """The counting strategy on the configured store, or on memory while it is down (and
+    back on the store as soon as it answers again)."""
+    if limiter._storage_dead and limiter.storage.check():
+        limiter.logger.info("rate limit store reachable again")
+        limiter._storage_dead = False
+    return limiter.limiter
+
+
+def _store_down(exc: Exception) -> None:
+    """Count in memory from now on, as Flask-Limiter's own decorators do when the store
+    fails (``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``); its next request check finds the
+    store again once it is back."""
+    if not limiter._in_memory_fallback_enabled:  # no fallback configured: fail loudly
+        raise exc
+    limiter.logger.warning("rate limit store unreachable: counting in memory")
+    limiter._storage_dead = True
+
+
 def take(*allowances: Allowance) -> int:
+    try:
+        return _take(*allowances)
+    except REDIS_ERRORS as exc:
+        _store_down(exc)
+        return _take(*allowances)
+
+
+def _take(*allowances: Allowance) -> int:
     """Use one of every allowance; stop at the first that is used up.
 
     Returns 0 when taken; otherwise the seconds until the used-up one renews (at least 1).
@@ -48,7 +76,7 @@ def take(*allowances: Allowance) -> int:
     never take more than the limit between them, in one process or across workers. An
     allowance counted before the used-up one stays counted: being refused costs a try.
     """
-    strategy = limiter.limiter
+    strategy = _strategy()
     for allowance in allowances:
         keys = _keys(allowance.key)
         for item in parse_many(allowance.limit):
@@ -60,10 +88,18 @@ def take(*allowances: Allowance) -> int:
 
 def take_once(key: str, *allowances: Allowance, remember: str = "1 per day") -> int:
     """Like ``take``, but free for a ``key`` already taken for (within ``remember``)."""
-    strategy, item, keys = limiter.limiter, parse(remember), _keys(f"hecho:{key}")
+    try:
+        return _take_once(key, *allowances, remember=remember)
+    except REDIS_ERRORS as exc:
+        _store_down(exc)
+        return _take_once(key, *allowances, remember=remember)
+
+
+def _take_once(key: str, *allowances: Allowance, remember: str) -> int:
+    strategy, item, keys = _strategy(), parse(remember), _keys(f"hecho:{key}")
     if not strategy.test(item, *keys):
         return 0
-    wait = take(*allowances)
+    wait = _take(*allowances)
     if not wait:
         strategy.hit(item, *keys)
     return wait

@@ -28,7 +28,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, g
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ov.extensions import db
 from ov.models.common import UTCDateTime, utcnow
+from ov.outages import REDIS_ERRORS, redis_client
 
 TABLE = "web_session"
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class StoredSession(ServerSideSession):
 
     stored = False
     gone = False
+    #: The browser brought a session id and the store could not be read (it is down): the
+    #: request is answered 503 (ov.outages) and nothing is written over the session.
+    unreadable = False
 
 
 class _OurSessions:
@@ -73,7 +77,13 @@ class _OurSessions:
         # Upstream draws a new id when the cookie's session is not in the store. (The cookie
         # holds the bare id: ``use_signer`` stays off, see init_app.)
         session.stored = session.sid == request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+        session.unreadable = bool(g.pop("ov_session_unreadable", False))
         return session
+
+    def save_session(self, app: Flask, session: StoredSession, response: Response) -> None:
+        if session.unreadable:
+            return  # no new session, no cookie: the one the browser has comes back later
+        super().save_session(app, session, response)  # type: ignore[misc]
 
     def regenerate(self, session: StoredSession) -> None:
         """Drop the stored record and draw a new id."""
@@ -108,9 +118,7 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
                     )
                 ).first()
         except SQLAlchemyError as exc:
-            # The database is down: the visitor goes on without a session (public pages
-            # work; a form then gets the "page expired" answer), never a traceback.
-            log.error("session store unreachable on read: %s", type(exc).__name__)
+            _unreadable(exc)
             return None
         if row is None or row.expiry <= utcnow():
             return None  # an expired row is left for session_cleanup
@@ -154,19 +162,38 @@ def purge_expired() -> int:
         return deleted.rowcount or 0
 
 
+def _unreadable(exc: Exception) -> None:
+    """The store is down: this request's session is unreadable (see StoredSession)."""
+    log.error("session store unreachable on read: %s", type(exc).__name__)
+    g.ov_session_unreadable = True
+
+
 class RedisSessions(_OurSessions, RedisSessionInterface):
     """Flask-Session's Redis backend (Redis expires the keys itself)."""
+
+    def _retrieve_session_data(self, store_id: str) -> dict | None:
+        try:
+            return super()._retrieve_session_data(store_id)
+        except REDIS_ERRORS as exc:
+            _unreadable(exc)
+            return None
 
     def _upsert_session(
         self, session_lifetime: timedelta, session: StoredSession, store_id: str
     ) -> None:
         # XX: a session read from the store is only updated, never created again.
-        saved = self.client.set(
-            name=store_id,
-            value=self.serializer.encode(session),
-            ex=int(session_lifetime.total_seconds()),
-            xx=session.stored,
-        )
+        try:
+            saved = self.client.set(
+                name=store_id,
+                value=self.serializer.encode(session),
+                ex=int(session_lifetime.total_seconds()),
+                xx=session.stored,
+            )
+        except REDIS_ERRORS as exc:
+            # Not saved, as with the database store: the next form is answered 503 while
+            # Redis is down, and "page expired" (its answers kept) once it is back.
+            log.error("session store unreachable on write: %s", type(exc).__name__)
+            return
         session.gone = not saved
 
 
@@ -187,9 +214,7 @@ def init_app(app: Flask) -> None:
         timedelta(seconds=config["WTF_CSRF_TIME_LIMIT"] or 0),
     )
     if config["OV_REDIS_URL"]:
-        import redis
-
-        client = redis.Redis.from_url(config["OV_REDIS_URL"])
+        client = redis_client(config["OV_REDIS_URL"], config["OV_REDIS_TIMEOUT"])
         app.session_interface = RedisSessions(app, client=client, **params)
     else:
         app.session_interface = DatabaseSessionInterface(app, **params)
