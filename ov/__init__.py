@@ -50,6 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["OV_TRUSTED_PROXIES"]:
         hops = app.config["OV_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    from ov import overload
+
+    overload.install(app)  # outermost: a request refused there costs nothing else
     return app
 
 

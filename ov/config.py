@@ -124,6 +124,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "DATABASE_CONNECT_TIMEOUT": ("OV_DATABASE_CONNECT_TIMEOUT", int),
     "REDIS_TIMEOUT": ("OV_REDIS_TIMEOUT", float),
+    "QUEUE_LIMIT_MS": ("OV_QUEUE_LIMIT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
@@ -178,6 +179,9 @@ def defaults(instance_path: str) -> dict:
         # answer: a server that hangs gives a quick 503, not requests piling up behind it.
         "OV_DATABASE_CONNECT_TIMEOUT": 3,
         "OV_REDIS_TIMEOUT": 2.0,
+        # Behind a proxy that stamps X-Request-Start: a request that waited longer than this
+        # for a free thread is answered 503 at once (ov/overload.py; 0: never).
+        "OV_QUEUE_LIMIT_MS": 1000,
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "OV_TRUSTED_PROXIES": 0,
         "OV_REDIS_URL": "",
@@ -409,6 +413,11 @@ def validate(config: dict, instance_path: str) -> None:
             unit = ("minutos" if key.endswith("MINUTES") else "MB" if key.endswith("_MB")
                     else "días")
             raise ConfigError(f"{key}={config[key]!r}: usa de {low} a {high} {unit}")
+    if not 0 <= int(config["OV_QUEUE_LIMIT_MS"]) <= 60000:
+        raise ConfigError(
+            f"OV_QUEUE_LIMIT_MS={config['OV_QUEUE_LIMIT_MS']!r}: usa de 0 (sin límite) a 60000 "
+            "milisegundos de espera en la cola"
+        )
     if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
         raise ConfigError(
             f"OV_LOGIN_DEVICE_MAX_FAILURES={config['OV_LOGIN_DEVICE_MAX_FAILURES']!r}: usa de 1 a "
