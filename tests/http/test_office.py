@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from ov.blueprints.office.common import today as local_today  # the day in Mexico
 from ov.extensions import db
 from ov.models import AuditEvent, Invoice, Notice, UserAccount
 from ov.services import references
@@ -448,7 +449,7 @@ def test_the_balance_reference_is_text_grouped_for_dictation(app, signed_in, see
         from ov.services.office import Scope
 
         owed = Scope.of(seed_customer["user_id"], account.id).unpaid_invoices()
-        coupon = references.balance_reference(account, owed, date.today())
+        coupon = references.balance_reference(account, owed, local_today())
     assert grouped_references(html) == [coupon.for_people]
     assert "readonly" not in html  # not hidden inside a form field any more
     assert html.count(coupon.reference) == 1  # the whole number, once, for the copy button
@@ -459,7 +460,7 @@ def test_the_invoice_reference_is_the_same_text(app, signed_in, seed_customer):
     html = text(signed_in.get(f"/mi-oficina/facturas/{newest}"))
     with app.app_context():
         invoice = db.session.get(Invoice, newest)
-        coupon = references.coupon_for(invoice.account, invoice, date.today())
+        coupon = references.coupon_for(invoice.account, invoice, local_today())
     assert grouped_references(html) == [coupon.for_people]
     assert "readonly" not in html
 
