@@ -101,11 +101,16 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join([".venv/bin/python", *argv])
 
 
+def _no_password(value: str) -> str:
+    """A URL's password, if it has one, replaced by ``***``."""
+    return re.sub(r"(//[^/:@]+):[^/@]+@", r"\1:***@", value)
+
+
 def run_header(command: str, env_names: tuple[str, ...] = ()) -> str:
     """Markdown lines naming the command, the settings it read, date, commit and machine."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    settings = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in env_names
-                        if os.environ.get(name))
+    settings = " ".join(f"{name}={shlex.quote(_no_password(os.environ[name]))}"
+                        for name in env_names if os.environ.get(name))
     full = f"{settings} {command}" if settings else command
     return (f"- Command: `{full}`\n- Date: {now}; commit `{commit()}`\n"
             f"- Machine: {machine()}\n")
