@@ -14,8 +14,8 @@ signs in once; closed-loop clients (each one connection, one request after anoth
 2. at twice that concurrency, and at ``--surge`` connections (a billing-day crowd): the share
    of 503s and their latency, p50/p99 of the 200s, timeouts and 500s (both must be 0), and
    whether every 503 says ``Retry-After``;
-3. after the surge and a pause of ``Retry-After`` seconds, a normal run at the saturating
-   concurrency: all 200 (recovery).
+3. after the surge and a pause of ``Retry-After`` seconds, a normal run (the busiest level
+   below saturation that got no 503): all 200 (recovery).
 
 The result is the ``overload`` section of docs/performance.md.
 """
@@ -112,8 +112,11 @@ def main() -> None:
         harness.wait_quiet()
         rows.append(row("**surge**", args.surge, run(args.surge, args.duration)))
         time.sleep(5)  # the 503's Retry-After
-        recovery = run(saturating, args.duration)
-        rows.append(row("recovery, right after the surge", saturating, recovery))
+        # A normal load: the busiest level below saturation that needed no 503 at all.
+        normal = max([level for level, s in steps if level < saturating and not s["refused"]
+                      and not s["timeouts"]] or [1])
+        recovery = run(normal, args.duration)
+        rows.append(row("recovery, right after the surge", normal, recovery))
     table = HEAD + "\n" + "\n".join(rows) + "\n"
     print(table)
     if not args.no_report:
