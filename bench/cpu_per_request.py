@@ -39,6 +39,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--gunicorn-args", default="", help="more gunicorn flags, e.g. a -c file")
+    parser.add_argument("--accept-encoding", default="",
+                        help="send this Accept-Encoding (e.g. br) to every target; default none")
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--client-cpu", default="1")
     parser.add_argument("--report", default=str(report.PERFORMANCE),
@@ -70,15 +72,16 @@ def main() -> None:
     with harness.Gunicorn("ov:create_app()", env=portal_env, **common) as portal:
         page_bytes = harness.check_page(portal.url, "/entrar")
         cookie = harness.sign_in(portal.url)
-        signed = {"Cookie": cookie}
+        plain = {"Accept-Encoding": args.accept_encoding} if args.accept_encoding else None
+        signed = {"Cookie": cookie, **(plain or {})}
         refs = {"BENCH_PAGE_BYTES": str(page_bytes)}
         with harness.Gunicorn("bench.apps.bare:app", env=refs, **common) as bare, \
                 harness.Gunicorn("bench.apps.minimal_flask:create_app()", env=refs,
                                  **common) as minimal:
             targets = [
-                ("Bare WSGI app", bare, "/", None),
-                ("Minimal Flask + Jinja page", minimal, "/", None),
-                ("`/entrar` (anonymous, no cookie)", portal, "/entrar", None),
+                ("Bare WSGI app", bare, "/", plain),
+                ("Minimal Flask + Jinja page", minimal, "/", plain),
+                ("`/entrar` (anonymous, no cookie)", portal, "/entrar", plain),
                 ("Mi oficina home", portal, "/mi-oficina", signed),
                 ("Mis facturas", portal, "/mi-oficina/facturas", signed),
                 ("An invoice", portal, f"/mi-oficina/facturas/{invoice}", signed),
@@ -104,8 +107,11 @@ def main() -> None:
                 + f"- Settings: gunicorn `-k gthread -w 1 --threads {args.threads}"
                 + (f" {args.gunicorn_args}" if args.gunicorn_args else "")
                 + f"` pinned to CPU {args.server_cpu}; wrk `-t1 -c{args.connections}"
-                f" -d{args.duration:g}s` pinned to CPU {args.client_cpu}; {args.warmup:g} s"
-                f" warm-up per target, then {args.rounds} round-robin rounds; medians.\n\n"
+                f" -d{args.duration:g}s` pinned to CPU {args.client_cpu}"
+                + (f", `Accept-Encoding: {args.accept_encoding}`" if args.accept_encoding
+                   else ", no `Accept-Encoding`")
+                + f"; {args.warmup:g} s warm-up per target, then {args.rounds} round-robin"
+                " rounds; medians.\n\n"
                 + table + (f"\n{args.note}\n" if args.note else ""))
         report.replace_section(args.report, "cpu", "## CPU per request\n\n" + text)
 

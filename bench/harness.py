@@ -137,6 +137,14 @@ class Gunicorn:
         self.port = self.port or free_port()
         env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
         wait_for_port(self.port, self.process, 60)
         # Workers boot after the master binds: wait until each answers.
         deadline = time.monotonic() + 60
@@ -158,7 +166,6 @@ class Gunicorn:
                 time.sleep(0.2)
                 continue
             quick = quick + 1 if time.monotonic() - started < 0.5 else 0
-        return self
 
     @property
     def url(self) -> str:
@@ -205,8 +212,12 @@ class Nginx:
         config.write_text(text)
         self.process = subprocess.Popen(
             ["nginx", "-p", self.temp.name, "-c", str(config), "-g", "daemon off;"],
-            stderr=subprocess.PIPE)
-        wait_for_port(self.port, self.process, 15)
+            stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(self.port, self.process, 15)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     @property
