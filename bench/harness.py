@@ -350,6 +350,10 @@ def check_page(base_url: str, path: str, cookie: str | None = None) -> int:
 
 # --- A small asyncio HTTP/1.1 client (latency per status, slow readers) ----------------
 
+class BodyCut(OSError):
+    """The connection ended in the middle of a response body."""
+
+
 @dataclass
 class Outcome:
     status: int  # 0: timed out; -1: connection error
@@ -376,7 +380,7 @@ async def _read_response(reader: asyncio.StreamReader, rate: float | None
         while count > 0:
             chunk = await reader.read(min(count, 4096))
             if not chunk:
-                raise ConnectionError("connection closed mid-body")
+                raise BodyCut("connection closed mid-body")
             count -= len(chunk)
             size += len(chunk)
             if rate:  # read no faster than `rate` bytes per second
@@ -429,10 +433,22 @@ class Client:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
-                if self.writer is None:
+                reused = self.writer is not None
+                if not reused:
                     await self._connect()
                 self.writer.write(self.request)
-                status, size, retry = await _read_response(self.reader, self.rate)
+                try:
+                    status, size, retry = await _read_response(self.reader, self.rate)
+                except (asyncio.IncompleteReadError, ConnectionError) as lost:
+                    partial = getattr(lost, "partial", b"")
+                    if not reused or partial:
+                        raise
+                    # The server closed the idle keep-alive connection, as it may: a
+                    # browser sends the request again on a new one, and so do we.
+                    self.close()
+                    await self._connect()
+                    self.writer.write(self.request)
+                    status, size, retry = await _read_response(self.reader, self.rate)
         except TimeoutError:
             self.close()
             return Outcome(0, time.monotonic() - started)
