@@ -156,7 +156,7 @@ class Gunicorn:
         import requests
 
         quick = 0
-        while quick < 4 * self.workers:
+        while quick < 3 * self.workers:
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not answer quickly within 60 s")
             started = time.monotonic()
@@ -165,7 +165,7 @@ class Gunicorn:
             except requests.RequestException:
                 time.sleep(0.2)
                 continue
-            quick = quick + 1 if time.monotonic() - started < 0.5 else 0
+            quick = quick + 1 if time.monotonic() - started < 1 else 0
 
     @property
     def url(self) -> str:
