@@ -409,11 +409,30 @@ class Client:
     really has to wait for it, as for a phone on a weak network."""
 
     def __init__(self, host: str, port: int, path: str, headers: dict | None = None,
-                 rate: float | None = None, timeout: float = 10) -> None:
+                 rate: float | None = None, timeout: float = 10, body: bytes = b"") -> None:
         self.host, self.port, self.path, self.rate, self.timeout = host, port, path, rate, timeout
-        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n").encode()
+        self.body = body
+        headers = dict(headers or {})
+        if body:  # a form sent at `rate` too: the slow upload of a phone
+            headers.update({"Content-Type": "application/x-www-form-urlencoded",
+                            "Content-Length": str(len(body))})
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        method = "POST" if body else "GET"
+        self.request = (f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n"
+                        ).encode()
         self.reader = self.writer = None
+
+    async def _send_body(self) -> None:
+        started, sent = time.monotonic(), 0
+        while sent < len(self.body):
+            chunk = self.body[sent:sent + 4096]
+            self.writer.write(chunk)
+            await self.writer.drain()
+            sent += len(chunk)
+            if self.rate:
+                ahead = sent / self.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
 
     async def _connect(self) -> None:
         sock = socket.socket()
@@ -437,6 +456,9 @@ class Client:
                 if not reused:
                     await self._connect()
                 self.writer.write(self.request)
+                if self.body:
+                    reused = False  # an upload is not sent twice
+                    await self._send_body()
                 try:
                     status, size, retry = await _read_response(self.reader, self.rate)
                 except (asyncio.IncompleteReadError, ConnectionError) as lost:

@@ -11,7 +11,11 @@ measures fast clients on Mi oficina home through nginx, three times:
 2. while ``--slow`` slow clients fetch Mis facturas, a PDF duplicate and the htmx script
    through nginx, each reading at ``--rate`` bytes/s (50,000 B/s = 400 kbit/s) through a
    4 KB receive buffer, so a sender really waits for it;
-3. the same slow clients straight to gunicorn, with no proxy to absorb their answers.
+3. the same slow clients straight to gunicorn, with no proxy to absorb their answers;
+4. and 5. slow senders instead (``--upload-bytes``, 0 to skip): each POSTs a 60,000-byte form
+   to /entrar at the same rate (the portal reads it and refuses it: no CSRF token), through
+   nginx, which takes the whole body before it passes the request on, then straight to
+   gunicorn, where a thread waits for the body.
 
 The target: the fast clients' requests/s and p50/p99 with the slow clients through nginx not
 more than 20 % worse than alone. The result is the ``slow-clients`` section of
@@ -49,6 +53,9 @@ def parse() -> argparse.Namespace:
                         help="seconds a slow client waits after each answer (mean)")
     parser.add_argument("--slow-paths", default=",".join(SLOW_PATHS),
                         help="what slow clients fetch in turn (<id>: the newest invoice)")
+    parser.add_argument("--upload-bytes", type=int, default=60_000,
+                        help="also slow senders: each POSTs a form this large to /entrar at "
+                        "--rate (0: skip; the portal refuses bodies over 64 KiB)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--gunicorn-args", default="", help="more gunicorn flags, e.g. a -c file")
@@ -66,11 +73,11 @@ class SlowCrowd:
     """``count`` slow clients in a thread of their own, until ``stop()``."""
 
     def __init__(self, base_url: str, paths: list[str], count: int, rate: float,
-                 cookie: str, think: float) -> None:
+                 cookie: str, think: float, body: bytes = b"") -> None:
         self.think = think
         host, port = base_url.removeprefix("http://").split(":")
         self.clients = [harness.Client(host, int(port), paths[i % len(paths)],
-                                       {"Cookie": cookie}, rate, timeout=30)
+                                       {"Cookie": cookie}, rate, timeout=30, body=body)
                         for i in range(count)]
         self.outcomes: list[harness.Outcome] = []
         self.until = float("inf")
@@ -132,6 +139,15 @@ def main() -> None:
             with SlowCrowd(app.url, slow_paths, args.slow, args.rate, cookie, args.think) as crowd:
                 results.append((f"with {args.slow} slow clients straight to gunicorn",
                                 fast(), crowd))
+        if args.upload_bytes:
+            body = b"comentarios=" + b"x" * (args.upload_bytes - len(b"comentarios="))
+            for label, base in (("through nginx", proxy.url), ("straight to gunicorn", app.url)):
+                if base == app.url and args.no_direct:
+                    continue
+                harness.wait_quiet(3)
+                with SlowCrowd(base, ["/entrar"], args.slow, args.rate, cookie, args.think,
+                               body) as crowd:
+                    results.append((f"with {args.slow} slow uploads {label}", fast(), crowd))
     table = summarize(results, args)
     print(table)
     if not args.no_report:
@@ -145,7 +161,10 @@ def main() -> None:
                 f"`/mi-oficina` through nginx; slow clients: {args.slow} connections reading "
                 f"{args.rate * 8 / 1000:,.0f} kbit/s each through a 4 KB receive buffer, "
                 f"uncompressed, each waiting {args.think:g} s on average after an answer, "
-                f"fetching in turn {listed}.\n\n"
+                f"fetching in turn {listed}"
+                + (f"; slow senders: the same, each POSTing {args.upload_bytes:,} B to "
+                   "`/entrar` at that rate (answered 400: no CSRF token)"
+                   if args.upload_bytes else "") + ".\n\n"
                 + table)
         report.replace_section(args.report, "slow-clients", "## Slow clients\n\n" + text)
 
@@ -153,18 +172,22 @@ def main() -> None:
 def summarize(results, args) -> str:
     alone = results[0][1]
     lines = ["| Run | Fast req/s | Change | Fast p50 (ms) | Fast p99 (ms) | p99 change "
-             "| Fast non-2xx / errors | Slow answers/s | Slow 200s | Slow other |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "| Fast non-2xx / errors | Slow answers/s | Slow answers by status |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
     for label, run, crowd in results:
-        done = list(crowd.outcomes) if crowd else []
-        ok = sum(1 for o in done if o.status == 200)
-        lines.append(
-            f"| {label} | {run['rate']:,.1f} | {run['rate'] / alone['rate'] - 1:+.0%} "
-            f"| {run['p50']:,.0f} | {run['p99']:,.0f} | {run['p99'] / alone['p99'] - 1:+.0%} "
-            f"| {run['status']:,} / {run['errors']:,} "
-            f"| {len(done) / crowd.seconds:,.1f} | {ok:,} | {len(done) - ok:,} |" if crowd else
-            f"| {label} | {run['rate']:,.1f} | – | {run['p50']:,.0f} | {run['p99']:,.0f} | – "
-            f"| {run['status']:,} / {run['errors']:,} | – | – | – |")
+        fast = (f"| {label} | {run['rate']:,.1f} | {{change}} | {run['p50']:,.0f} "
+                f"| {run['p99']:,.0f} | {{p99}} | {run['status']:,} / {run['errors']:,} ")
+        if not crowd:
+            lines.append(fast.format(change="–", p99="–") + "| – | – |")
+            continue
+        counts: dict[str, int] = {}
+        for outcome in crowd.outcomes:
+            name = {0: "timeout", -1: "error"}.get(outcome.status, str(outcome.status))
+            counts[name] = counts.get(name, 0) + 1
+        statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items()))
+        lines.append(fast.format(change=f"{run['rate'] / alone['rate'] - 1:+.0%}",
+                                 p99=f"{run['p99'] / alone['p99'] - 1:+.0%}")
+                     + f"| {len(crowd.outcomes) / crowd.seconds:,.1f} | {statuses} |")
     return "\n".join(lines) + "\n"
 
 
