@@ -1,11 +1,12 @@
 # Oficina Virtual: `make run` serves the portal, `make test` runs the whole suite.
+# `make bench` measures it under gunicorn and nginx and writes docs/performance.md.
 PYTHON ?= python3
 VENV   ?= .venv
 PORT   ?= 5000
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app ov
 
-.PHONY: run banner test lint test-tools demo-100k import-billing bench-import clean
+.PHONY: run banner test lint test-tools demo-100k import-billing bench-import bench clean
 
 # Python's venv module, and pip inside the virtual environment.
 $(BIN)/python:
@@ -61,6 +62,12 @@ import-billing: $(VENV)/.installed-run
 # The import's time and peak memory at 100,000 accounts (bench/import_benchmark.py).
 bench-import: $(VENV)/.installed-run
 	$(BIN)/python bench/import_benchmark.py --accounts 100000 $(BENCH_ARGS)
+
+# CPU per request, overload and slow clients under gunicorn and nginx, written into
+# docs/performance.md (bench/run_all.py; needs wrk and nginx):
+#   OV_DATABASE_URL=postgresql+psycopg://... make bench BENCH_ARGS="--only cpu --duration 10"
+bench: $(VENV)/.installed-run
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # 100,000 accounts with 24 months each, for the benchmarks (see bench/demo_data.md).
 demo-100k: $(VENV)/.installed-run
