@@ -14,7 +14,8 @@ By hand, against a server that already holds those users::
 
 A response is a failure when its status, its redirect or its content is not what a customer
 would get (a sign-in that lands elsewhere than Mi oficina, a page without the sign-out form,
-a "PDF" that is not one); the journey then stops there, forgets its cookies and starts again.
+a "PDF" that is not one); the journey then stops there. Every journey starts without cookies,
+as a customer's first visit of the day.
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ class Customer(FastHttpUser):
         if not free_users:
             raise StopUser()  # more customers than prepared users: this one sits out
         user = free_users.popleft()
+        # Each journey is another customer, in a browser of their own: no cookies yet.
+        self.client.cookiejar.clear()
         try:
             self.walk(user)
         except JourneyFailed:
-            self.client.cookiejar.clear()  # start the next journey as a new visitor
+            pass  # already counted as a failed request; the next journey starts afresh
         finally:
             free_users.append(user)
 
