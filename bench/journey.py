@@ -345,6 +345,7 @@ def main() -> None:
             locust_command, code = run_locust(server.url, args.customers, args.users,
                                               args.duration, args.prefix, csv_prefix,
                                               locust_cpu)
+        load_after = load_average()
         rows = read_stats(csv_prefix)
         failures = read_failures(csv_prefix)
         if code not in (0, 1) or not rows:
@@ -366,8 +367,8 @@ def main() -> None:
         "## Mixed journey (Locust)",
         "",
         f"- Command: `{settings} {invocation}`",
-        f"- Date: {now}; commit `{git_commit()}`; {os.cpu_count()} CPUs, load average "
-        f"before the run {load_before}",
+        f"- Date: {now}; commit `{git_commit()}`; {os.cpu_count()} CPUs; load average "
+        f"(1, 5, 15 min) {load_before} before the run, {load_after} at its end",
         f"- Server: {server}, {args.workers} app processes sharing {database}"
         + (" and Redis" if os.environ.get("OV_REDIS_URL") else " (no Redis: sessions in the "
            "database)"),
@@ -375,8 +376,9 @@ def main() -> None:
         f"{args.duration} measured after all started (`--reset-stats`); each journey signs "
         f"in as one of {args.users} bench users, taken in turn; Locust "
         + (f"pinned to CPU {locust_cpu}" if locust_cpu else "not pinned"),
-        "- Journey: `GET /entrar`, `POST /entrar`, `GET /mi-oficina`, "
-        "`GET /mi-oficina/facturas`, the newest invoice, its PDF duplicate, `POST /salir`",
+        "- Journey (bench/locustfile.py), each one without cookies at first: `GET /entrar`, "
+        "`POST /entrar` (its CSRF token), `GET /mi-oficina`, `GET /mi-oficina/facturas`, "
+        "the first invoice listed (the newest), its PDF duplicate, `POST /salir`",
         f"- Locust: `{shlex.join(locust_command).replace(str(ROOT) + '/', '')}`",
         "",
         table(rows),
