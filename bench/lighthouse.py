@@ -31,7 +31,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from journey import PASSWORD, Server, git_commit, prepare_users, username  # noqa: E402
+from journey import (  # noqa: E402
+    PASSWORD,
+    Server,
+    git_commit,
+    load_average,
+    prepare_users,
+    username,
+)
 
 try:
     from report import replace_section
@@ -120,6 +127,7 @@ def main() -> None:
                               check=False).stdout.strip()
     logging.disable(logging.CRITICAL)
     rows, notes, retries, warnings = [], [], [], set()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="ov-lighthouse-") as scratch:
         reports = args.keep or Path(scratch) / "reports"
         reports.mkdir(parents=True, exist_ok=True)
@@ -163,7 +171,9 @@ def main() -> None:
         "",
         f"- Command: `{command}`",
         f"- Date: {now}; commit `{git_commit()}`; Lighthouse {version} (bench/tools), "
-        f"{chromium or 'Chromium'} with `{CHROME_FLAGS}`",
+        f"{chromium or 'Chromium'} with `{CHROME_FLAGS}`; load average (1, 5, 15 min) "
+        f"{load_before} before the run, {load_average()} at its end (performance and TBT "
+        "follow the machine's load; the other scores do not)",
         "- Server: `gunicorn -k gthread -w 2 --threads 4` on a temporary SQLite database "
         "with 20 demo accounts, sessions in the database; Mi oficina with a bench user's "
         "session cookie (`--extra-headers`)",
