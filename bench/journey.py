@@ -379,7 +379,9 @@ def main() -> None:
         "- Journey (bench/locustfile.py), each one without cookies at first: `GET /entrar`, "
         "`POST /entrar` (its CSRF token), `GET /mi-oficina`, `GET /mi-oficina/facturas`, "
         "the first invoice listed (the newest), its PDF duplicate, `POST /salir`",
-        f"- Locust: `{shlex.join(locust_command).replace(str(ROOT) + '/', '')}`",
+        f"- Locust: `{shlex.join(locust_command).replace(str(ROOT) + '/', '')}`; the figures "
+        "are its CSV (`_stats.csv`, written each second: the last second may be missing); "
+        "percentiles as Locust rounds them",
         "",
         table(rows),
         "",
