@@ -63,11 +63,20 @@ import-billing: $(VENV)/.installed-run
 bench-import: $(VENV)/.installed-run
 	$(BIN)/python bench/import_benchmark.py --accounts 100000 $(BENCH_ARGS)
 
-# CPU per request, overload and slow clients under gunicorn and nginx, written into
-# docs/performance.md (bench/run_all.py; needs wrk and nginx):
+# CPU per request, overload, slow clients, the Locust journey, page weight and Lighthouse,
+# written into docs/performance.md (bench/run_all.py; needs wrk, nginx and Chromium):
 #   OV_DATABASE_URL=postgresql+psycopg://... make bench BENCH_ARGS="--only cpu --duration 10"
-bench: $(VENV)/.installed-run
+bench: $(VENV)/.installed-bench bench/tools/node_modules
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
+# Lighthouse, pinned in bench/tools/package-lock.json (it drives Debian's Chromium).
+bench/tools/node_modules: bench/tools/package-lock.json
+	cd bench/tools && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # 100,000 accounts with 24 months each, for the benchmarks (see bench/demo_data.md).
 demo-100k: $(VENV)/.installed-run

@@ -22,8 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = {"cpu": "cpu_per_request.py", "overload": "overload.py",
-           "slow-clients": "slow_clients.py"}
+SCRIPTS = {"cpu": ["cpu_per_request.py"], "overload": ["overload.py"],
+           "slow-clients": ["slow_clients.py"], "journey": ["journey.py", "--write"],
+           "weight": ["page_weight.py", "--write"], "lighthouse": ["lighthouse.py", "--write"]}
+#: The benchmarks that take --duration in seconds and --gunicorn-args.
+TIMED = {"cpu", "overload", "slow-clients"}
 
 
 def main() -> None:
@@ -44,12 +47,15 @@ def main() -> None:
         sys.exit(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SCRIPTS)}")
     failed = []
     for name in chosen:
-        command = [sys.executable, str(HERE / SCRIPTS[name])]
-        if Path(args.report).resolve() != report.PERFORMANCE:
+        script, *extra = SCRIPTS[name]
+        command = [sys.executable, str(HERE / script), *extra]
+        if name in TIMED and Path(args.report).resolve() != report.PERFORMANCE:
             command += ["--report", args.report]
         duration = args.duration or (2 if args.quick else None)
-        if duration:
+        if duration and name in TIMED:
             command += ["--duration", f"{duration:g}"]
+        if duration and name == "journey":
+            command += ["--duration", f"{duration:g}s"]
         if name == "cpu":
             rounds = args.rounds or (2 if args.quick else None)
             if rounds:
@@ -60,7 +66,7 @@ def main() -> None:
             command += ["--levels", "1,4,16", "--surge", "256"]
         if name == "slow-clients" and args.quick:
             command += ["--slow", "50"]
-        if args.gunicorn_args:
+        if args.gunicorn_args and name in TIMED:
             command += ["--gunicorn-args", args.gunicorn_args]
         if args.nginx_config and name != "cpu":
             command += ["--nginx-config", args.nginx_config]
