@@ -11,6 +11,8 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ov.addresses import DEFAULT_PROXY_ADDRESSES, parse_proxy_addresses
+
 PASSWORD_POLICIES = ("seed", "nist")
 CAPTCHA_PROVIDERS = ("builtin", "recaptcha", "hcaptcha", "turnstile")
 MAIL_BACKENDS = ("file", "smtp", "locmem", "console")
@@ -123,6 +125,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "SQLITE_BUSY_TIMEOUT_MS": ("OV_SQLITE_BUSY_TIMEOUT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
+    "PROXY_ADDRESSES": ("OV_PROXY_ADDRESSES", str),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
     "UTILITY_ADDRESS": ("OV_UTILITY_ADDRESS", str),
@@ -172,8 +175,11 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'ov.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "OV_SQLITE_BUSY_TIMEOUT_MS": 5000,
-        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none),
+        # and the addresses (or networks) they connect from; "unix" is a unix-socket peer.
+        # The headers count only when the direct peer is one of them (ov/addresses.py).
         "OV_TRUSTED_PROXIES": 0,
+        "OV_PROXY_ADDRESSES": DEFAULT_PROXY_ADDRESSES,
         "OV_REDIS_URL": "",
         # Mail links: on a deployment its public https:// address; locally, where `make run`
         # serves (the PORT it is given).
@@ -403,6 +409,15 @@ def validate(config: dict, instance_path: str) -> None:
             unit = ("minutos" if key.endswith("MINUTES") else "MB" if key.endswith("_MB")
                     else "días")
             raise ConfigError(f"{key}={config[key]!r}: usa de {low} a {high} {unit}")
+    if not 0 <= int(config["OV_TRUSTED_PROXIES"]) <= 5:
+        raise ConfigError(
+            f"OV_TRUSTED_PROXIES={config['OV_TRUSTED_PROXIES']!r}: usa de 0 a 5 proxies "
+            "(0: nadie delante de la aplicación; 1: un nginx)"
+        )
+    try:
+        parse_proxy_addresses(config["OV_PROXY_ADDRESSES"])
+    except ValueError as exc:
+        raise ConfigError(f"OV_PROXY_ADDRESSES={config['OV_PROXY_ADDRESSES']!r}: {exc}") from exc
     if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
         raise ConfigError(
             f"OV_LOGIN_DEVICE_MAX_FAILURES={config['OV_LOGIN_DEVICE_MAX_FAILURES']!r}: usa de 1 a "
