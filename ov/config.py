@@ -358,6 +358,59 @@ def secret_key_for(config: dict, instance_path: str) -> str:
     return path.read_text().strip()
 
 
+#: The shortest secret key production accepts (``secrets.token_urlsafe(48)`` gives 64).
+MIN_SECRET_KEY = 32
+
+
+def validate_production(config: dict, demo: dict) -> None:
+    """What ``OV_ENV=production`` insists on beyond the utility's data and the public URL.
+
+    ``TESTING`` (set only by the test suite) still allows its two switches: the locmem mail
+    backend and the fast argon2 parameters.
+    """
+    testing = bool(config.get("TESTING"))
+    key = config.get("SECRET_KEY") or ""
+    if key and len(key) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"Con OV_ENV=production, OV_SECRET_KEY debe tener al menos {MIN_SECRET_KEY} "
+            "caracteres: genera una con `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`."
+        )
+    if config.get("DEBUG"):
+        raise ConfigError(
+            "Con OV_ENV=production el modo de depuración no se permite: quita FLASK_DEBUG "
+            "(y DEBUG de instance/config.py)."
+        )
+    if config.get("OV_ARGON2_FAST") and not testing:
+        raise ConfigError(
+            "Con OV_ENV=production, OV_ARGON2_FAST no se permite: es solo para las pruebas."
+        )
+    allowed_mail = ("smtp", "locmem") if testing else ("smtp",)
+    if config["OV_MAIL_BACKEND"] not in allowed_mail:
+        raise ConfigError(
+            f"Con OV_ENV=production, OV_MAIL_BACKEND={config['OV_MAIL_BACKEND']!r} no envía "
+            "los correos: usa smtp, con OV_MAIL_SERVER y OV_MAIL_PORT del servidor de correo."
+        )
+    if config["OV_MAIL_BACKEND"] == "smtp" and config.get("MAIL_USERNAME") and not (
+        config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")
+    ):
+        raise ConfigError(
+            "Con OV_ENV=production y OV_MAIL_USERNAME, pon OV_MAIL_USE_TLS=true: la contraseña "
+            "del correo no debe viajar sin cifrar."
+        )
+    if config["MAIL_DEFAULT_SENDER"] == demo["MAIL_DEFAULT_SENDER"]:
+        raise ConfigError(
+            "Con OV_ENV=production fija OV_MAIL_DEFAULT_SENDER, el remitente real de los "
+            "correos (por ejemplo: Oficina Virtual <no-responder@tu-dominio.mx>)."
+        )
+    verify_url = config["OV_CAPTCHA_VERIFY_URL"]
+    if verify_url and not verify_url.startswith("https://"):
+        raise ConfigError(
+            "Con OV_ENV=production, OV_CAPTCHA_VERIFY_URL debe ser https://: la clave secreta "
+            "del CAPTCHA viaja en cada verificación."
+        )
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Refuse settings that cannot work, with a message that says what to change."""
     checks = [
@@ -387,6 +440,7 @@ def validate(config: dict, instance_path: str) -> None:
                 "Con OV_ENV=production, OV_PUBLIC_URL debe ser la dirección pública https:// "
                 "del portal: los enlaces de los correos se construyen con ella."
             )
+        validate_production(config, demo)
     if not 1 <= int(config["OV_COUPON_VALID_DAYS"]) <= 30:
         raise ConfigError(
             f"OV_COUPON_VALID_DAYS={config['OV_COUPON_VALID_DAYS']!r}: usa de 1 a 30 días"
