@@ -203,3 +203,33 @@ def test_gunicorn_refuses_a_bad_setting_with_one_clear_line():
     assert done.returncode == 1
     assert "OV_WORKERS='muchos' no es válido" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the systemd units ----------------------------------------------------------------------
+
+def test_every_unit_runs_a_real_command_with_the_environment_file():
+    import click
+
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(servers.ROOT / "instance")})
+    units = sorted((servers.ROOT / "deploy" / "systemd").glob("*.service"))
+    assert len(units) >= 6
+    for unit in units:
+        text = unit.read_text()
+        assert "EnvironmentFile=/etc/oficina-virtual/oficina-virtual.env" in text, unit.name
+        (command,) = re.findall(r"^ExecStart=(.*)$", text, flags=re.MULTILINE)
+        if "gunicorn" in command:
+            assert command.endswith("gunicorn -c python:ov.gunicorn_config ov:create_app()")
+            continue
+        words = command.split("flask --app ov ", 1)[1].split()
+        group, found = app.cli, None
+        context = click.Context(app.cli)
+        for word in words:
+            found = group.get_command(context, word) if isinstance(group, click.Group) else None
+            if found is None or not isinstance(found, click.Group):
+                break
+            group = found
+        assert found is not None, f"{unit.name}: no command {' '.join(words)}"
+    timers = {t.stem for t in (servers.ROOT / "deploy" / "systemd").glob("*.timer")}
+    assert timers <= {u.stem for u in units}
+    assert {"oficina-virtual-mail-drain", "oficina-virtual-purge-expired",
+            "oficina-virtual-purge-cancelled"} <= timers
