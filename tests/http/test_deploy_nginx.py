@@ -13,6 +13,8 @@ import shutil
 import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,8 +125,32 @@ def tls_answers(port: int) -> bool:
         return False
 
 
+@contextmanager
+def nginx_in_front_of(folder: Path, app_port: int) -> Iterator[tuple[int, int, Path]]:
+    """nginx with the example site sending to ``app_port``; yields (https, http, cert)."""
+    cert, key = certificate(folder)
+    http_port, https_port = servers.free_port(), servers.free_port()
+    (folder / "site.conf").write_text(render_site(
+        folder, app_port=app_port, http_port=http_port, https_port=https_port, cert=cert,
+        key=key))
+    (folder / "nginx.conf").write_text(main_config(folder))
+    checked = subprocess.run([NGINX, "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    log = folder / "nginx.out"
+    with log.open("wb") as output:
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+            stdout=output, stderr=subprocess.STDOUT)
+    try:
+        servers.wait_until(lambda: tls_answers(https_port), nginx, log, "nginx")
+        yield https_port, http_port, cert
+    finally:
+        servers.stop(nginx)
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Stack:
+def stack(tmp_path_factory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("deploy")
     os.chmod(folder, 0o755)
     instance = folder / "instance"
@@ -135,27 +161,11 @@ def stack(tmp_path_factory) -> Stack:
                OV_UPLOAD_DIR=str(instance / "uploads"), OV_WORKERS="2", OV_THREADS="4")
     (instance / "config.py").write_text('OV_LOGIN_IP_LIMIT = "3 per 15 minutes"\n')
     servers.migrate(env)  # first the schema, then the app processes
-    cert, key = certificate(folder)
-    app_port, http_port, https_port = (servers.free_port() for _ in range(3))
-    (folder / "site.conf").write_text(render_site(
-        folder, app_port=app_port, http_port=http_port, https_port=https_port, cert=cert,
-        key=key))
-    (folder / "nginx.conf").write_text(main_config(folder))
-    checked = subprocess.run([NGINX, "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                             capture_output=True, text=True, timeout=60)
-    assert checked.returncode == 0, checked.stderr
-    with servers.gunicorn(env, folder / "gunicorn.log", port=app_port):
-        log = folder / "nginx.out"
-        with log.open("wb") as output:
-            nginx = subprocess.Popen(
-                [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g",
-                 "daemon off;"], stdout=output, stderr=subprocess.STDOUT)
-        try:
-            servers.wait_until(lambda: tls_answers(https_port), nginx, log, "nginx")
-            yield Stack(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}",
-                        cert, folder, instance / "ov.sqlite3")
-        finally:
-            servers.stop(nginx)
+    app_port = servers.free_port()
+    with servers.gunicorn(env, folder / "gunicorn.log", port=app_port), \
+            nginx_in_front_of(folder, app_port) as (https_port, http_port, cert):
+        yield Stack(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}",
+                    cert, folder, instance / "ov.sqlite3")
 
 
 def failed_login(browser: requests.Session, stack: Stack, forged: str) -> int:
@@ -257,3 +267,18 @@ def test_the_access_log_keeps_no_token_and_no_query(stack):
     log = (stack.folder / "oficina-virtual.access.log").read_text()
     assert "/recuperar/enlace/[oculto]" in log
     assert "SECRETO-DEL-ENLACE" not in log and "usuPrivado99" not in log
+
+
+def test_with_no_app_process_answering_nginx_says_so_in_spanish(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    with nginx_in_front_of(tmp_path, servers.free_port()) as (https_port, _, cert):
+        context = ssl.create_default_context(cafile=str(cert))
+        connection = http.client.HTTPSConnection("127.0.0.1", https_port, context=context,
+                                                 timeout=30)
+        connection.request("GET", "/mi-oficina", headers={"Host": HOST})
+        response = connection.getresponse()
+        text = response.read().decode()
+        connection.close()
+    assert response.status == 503
+    assert response.getheader("Retry-After") == "30"
+    assert 'lang="es-MX"' in text and "no está disponible" in text
