@@ -47,6 +47,7 @@ test-tools:
 
 test: $(VENV)/.installed-test test-tools
 	$(BIN)/ruff check ov tests bench
+	$(BIN)/bandit -q -r ov -c pyproject.toml 2>$(VENV)/bandit.log || { cat $(VENV)/bandit.log; exit 1; }
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 from markupsafe import escape
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ov import config as settings
+from ov.addresses import ClientAddress, parse_proxy_addresses
 from ov.extensions import csrf, db, limiter, mail, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -47,9 +47,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ov.services.profile import warm_up_browser_parser
 
     warm_up_browser_parser()  # here, not in the first customer's sign-in
-    if app.config["OV_TRUSTED_PROXIES"]:
-        hops = app.config["OV_TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    # Every request's client address is checked, with or without proxies (ov/addresses.py).
+    proxies, unix_peer = parse_proxy_addresses(app.config["OV_PROXY_ADDRESSES"])
+    app.wsgi_app = ClientAddress(  # type: ignore[method-assign]
+        app.wsgi_app, hops=app.config["OV_TRUSTED_PROXIES"], proxies=proxies, unix=unix_peer
+    )
     from ov import overload
 
     overload.install(app)  # outermost: a request refused there costs nothing else

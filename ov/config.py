@@ -11,7 +11,11 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-PASSWORD_POLICIES = ("seed", "nist")
+from ov.addresses import DEFAULT_PROXY_ADDRESSES, parse_proxy_addresses
+
+PASSWORD_POLICIES = ("seed", "nist")  # the first is the default
+#: An empty setting: not set (a named value, so no scanner takes it for a password).
+UNSET = ""
 CAPTCHA_PROVIDERS = ("builtin", "recaptcha", "hcaptcha", "turnstile")
 MAIL_BACKENDS = ("file", "smtp", "locmem", "console")
 
@@ -126,6 +130,7 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "REDIS_TIMEOUT": ("OV_REDIS_TIMEOUT", float),
     "QUEUE_LIMIT_MS": ("OV_QUEUE_LIMIT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
+    "PROXY_ADDRESSES": ("OV_PROXY_ADDRESSES", str),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
     "UTILITY_ADDRESS": ("OV_UTILITY_ADDRESS", str),
@@ -182,8 +187,11 @@ def defaults(instance_path: str) -> dict:
         # Behind a proxy that stamps X-Request-Start: a request that waited longer than this
         # for a free thread is answered 503 at once (ov/overload.py; 0: never).
         "OV_QUEUE_LIMIT_MS": 1000,
-        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none),
+        # and the addresses (or networks) they connect from; "unix" is a unix-socket peer.
+        # The headers count only when the direct peer is one of them (ov/addresses.py).
         "OV_TRUSTED_PROXIES": 0,
+        "OV_PROXY_ADDRESSES": DEFAULT_PROXY_ADDRESSES,
         "OV_REDIS_URL": "",
         # Mail links: on a deployment its public https:// address; locally, where `make run`
         # serves (the PORT it is given).
@@ -201,7 +209,7 @@ def defaults(instance_path: str) -> dict:
         "OV_EMAIL_CONFIRM_MAX_AGE": 7 * 24 * 3600,
         "OV_CAPTCHA_PROVIDER": "builtin",
         "OV_CAPTCHA_SITE_KEY": "",
-        "OV_CAPTCHA_SECRET": "",
+        "OV_CAPTCHA_SECRET": UNSET,
         "OV_CAPTCHA_VERIFY_URL": "",
         # The host the vendor must report the CAPTCHA as solved on ("": OV_PUBLIC_URL's).
         "OV_CAPTCHA_HOSTNAME": "",
@@ -210,7 +218,7 @@ def defaults(instance_path: str) -> dict:
         # Seconds to wait for the vendor's siteverify: to connect, then for each read.
         "OV_CAPTCHA_CONNECT_TIMEOUT": 3.0,
         "OV_CAPTCHA_READ_TIMEOUT": 5.0,
-        "OV_PASSWORD_POLICY": "seed",
+        "OV_PASSWORD_POLICY": PASSWORD_POLICIES[0],
         # Registration: drafts live this long after the last step; attempts are limited.
         "OV_REGISTRATION_DRAFT_MINUTES": 30,
         # The proof of the bill: how many of a contract's newest invoices prove it.
@@ -362,6 +370,59 @@ def secret_key_for(config: dict, instance_path: str) -> str:
     return path.read_text().strip()
 
 
+#: The shortest secret key production accepts (``secrets.token_urlsafe(48)`` gives 64).
+MIN_SECRET_KEY = 32
+
+
+def validate_production(config: dict, demo: dict) -> None:
+    """What ``OV_ENV=production`` insists on beyond the utility's data and the public URL.
+
+    ``TESTING`` (set only by the test suite) still allows its two switches: the locmem mail
+    backend and the fast argon2 parameters.
+    """
+    testing = bool(config.get("TESTING"))
+    key = config.get("SECRET_KEY") or ""
+    if key and len(key) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"Con OV_ENV=production, OV_SECRET_KEY debe tener al menos {MIN_SECRET_KEY} "
+            "caracteres: genera una con `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`."
+        )
+    if config.get("DEBUG"):
+        raise ConfigError(
+            "Con OV_ENV=production el modo de depuración no se permite: quita FLASK_DEBUG "
+            "(y DEBUG de instance/config.py)."
+        )
+    if config.get("OV_ARGON2_FAST") and not testing:
+        raise ConfigError(
+            "Con OV_ENV=production, OV_ARGON2_FAST no se permite: es solo para las pruebas."
+        )
+    allowed_mail = ("smtp", "locmem") if testing else ("smtp",)
+    if config["OV_MAIL_BACKEND"] not in allowed_mail:
+        raise ConfigError(
+            f"Con OV_ENV=production, OV_MAIL_BACKEND={config['OV_MAIL_BACKEND']!r} no envía "
+            "los correos: usa smtp, con OV_MAIL_SERVER y OV_MAIL_PORT del servidor de correo."
+        )
+    if config["OV_MAIL_BACKEND"] == "smtp" and config.get("MAIL_USERNAME") and not (
+        config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")
+    ):
+        raise ConfigError(
+            "Con OV_ENV=production y OV_MAIL_USERNAME, pon OV_MAIL_USE_TLS=true: la contraseña "
+            "del correo no debe viajar sin cifrar."
+        )
+    if config["MAIL_DEFAULT_SENDER"] == demo["MAIL_DEFAULT_SENDER"]:
+        raise ConfigError(
+            "Con OV_ENV=production fija OV_MAIL_DEFAULT_SENDER, el remitente real de los "
+            "correos (por ejemplo: Oficina Virtual <no-responder@tu-dominio.mx>)."
+        )
+    verify_url = config["OV_CAPTCHA_VERIFY_URL"]
+    if verify_url and not verify_url.startswith("https://"):
+        raise ConfigError(
+            "Con OV_ENV=production, OV_CAPTCHA_VERIFY_URL debe ser https://: la clave secreta "
+            "del CAPTCHA viaja en cada verificación."
+        )
+
+
 def validate(config: dict, instance_path: str) -> None:
     """Refuse settings that cannot work, with a message that says what to change."""
     checks = [
@@ -391,6 +452,7 @@ def validate(config: dict, instance_path: str) -> None:
                 "Con OV_ENV=production, OV_PUBLIC_URL debe ser la dirección pública https:// "
                 "del portal: los enlaces de los correos se construyen con ella."
             )
+        validate_production(config, demo)
     if not 1 <= int(config["OV_COUPON_VALID_DAYS"]) <= 30:
         raise ConfigError(
             f"OV_COUPON_VALID_DAYS={config['OV_COUPON_VALID_DAYS']!r}: usa de 1 a 30 días"
@@ -418,6 +480,15 @@ def validate(config: dict, instance_path: str) -> None:
             f"OV_QUEUE_LIMIT_MS={config['OV_QUEUE_LIMIT_MS']!r}: usa de 0 (sin límite) a 60000 "
             "milisegundos de espera en la cola"
         )
+    if not 0 <= int(config["OV_TRUSTED_PROXIES"]) <= 5:
+        raise ConfigError(
+            f"OV_TRUSTED_PROXIES={config['OV_TRUSTED_PROXIES']!r}: usa de 0 a 5 proxies "
+            "(0: nadie delante de la aplicación; 1: un nginx)"
+        )
+    try:
+        parse_proxy_addresses(config["OV_PROXY_ADDRESSES"])
+    except ValueError as exc:
+        raise ConfigError(f"OV_PROXY_ADDRESSES={config['OV_PROXY_ADDRESSES']!r}: {exc}") from exc
     if not 1 <= int(config["OV_LOGIN_DEVICE_MAX_FAILURES"]) <= 50:
         raise ConfigError(
             f"OV_LOGIN_DEVICE_MAX_FAILURES={config['OV_LOGIN_DEVICE_MAX_FAILURES']!r}: usa de 1 a "

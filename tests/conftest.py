@@ -96,7 +96,8 @@ def production_settings(instance: Path) -> dict:
 
     settings = {**settings_for(instance), "OV_ENV": "production",
                 "OV_PUBLIC_URL": "https://oficina.example",
-                "OV_SPEI_CLABE": "002180700000000008"}  # not the demonstration one
+                "OV_SPEI_CLABE": "002180700000000008",  # not the demonstration one
+                "MAIL_DEFAULT_SENDER": "Portal <no-responder@gas.example.mx>"}
     for key in config.UTILITY_SETTINGS:
         settings[key] = "Real " + key
     return settings

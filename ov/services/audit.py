@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ov.addresses import valid_address
 from ov.extensions import db
 from ov.models import AuditEvent
 
@@ -15,7 +16,7 @@ def record(
     event = AuditEvent(
         kind=kind,
         user_id=user_id,
-        client_address=(client_address or "")[:45] or None,
+        client_address=valid_address(client_address),  # an IP address or nothing
         details={key: value for key, value in details.items() if value is not None},
     )
     db.session.add(event)

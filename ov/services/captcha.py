@@ -49,14 +49,14 @@ log = logging.getLogger(__name__)
 BUILTIN = "builtin"
 
 #: Form field carrying the built-in signed token.
-TOKEN_FIELD = "captcha_token"  # noqa: S105 (a field name, not a secret)
+TOKEN_FIELD = "captcha_token"  # nosec B105  # noqa: S105 (a field name, not a secret)
 #: The honeypot. A name no browser or password manager fills in (not name, email, phone,
 #: address, url, company...), in the site's language like every other field.
 HONEYPOT_FIELD = "comentarios"
 #: The id of the (focusable) field group: the error summary links to ``#captcha``.
 ERROR_TARGET = "captcha"
 
-TOKEN_SALT = "ov.captcha.form-token"  # noqa: S105 (a namespace, not a secret)
+TOKEN_SALT = "ov.captcha.form-token"  # nosec B105  # noqa: S105 (a namespace, not a secret)
 #: ``UsedNonce.purpose`` of a built-in form token.
 PURPOSE_FORM = "captcha-form"
 #: How long a spent vendor response is remembered. Vendors accept a response for two

@@ -304,7 +304,7 @@ class _Generator:
     """Builds the rows, account by account, from one random stream."""
 
     def __init__(self, seed: int, today: date, months: int, accounts: int, dialect: str):
-        self.rng = random.Random(seed)  # noqa: S311  (reproducible data, not secrets)
+        self.rng = random.Random(seed)  # nosec B311  # noqa: S311 (reproducible data, not secrets)
         self.anchor = reference_month(today)
         # Payments exist up to yesterday; everything else depends only on the month.
         self.cutoff = today.toordinal()
@@ -616,7 +616,7 @@ def _finish(connection: Connection) -> None:
         for name in COLUMNS:
             connection.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # nosec B608  # noqa: S608 (table names from COLUMNS)
                     f"COALESCE((SELECT max(id) FROM {name}), 1))"
                 )
             )
@@ -702,7 +702,7 @@ def load_demo_requests(today: date | None = None, seed: int = DEFAULT_SEED,
     bill name its newest invoice, so some neighbours' invoices are "en aclaración". The same
     seed and day give the same rows. A few dozen, whatever the number of accounts. Runs in
     an app context after :func:`load_demo_data`; returns how many it filed."""
-    rng = random.Random(seed + 1)  # noqa: S311  (reproducible data, not secrets)
+    rng = random.Random(seed + 1)  # nosec B311  # noqa: S311 (reproducible data, not secrets)
     today = today or date.today()
     accounts = list(db.session.scalars(
         select(Account.id).where(Account.number != SEED_ACCOUNT_NUMBER)

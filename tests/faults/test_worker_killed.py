@@ -63,7 +63,8 @@ def app_server(portal, own_postgres, own_redis, tmp_path):
            "OV_SECRET_KEY": portal.config["SECRET_KEY"], "OV_INSTANCE_PATH": str(tmp_path),
            "OV_ENV": "testing", "OV_MAIL_BACKEND": "file"}
     master = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "2",
+        [sys.executable, "-m", "gunicorn", "-c", "python:ov.gunicorn_config", "-w", "1",
+         "--threads", "2",
          "-b", f"127.0.0.1:{port}", "--graceful-timeout", "1", "ov:create_app()"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -13,6 +13,7 @@ from ov.config import UTILITY_SETTINGS, ConfigError, from_environment
 PRODUCTION_UTILITY = {key: f"valor real de {key}" for key in UTILITY_SETTINGS} | {
     "OV_PUBLIC_URL": "https://oficinavirtual.example",
     "OV_SPEI_CLABE": "002180700000000008",  # the demonstration CLABE is refused there
+    "OV_MAIL_BACKEND": "smtp", "OV_MAIL_DEFAULT_SENDER": "Portal <no-responder@gas.example.mx>",
 }
 
 

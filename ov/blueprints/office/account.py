@@ -29,7 +29,8 @@ from ov.extensions import db
 from ov.services import mail, passwords, profile
 from ov.services.validation import FieldError
 
-PASSWORD_PURPOSE = {"email": "email_change", "password": "password_change"}
+# Which reauthentication purpose each change asks for (names, not passwords).
+PASSWORD_PURPOSE = {"email": "email_change", "password": "password_change"}  # nosec B105
 #: The value the buttons that act with no other field send: an empty POST of their form
 #: (a form posted back with only its hidden fields) then changes nothing.
 CONFIRMED = "si"

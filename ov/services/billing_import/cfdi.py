@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import ParseError, fromstring
 
 #: A CFDI is a few kilobytes; anything this large is not one.
 MAX_BYTES = 1024 * 1024

@@ -45,7 +45,7 @@ class Target:
 
 def _parents(stage: str) -> str:
     """The zone's and the contract's ids of a staged row that names both."""
-    return (f"UPDATE {stage} AS s SET zone_id = a.zone_id, account_id = a.id FROM account a "
+    return (f"UPDATE {stage} AS s SET zone_id = a.zone_id, account_id = a.id FROM account a "  # nosec B608  # the format's own names; values are bound
             "JOIN zone z ON z.id = a.zone_id WHERE z.code = s.zone_code "
             "AND a.number = s.account_number")
 
@@ -164,14 +164,14 @@ class Merge:
         for statement in target.resolve:
             execute(statement)
         found = f", {target.remember}" if target.remember else ""
-        execute(f"UPDATE {stage} AS s SET target_id = found.id{found} {target.find}")
+        execute(f"UPDATE {stage} AS s SET target_id = found.id{found} {target.find}")  # nosec B608  # the format's own names; values are bound
         execute(f"CREATE INDEX {stage}_target ON {stage} (target_id)")
         self.analyze(stage)
         counts = Counts()
-        total = execute(f"SELECT count(*) FROM {stage}").scalar()
+        total = execute(f"SELECT count(*) FROM {stage}").scalar()  # nosec B608  # the format's own names; values are bound
         counts.inserted = execute(
-            f"SELECT count(*) FROM {stage} WHERE target_id IS NULL").scalar()
-        self.before[table] = execute(f"SELECT COALESCE(max(id), 0) FROM {table}").scalar()
+            f"SELECT count(*) FROM {stage} WHERE target_id IS NULL").scalar()  # nosec B608  # the format's own names; values are bound
+        self.before[table] = execute(f"SELECT COALESCE(max(id), 0) FROM {table}").scalar()  # nosec B608  # the format's own names; values are bound
 
         values = dict(target.values)
         for column in target.keep_when_null:
@@ -184,7 +184,7 @@ class Merge:
         assignments += [f"{column} = {self._scaled_value(f's.{column}', places)}"
                         for column, places in target.scaled]
         counts.updated = execute(
-            f"UPDATE {table} AS t SET {', '.join(assignments)} FROM {stage} s "
+            f"UPDATE {table} AS t SET {', '.join(assignments)} FROM {stage} s "  # nosec B608  # the format's own names; values are bound
             f"WHERE s.target_id = t.id AND ({' OR '.join(changes)})").rowcount
 
         if counts.inserted:
@@ -193,12 +193,12 @@ class Merge:
                              for column, places in target.scaled})
             inserted.update(target.on_insert)
             if table == "zone":  # zone ids are small and given, not drawn from a sequence
-                inserted["id"] = (f"{self.before[table]} + (SELECT count(*) FROM import_zone "
+                inserted["id"] = (f"{self.before[table]} + (SELECT count(*) FROM import_zone "  # nosec B608  # the format's own names; values are bound
                                   "s2 WHERE s2.target_id IS NULL AND s2.line <= s.line)")
-            execute(f"INSERT INTO {table} ({', '.join(inserted)}) "
+            execute(f"INSERT INTO {table} ({', '.join(inserted)}) "  # nosec B608  # the format's own names; values are bound
                     f"SELECT {', '.join(inserted.values())} FROM {stage} s "
                     "WHERE s.target_id IS NULL ORDER BY s.line", {"now": self._now()})
-            execute(f"UPDATE {stage} AS s SET target_id = found.id {target.find} "
+            execute(f"UPDATE {stage} AS s SET target_id = found.id {target.find} "  # nosec B608  # the format's own names; values are bound
                     "AND s.target_id IS NULL")
             self.analyze(stage)
         if spec is INVOICE_LINES:
