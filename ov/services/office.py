@@ -2,7 +2,11 @@
 
 Every query is a method of the user's ``Scope``, built from the user's id: records are found
 only through ``UserAccount``, so an id that belongs to another customer is simply not found.
-Each runs a fixed number of queries, however long the account's history.
+Each runs a fixed number of queries, however long the account's history, and what every page
+needs comes in as few statements as possible: the contracts with the unread notices count
+(one), the home page's debt, overdue count, payments in process and "has payments" (one
+aggregate), an invoice with its lines (one). tests/http/test_query_counts.py locks the
+number each page sends.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import case, extract, func, select
+from sqlalchemy import case, extract, func, literal, select
 from sqlalchemy import over as window
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -39,6 +43,17 @@ OPEN_REQUEST = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PRO
 #: the demo payments (ov/services/demo_data.py) are made at them.
 BANKS = ("Banamex", "BBVA Bancomer", "Banorte", "HSBC", "Santander")
 STORES = ("OXXO", "7-Eleven", "Walmart")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What Inicio says about money: the unpaid total, how many of those bills are overdue,
+    the payments still being applied, and whether the contracts have any payment at all."""
+
+    debt: Decimal
+    overdue: int
+    in_process: Decimal
+    has_payments: bool
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,25 @@ def links(user_id: int) -> list[UserAccount]:
     )
 
 
+def _unread_count(user_id: int):
+    return (select(func.count()).select_from(Notice)
+            .where(Notice.user_id == user_id, Notice.read_at.is_(None)))
+
+
+def links_and_unread(user_id: int) -> tuple[list[UserAccount], int]:
+    """The user's links (as ``links``) and their unread notices count, in one statement;
+    a second one only for a user with no contract left."""
+    rows = db.session.execute(
+        select(UserAccount, _unread_count(user_id).scalar_subquery())
+        .options(joinedload(UserAccount.account).joinedload(Account.zone))
+        .where(UserAccount.user_id == user_id)
+        .order_by(UserAccount.account_id)
+    ).all()
+    if not rows:
+        return [], db.session.scalar(_unread_count(user_id)) or 0
+    return [row[0] for row in rows], rows[0][1] or 0
+
+
 def choose(accounts_: list[Account], wanted: str | int | None) -> list[Account]:
     """The contracts a page shows: the one asked for, or all of them."""
     try:
@@ -107,8 +141,13 @@ class Scope:
         return cls(user_id, wanted)
 
     @cached_property
+    def _links_and_unread(self) -> tuple[tuple[UserAccount, ...], int]:
+        found, unread = links_and_unread(self.user_id)
+        return tuple(found), unread
+
+    @property
     def links(self) -> tuple[UserAccount, ...]:
-        return tuple(links(self.user_id))
+        return self._links_and_unread[0]
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -174,15 +213,15 @@ class Scope:
 
     def invoice(self, invoice_id: int) -> Invoice | None:
         """One of the user's invoices (any contract of theirs) with its lines, account and
-        zone (two queries); None for another customer's."""
+        zone (one query); None for another customer's."""
         return db.session.scalars(
             select(Invoice)
             .options(
-                selectinload(Invoice.lines),
+                joinedload(Invoice.lines),
                 joinedload(Invoice.account).joinedload(Account.zone),
             )
             .where(Invoice.id == invoice_id, Invoice.account_id.in_(_linked(self.user_id)))
-        ).first()
+        ).unique().first()
 
     def payments_page(self, *, number: int, per_page: int = 12) -> Page:
         query = (select(Payment).options(joinedload(Payment.invoice))
@@ -194,6 +233,25 @@ class Scope:
             select(Payment.id).where(self._in_chosen(Payment.account_id)).limit(1)
         ) is not None
 
+    def summary(self, today: date) -> Summary:
+        """Inicio's figures in one statement (``unpaid_invoices``, ``payments_in_process``
+        and ``has_payments`` would be three)."""
+        unpaid = (self._in_chosen(Invoice.account_id), Invoice.paid_at.is_(None))
+        debt = select(func.coalesce(func.sum(Invoice.total), 0)).where(*unpaid)
+        overdue = (select(func.count()).select_from(Invoice)
+                   .where(*unpaid, Invoice.due_date < today))
+        in_process = select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            self._in_chosen(Payment.account_id),
+            Payment.status == PaymentStatus.IN_PROCESS.value,
+        )
+        any_payment = select(literal(1)).where(self._in_chosen(Payment.account_id)).exists()
+        row = db.session.execute(select(
+            debt.scalar_subquery(), overdue.scalar_subquery(), in_process.scalar_subquery(),
+            any_payment,
+        )).one()
+        return Summary(Decimal(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0),
+                       bool(row[3]))
+
     def payments_in_process(self) -> Decimal:
         amount = db.session.scalar(
             select(func.coalesce(func.sum(Payment.amount), 0)).where(
@@ -204,11 +262,9 @@ class Scope:
         return Decimal(amount or 0)
 
     def unread_notices(self) -> int:
-        return db.session.scalar(
-            select(func.count()).select_from(Notice).where(
-                Notice.user_id == self.user_id, Notice.read_at.is_(None)
-            )
-        ) or 0
+        """How many of the user's notices are unread (loaded with the contracts: one
+        statement for both, once per scope)."""
+        return self._links_and_unread[1]
 
     def notices(self, limit: int = 50) -> list[Notice]:
         return list(
