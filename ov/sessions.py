@@ -50,7 +50,7 @@ from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import Integer, LargeBinary, String, delete, select, update
+from sqlalchemy import Integer, LargeBinary, String, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -77,6 +77,12 @@ class SessionRecord(db.Model):
     session_id: Mapped[str] = mapped_column(String(255), unique=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     expiry: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+#: Read on nearly every request: built once, run on a plain connection (no ORM session).
+_READ = select(SessionRecord.data, SessionRecord.expiry).where(
+    SessionRecord.session_id == bindparam("store_id")
+)
 
 
 class StoredSession(ServerSideSession):
@@ -219,12 +225,8 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         try:
-            with Session(db.engine) as storage:
-                row = storage.execute(
-                    select(SessionRecord.data, SessionRecord.expiry).where(
-                        SessionRecord.session_id == store_id
-                    )
-                ).first()
+            with db.engine.connect() as connection:
+                row = connection.execute(_READ, {"store_id": store_id}).first()
         except SQLAlchemyError as exc:
             # The database is down: the visitor goes on without a session (public pages
             # work; a form then gets the "page expired" answer), never a traceback.

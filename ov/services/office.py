@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import case, extract, func, literal, select
+from sqlalchemy import Date, bindparam, case, extract, func, literal, select
 from sqlalchemy import over as window
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -92,22 +92,59 @@ def links(user_id: int) -> list[UserAccount]:
     )
 
 
-def _unread_count(user_id: int):
-    return (select(func.count()).select_from(Notice)
-            .where(Notice.user_id == user_id, Notice.read_at.is_(None)))
+# --- statements every page runs, built once ------------------------------------------------
+# Building a statement costs more CPU than SQLite takes to run it: the ones every Mi oficina
+# page (or the busiest ones) sends are built here once, with bound parameters, and reuse
+# SQLAlchemy's compiled-statement cache without being rebuilt or re-keyed on each request.
+
+_USER = bindparam("user_id")
+_IDS = bindparam("ids", expanding=True)  # the chosen contracts' ids
+_UNREAD = (select(func.count()).select_from(Notice)
+           .where(Notice.user_id == _USER, Notice.read_at.is_(None)))
+_LINKS_AND_UNREAD = (
+    select(UserAccount, _UNREAD.scalar_subquery())
+    .options(joinedload(UserAccount.account).joinedload(Account.zone))
+    .where(UserAccount.user_id == _USER)
+    .order_by(UserAccount.account_id)
+)
+_LAST_INVOICES = (
+    select(Invoice).where(Invoice.account_id.in_(_IDS))
+    .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(bindparam("limit"))
+)
+_UNPAID = (Invoice.account_id.in_(_IDS), Invoice.paid_at.is_(None))
+_SUMMARY = select(
+    select(func.coalesce(func.sum(Invoice.total), 0)).where(*_UNPAID).scalar_subquery(),
+    select(func.count()).select_from(Invoice)
+    .where(*_UNPAID, Invoice.due_date < bindparam("today", type_=Date)).scalar_subquery(),
+    select(func.coalesce(func.sum(Payment.amount), 0))
+    .where(Payment.account_id.in_(_IDS), Payment.status == PaymentStatus.IN_PROCESS.value)
+    .scalar_subquery(),
+    select(literal(1)).where(Payment.account_id.in_(_IDS)).exists(),
+)
+_LINKED = select(UserAccount.account_id).where(UserAccount.user_id == _USER)
+_INVOICE = (
+    select(Invoice)
+    .options(joinedload(Invoice.lines), joinedload(Invoice.account).joinedload(Account.zone))
+    .where(Invoice.id == bindparam("invoice_id"), Invoice.account_id.in_(_LINKED))
+)
+_OPEN_CLAIMS = (
+    select(ServiceRequest)
+    .where(ServiceRequest.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
+           ServiceRequest.account_id.in_(_LINKED),
+           ServiceRequest.category.in_(CLARIFYING),
+           ServiceRequest.status.in_(OPEN_REQUEST))
+    # The last row kept for an invoice wins: the user's own claim, if any, then the oldest.
+    .order_by(case((ServiceRequest.user_id == _USER, 1), else_=0),
+              ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+)
 
 
 def links_and_unread(user_id: int) -> tuple[list[UserAccount], int]:
     """The user's links (as ``links``) and their unread notices count, in one statement;
     a second one only for a user with no contract left."""
-    rows = db.session.execute(
-        select(UserAccount, _unread_count(user_id).scalar_subquery())
-        .options(joinedload(UserAccount.account).joinedload(Account.zone))
-        .where(UserAccount.user_id == user_id)
-        .order_by(UserAccount.account_id)
-    ).all()
+    rows = db.session.execute(_LINKS_AND_UNREAD, {"user_id": user_id}).all()
     if not rows:
-        return [], db.session.scalar(_unread_count(user_id)) or 0
+        return [], db.session.scalar(_UNREAD, {"user_id": user_id}) or 0
     return [row[0] for row in rows], rows[0][1] or 0
 
 
@@ -170,14 +207,8 @@ class Scope:
         return column.in_(self.chosen_ids)
 
     def last_invoices(self, limit: int = 3) -> list[Invoice]:
-        return list(
-            db.session.scalars(
-                select(Invoice)
-                .where(self._in_chosen(Invoice.account_id))
-                .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-                .limit(limit)
-            )
-        )
+        return list(db.session.scalars(_LAST_INVOICES,
+                                       {"ids": self.chosen_ids, "limit": limit}))
 
     def unpaid_invoices(self) -> list[Invoice]:
         return list(
@@ -215,12 +246,7 @@ class Scope:
         """One of the user's invoices (any contract of theirs) with its lines, account and
         zone (one query); None for another customer's."""
         return db.session.scalars(
-            select(Invoice)
-            .options(
-                joinedload(Invoice.lines),
-                joinedload(Invoice.account).joinedload(Account.zone),
-            )
-            .where(Invoice.id == invoice_id, Invoice.account_id.in_(_linked(self.user_id)))
+            _INVOICE, {"invoice_id": invoice_id, "user_id": self.user_id}
         ).unique().first()
 
     def payments_page(self, *, number: int, per_page: int = 12) -> Page:
@@ -236,19 +262,7 @@ class Scope:
     def summary(self, today: date) -> Summary:
         """Inicio's figures in one statement (``unpaid_invoices``, ``payments_in_process``
         and ``has_payments`` would be three)."""
-        unpaid = (self._in_chosen(Invoice.account_id), Invoice.paid_at.is_(None))
-        debt = select(func.coalesce(func.sum(Invoice.total), 0)).where(*unpaid)
-        overdue = (select(func.count()).select_from(Invoice)
-                   .where(*unpaid, Invoice.due_date < today))
-        in_process = select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            self._in_chosen(Payment.account_id),
-            Payment.status == PaymentStatus.IN_PROCESS.value,
-        )
-        any_payment = select(literal(1)).where(self._in_chosen(Payment.account_id)).exists()
-        row = db.session.execute(select(
-            debt.scalar_subquery(), overdue.scalar_subquery(), in_process.scalar_subquery(),
-            any_payment,
-        )).one()
+        row = db.session.execute(_SUMMARY, {"ids": self.chosen_ids, "today": today}).one()
         return Summary(Decimal(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0),
                        bool(row[3]))
 
@@ -287,15 +301,7 @@ class Scope:
         if not invoice_ids:
             return {}
         rows = db.session.scalars(
-            select(ServiceRequest)
-            .where(ServiceRequest.invoice_id.in_(invoice_ids),
-                   ServiceRequest.account_id.in_(_linked(self.user_id)),
-                   ServiceRequest.category.in_(CLARIFYING),
-                   ServiceRequest.status.in_(OPEN_REQUEST))
-            # The last row kept for an invoice wins: the user's own claim, if any, then
-            # the oldest.
-            .order_by(case((ServiceRequest.user_id == self.user_id, 1), else_=0),
-                      ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            _OPEN_CLAIMS, {"invoice_ids": list(invoice_ids), "user_id": self.user_id}
         )
         return {row.invoice_id: row for row in rows}
 
