@@ -139,6 +139,31 @@ _OPEN_CLAIMS = (
 )
 
 
+_invoice_year = extract("year", Invoice.issue_date)
+_INVOICE_YEARS = (select(_invoice_year).where(Invoice.account_id.in_(_IDS)).group_by(_invoice_year)
+                  .order_by(_invoice_year.desc()))
+#: Mis facturas' count and rows, by (filtered by year, filtered by status): built once each.
+_INVOICE_PAGES: dict[tuple[bool, bool], tuple] = {}
+
+
+def _invoice_page_statements(by_year: bool, by_status: bool) -> tuple:
+    key = (by_year, by_status)
+    if key not in _INVOICE_PAGES:
+        conditions = [Invoice.account_id.in_(_IDS)]
+        if by_year:
+            conditions.append(_invoice_year == bindparam("year"))
+        if by_status:
+            day = bindparam("today", type_=Date)
+            conditions.append(Invoice.status_expression(day) == bindparam("status"))
+        _INVOICE_PAGES[key] = (
+            select(func.count()).select_from(Invoice).where(*conditions),
+            select(Invoice).where(*conditions)
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .offset(bindparam("offset")).limit(bindparam("limit")),
+        )
+    return _INVOICE_PAGES[key]
+
+
 def links_and_unread(user_id: int) -> tuple[list[UserAccount], int]:
     """The user's links (as ``links``) and their unread notices count, in one statement;
     a second one only for a user with no contract left."""
@@ -220,27 +245,21 @@ class Scope:
         )
 
     def invoice_years(self) -> list[int]:
-        year = extract("year", Invoice.issue_date)
-        return [
-            int(value)
-            for value in db.session.scalars(
-                select(year).where(self._in_chosen(Invoice.account_id)).group_by(year)
-                .order_by(year.desc())
-            )
-        ]
+        return [int(value) for value in
+                db.session.scalars(_INVOICE_YEARS, {"ids": self.chosen_ids})]
 
     def invoices_page(
         self, *, year: int | None, status: str | None, today: date, number: int,
         per_page: int = 12,
     ) -> Page:
         """One page of invoices, newest first (two queries: the count and the rows)."""
-        conditions = [self._in_chosen(Invoice.account_id)]
-        if year:
-            conditions.append(extract("year", Invoice.issue_date) == year)
-        if status in {s.value for s in InvoiceStatus}:
-            conditions.append(Invoice.status_expression(today) == status)
-        query = select(Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        return _page(query, conditions, number, per_page)
+        by_status = status in {s.value for s in InvoiceStatus}
+        count, rows = _invoice_page_statements(bool(year), by_status)
+        params = {"ids": self.chosen_ids, "year": year, "status": status, "today": today}
+        total = db.session.scalar(count, params) or 0
+        number = min(max(number, 1), max(1, -(-total // per_page)))
+        params.update(offset=(number - 1) * per_page, limit=per_page)
+        return Page(list(db.session.scalars(rows, params)), number, per_page, total)
 
     def invoice(self, invoice_id: int) -> Invoice | None:
         """One of the user's invoices (any contract of theirs) with its lines, account and
