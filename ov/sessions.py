@@ -183,6 +183,8 @@ class _OurSessions:
                 self.get_cookie_name(app),  # type: ignore[attr-defined]
                 domain=self.get_cookie_domain(app),  # type: ignore[attr-defined]
                 path=self.get_cookie_path(app),  # type: ignore[attr-defined]
+                secure=self.get_cookie_secure(app),  # type: ignore[attr-defined]
+                httponly=True, samesite="Lax",
             )
             response.vary.add("Cookie")
         token = dict.get(session, _csrf_field(app))
