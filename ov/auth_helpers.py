@@ -36,11 +36,12 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import bindparam, select
 
 from ov.errors import _answers_to_keep
 from ov.extensions import db, login
 from ov.htmx import client_redirect
-from ov.models import User
+from ov.models import Account, User, UserAccount
 from ov.outages import OPERATIONS
 from ov.rate_limits import Allowance, take
 from ov.services import auth as auth_service
@@ -90,6 +91,9 @@ def safe_next(value: str | None) -> str:
 
 def start_session(user: User) -> None:
     """Sign in on a fresh session id (the pre-login id is discarded with its record)."""
+    # A sign-in the store could not keep would only sign the customer out at the next page:
+    # with the store down, refuse it now (a 503, see docs/outages.md).
+    current_app.session_interface.ensure_available()  # type: ignore[attr-defined]
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
     login_user(user)
     moment = now()
@@ -222,16 +226,39 @@ def take_resume(user: User) -> dict | None:
 
 # --- Flask-Login ----------------------------------------------------------------------------
 
+#: The holder of the user's first contract, as the header line shows it
+#: (``ov.services.auth.holder_name`` as a column of the user's own row).
+_HOLDER = (
+    select(Account.holder_name)
+    .join(UserAccount, UserAccount.account_id == Account.id)
+    .where(UserAccount.user_id == User.id)
+    .order_by(UserAccount.id)
+    .limit(1)
+    .correlate(User)
+    .scalar_subquery()
+)
+#: The signed-in user with what the header shows, built once: every request of a signed-in
+#: customer runs it, so it is one statement and no Python work to build it.
+_USER_WITH_HOLDER = select(User, _HOLDER).where(User.id == bindparam("user_id"))
+
+
 def load_user(user_id: str) -> User | None:
+    """The session's user, read from the database on every request: a cancelled user, a
+    changed password or "Cerrar mis otras sesiones" ends every session at the next request.
+    The same statement brings the header line's holder name (``connection_info``)."""
     try:
         key = int(user_id)
     except (TypeError, ValueError):
         return None
-    user = db.session.get(User, key)
-    if user is None or user.blocked_at is not None:  # gone, or cancelled: every session ends
+    row = db.session.execute(_USER_WITH_HOLDER, {"user_id": key}).first()
+    if row is None:
+        return None
+    user, holder = row
+    if user.blocked_at is not None:  # cancelled: every session ends
         return None
     if not auth_service.stamp_matches(user, session.get(STAMP)):
         return None
+    g.ov_holder = holder
     return user
 
 
@@ -270,9 +297,11 @@ def connection_info() -> dict:
         when = user.previous_login_at
         from ov.services.mail import local_datetime
 
+        # Read with the user (load_user); asked for only when the user came another way.
+        holder = g.ov_holder if "ov_holder" in g else auth_service.holder_name(user.id)
         g.ov_connection = {
             "when": local_datetime(when) if when else None,
-            "holder": auth_service.holder_name(user.id) or user.username,
+            "holder": holder or user.username,
         }
     return g.ov_connection
 

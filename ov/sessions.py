@@ -19,7 +19,23 @@ Why a subclass of Flask-Session's ``SqlAlchemySessionInterface``:
 * upstream, a request that saves writes its whole session back even when another request
   has deleted that session meanwhile, so a page still loading when "Desconectar" is pressed
   would bring the signed-out session back to life. Ours only updates a session that was read
-  from the store; if its record has gone, it stays gone.
+  from the store; if its record has gone, it stays gone;
+* upstream stores a session for every visitor whose page has a form, because Flask-WTF keeps
+  its raw CSRF token in the session: every cookie-less look at ``/entrar`` left a row (or a
+  key) for 12 hours. Ours stores nothing for a session that holds only that token: the token
+  travels in a signed cookie of its own (``ov_csrf``; ``__Host-ov_csrf``, ``Secure``, in
+  production; ``HttpOnly`` and ``SameSite=Lax`` like the session cookie, with the same
+  lifetime) and is put back in the session when the next request opens it. Flask-WTF checks
+  the form's signed token against it exactly as before, so CSRF protection is unchanged: the
+  raw token is still a secret the page's scripts cannot read, tied to our secret key twice
+  (the cookie's signature and the form token's), and a token from another browser or a
+  tampered cookie does not match. A server-side session starts when anything else is written
+  (a sign-in, a registration draft, a message to show after a redirect); from then on the
+  token lives in it and the light cookie is deleted. A session read from the store stays
+  there until it ends (never moved back to a cookie: that could lose a concurrent write);
+* static files and the health checks (``SKIP_PATHS``) get an empty session that is never
+  read from the store nor saved, so they cost no store round trip and send no
+  ``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -33,7 +49,8 @@ from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
-from sqlalchemy import Integer, LargeBinary, String, delete, select, update
+from itsdangerous import BadSignature, TimestampSigner
+from sqlalchemy import Integer, LargeBinary, String, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -43,6 +60,13 @@ from ov.outages import REDIS_ERRORS, redis_client
 
 TABLE = "web_session"
 log = logging.getLogger(__name__)
+#: Requests that never need a session: served without reading or saving one.
+SKIP_PREFIXES = ("/static/",)
+SKIP_PATHS = frozenset({"/healthz", "/readyz"})
+#: Keys a session may hold and still live in the light cookie alone (``_permanent`` is
+#: Flask-Session's own flag, not data).
+FLAG_KEYS = frozenset({"_permanent"})
+CSRF_COOKIE_SALT = "ov.csrf-cookie"
 
 
 class SessionRecord(db.Model):
@@ -56,41 +80,142 @@ class SessionRecord(db.Model):
     expiry: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+#: Read on nearly every request: built once, run on a plain connection (no ORM session).
+_READ = select(SessionRecord.data, SessionRecord.expiry).where(
+    SessionRecord.session_id == bindparam("store_id")
+)
+
+
 class StoredSession(ServerSideSession):
     """A server-side session that knows whether it was read from the store, and whether its
     record was found gone when saving."""
 
     stored = False
     gone = False
+    #: Written to the store by this request (a new record, or an update that found its own).
+    saved = False
+    #: Neither read nor saved: a static file or a health check.
+    skipped = False
+    #: The raw CSRF token the request's light cookie carried (None: no valid cookie).
+    light_token: str | None = None
+    #: Its stored record was deleted by ``regenerate`` during this request.
+    dropped = False
     #: The browser brought a session id and the store could not be read (it is down): the
     #: request is answered 503 (ov.outages) and nothing is written over the session.
     unreadable = False
 
 
+def csrf_cookie_name(app: Flask) -> str:
+    """The light cookie beside the session cookie: ``ov_csrf``, ``__Host-ov_csrf`` in
+    production (the session cookie's name, which carries the prefix, plus ``_csrf``)."""
+    return app.config["SESSION_COOKIE_NAME"] + "_csrf"
+
+
+def _csrf_field(app: Flask) -> str:
+    return app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+
+
+def _signer(app: Flask) -> TimestampSigner:
+    return TimestampSigner(app.secret_key, salt=CSRF_COOKIE_SALT)  # type: ignore[arg-type]
+
+
+def _skips(request: Request) -> bool:
+    path = request.path
+    return path in SKIP_PATHS or path.startswith(SKIP_PREFIXES)
+
+
 class _OurSessions:
-    """What both backends do differently from upstream: regenerate, and never resurrect."""
+    """What both backends do differently from upstream: regenerate, never resurrect, keep
+    a session holding only the CSRF token in a cookie, and skip static files."""
 
     session_class = StoredSession
 
     def open_session(self, app: Flask, request: Request) -> StoredSession:
+        if _skips(request):
+            session = self.session_class(sid="")
+            session.skipped = True
+            return session
         session = super().open_session(app, request)  # type: ignore[misc]
         # Upstream draws a new id when the cookie's session is not in the store. (The cookie
         # holds the bare id: ``use_signer`` stays off, see init_app.)
         session.stored = session.sid == request.cookies.get(app.config["SESSION_COOKIE_NAME"])
         session.unreadable = bool(g.pop("ov_session_unreadable", False))
+        if not session.stored:
+            token = self._read_light_cookie(app, request)
+            if token is not None:
+                # Put back as if it had been stored: neither modified nor accessed yet.
+                dict.__setitem__(session, _csrf_field(app), token)
+                session.light_token = token
         return session
 
-    def save_session(self, app: Flask, session: StoredSession, response: Response) -> None:
-        if session.unreadable:
-            return  # no new session, no cookie: the one the browser has comes back later
-        super().save_session(app, session, response)  # type: ignore[misc]
+    def _read_light_cookie(self, app: Flask, request: Request) -> str | None:
+        value = request.cookies.get(csrf_cookie_name(app))
+        if not value:
+            return None
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            return _signer(app).unsign(value, max_age=max_age).decode("ascii")
+        except (BadSignature, UnicodeDecodeError):
+            return None  # forged, tampered with or expired: no token (the form "expired")
+
+    def ensure_available(self) -> None:
+        """Raise the store's error if it cannot be reached (the database store is checked
+        by the sign-in's own queries)."""
 
     def regenerate(self, session: StoredSession) -> None:
-        """Drop the stored record and draw a new id."""
-        self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+        """Drop the stored record (if there is one) and draw a new id."""
+        if session.stored:
+            self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+            session.dropped = True
         session.sid = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
         session.stored = False
         session.modified = True
+
+    def save_session(self, app: Flask, session: StoredSession, response: Response) -> None:
+        if session.skipped or session.unreadable:
+            return  # unreadable: no new session, no cookie; the browser's comes back later
+        if not session.stored and dict.keys(session) - FLAG_KEYS <= {_csrf_field(app)}:
+            self._save_light(app, session, response)
+            return
+        super().save_session(app, session, response)  # type: ignore[misc]
+        if session.saved and session.light_token is not None:
+            # The stored session holds the token now: one place for it.
+            self._delete_light_cookie(app, response)
+
+    def _save_light(self, app: Flask, session: StoredSession, response: Response) -> None:
+        """Nothing but the CSRF token (or nothing at all): no record, no session cookie; the
+        token goes in the light cookie when it is new."""
+        if session.accessed:
+            response.vary.add("Cookie")
+        if session.dropped:  # its record is gone: so is the browser's id for it
+            response.delete_cookie(
+                self.get_cookie_name(app),  # type: ignore[attr-defined]
+                domain=self.get_cookie_domain(app),  # type: ignore[attr-defined]
+                path=self.get_cookie_path(app),  # type: ignore[attr-defined]
+                secure=self.get_cookie_secure(app),  # type: ignore[attr-defined]
+                httponly=True, samesite="Lax",
+            )
+            response.vary.add("Cookie")
+        token = dict.get(session, _csrf_field(app))
+        if token == session.light_token:
+            return
+        if token is None:
+            self._delete_light_cookie(app, response)
+            return
+        response.set_cookie(
+            csrf_cookie_name(app), _signer(app).sign(token).decode("ascii"),
+            max_age=int(app.permanent_session_lifetime.total_seconds()), path="/",
+            secure=self.get_cookie_secure(app),  # type: ignore[attr-defined]
+            httponly=True, samesite="Lax",
+        )
+        response.vary.add("Cookie")
+
+    def _delete_light_cookie(self, app: Flask, response: Response) -> None:
+        response.delete_cookie(
+            csrf_cookie_name(app), path="/",
+            secure=self.get_cookie_secure(app),  # type: ignore[attr-defined]
+            httponly=True, samesite="Lax",
+        )
 
     def should_set_cookie(self, app: Flask, session: StoredSession) -> bool:
         # A session that was not saved (its record had gone) gets no cookie either: that
@@ -111,12 +236,8 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         try:
-            with Session(db.engine) as storage:
-                row = storage.execute(
-                    select(SessionRecord.data, SessionRecord.expiry).where(
-                        SessionRecord.session_id == store_id
-                    )
-                ).first()
+            with db.engine.connect() as connection:
+                row = connection.execute(_READ, {"store_id": store_id}).first()
         except SQLAlchemyError as exc:
             _unreadable(exc)
             return None
@@ -146,6 +267,7 @@ class DatabaseSessionInterface(_OurSessions, SqlAlchemySessionInterface):
                     session.gone = changed == 0
                 else:  # a new, random id
                     storage.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
+            session.saved = not session.gone
         except SQLAlchemyError as exc:
             # Not saved: the next form gets the "page expired" answer with its data kept.
             # (Deleting, at logout, is never silenced: it must happen or fail loudly.)
@@ -171,6 +293,9 @@ def _unreadable(exc: Exception) -> None:
 class RedisSessions(_OurSessions, RedisSessionInterface):
     """Flask-Session's Redis backend (Redis expires the keys itself)."""
 
+    def ensure_available(self) -> None:
+        self.client.ping()
+
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         try:
             return super()._retrieve_session_data(store_id)
@@ -195,6 +320,7 @@ class RedisSessions(_OurSessions, RedisSessionInterface):
             log.error("session store unreachable on write: %s", type(exc).__name__)
             return
         session.gone = not saved
+        session.saved = bool(saved)
 
 
 def init_app(app: Flask) -> None:

@@ -112,9 +112,16 @@ def init_app(app: Flask) -> None:
 
     app.add_url_rule("/static/<path:filename>", endpoint="static", view_func=static)
 
+    # Every page asks for the same few URLs: built once per file version (and mount point).
+    built: dict[tuple[str, str, str], str] = {}
+
     @app.template_global()
     def asset(filename: str) -> str:
         found = store.get(filename)
         if found is None:
             raise FileNotFoundError(f"static file {filename!r} does not exist")
-        return url_for("static", filename=filename, v=found.version)
+        key = (request.script_root, filename, found.version)
+        url = built.get(key)
+        if url is None:
+            url = built[key] = url_for("static", filename=filename, v=found.version)
+        return url

@@ -2,7 +2,11 @@
 
 Every query is a method of the user's ``Scope``, built from the user's id: records are found
 only through ``UserAccount``, so an id that belongs to another customer is simply not found.
-Each runs a fixed number of queries, however long the account's history.
+Each runs a fixed number of queries, however long the account's history, and what every page
+needs comes in as few statements as possible: the contracts with the unread notices count
+(one), the home page's debt, overdue count, payments in process and "has payments" (one
+aggregate), an invoice with its lines (one). tests/http/test_query_counts.py locks the
+number each page sends.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import case, extract, func, select
+from sqlalchemy import Date, bindparam, case, extract, func, literal, select
 from sqlalchemy import over as window
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -39,6 +43,17 @@ OPEN_REQUEST = (ServiceRequestStatus.RECEIVED.value, ServiceRequestStatus.IN_PRO
 #: the demo payments (ov/services/demo_data.py) are made at them.
 BANKS = ("Banamex", "BBVA Bancomer", "Banorte", "HSBC", "Santander")
 STORES = ("OXXO", "7-Eleven", "Walmart")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What Inicio says about money: the unpaid total, how many of those bills are overdue,
+    the payments still being applied, and whether the contracts have any payment at all."""
+
+    debt: Decimal
+    overdue: int
+    in_process: Decimal
+    has_payments: bool
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,87 @@ def links(user_id: int) -> list[UserAccount]:
     )
 
 
+# --- statements every page runs, built once ------------------------------------------------
+# Building a statement costs more CPU than SQLite takes to run it: the ones every Mi oficina
+# page (or the busiest ones) sends are built here once, with bound parameters, and reuse
+# SQLAlchemy's compiled-statement cache without being rebuilt or re-keyed on each request.
+
+_USER = bindparam("user_id")
+_IDS = bindparam("ids", expanding=True)  # the chosen contracts' ids
+_UNREAD = (select(func.count()).select_from(Notice)
+           .where(Notice.user_id == _USER, Notice.read_at.is_(None)))
+_LINKS_AND_UNREAD = (
+    select(UserAccount, _UNREAD.scalar_subquery())
+    .options(joinedload(UserAccount.account).joinedload(Account.zone))
+    .where(UserAccount.user_id == _USER)
+    .order_by(UserAccount.account_id)
+)
+_LAST_INVOICES = (
+    select(Invoice).where(Invoice.account_id.in_(_IDS))
+    .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(bindparam("limit"))
+)
+_UNPAID = (Invoice.account_id.in_(_IDS), Invoice.paid_at.is_(None))
+_SUMMARY = select(
+    select(func.coalesce(func.sum(Invoice.total), 0)).where(*_UNPAID).scalar_subquery(),
+    select(func.count()).select_from(Invoice)
+    .where(*_UNPAID, Invoice.due_date < bindparam("today", type_=Date)).scalar_subquery(),
+    select(func.coalesce(func.sum(Payment.amount), 0))
+    .where(Payment.account_id.in_(_IDS), Payment.status == PaymentStatus.IN_PROCESS.value)
+    .scalar_subquery(),
+    select(literal(1)).where(Payment.account_id.in_(_IDS)).exists(),
+)
+_LINKED = select(UserAccount.account_id).where(UserAccount.user_id == _USER)
+_INVOICE = (
+    select(Invoice)
+    .options(joinedload(Invoice.lines), joinedload(Invoice.account).joinedload(Account.zone))
+    .where(Invoice.id == bindparam("invoice_id"), Invoice.account_id.in_(_LINKED))
+)
+_OPEN_CLAIMS = (
+    select(ServiceRequest)
+    .where(ServiceRequest.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
+           ServiceRequest.account_id.in_(_LINKED),
+           ServiceRequest.category.in_(CLARIFYING),
+           ServiceRequest.status.in_(OPEN_REQUEST))
+    # The last row kept for an invoice wins: the user's own claim, if any, then the oldest.
+    .order_by(case((ServiceRequest.user_id == _USER, 1), else_=0),
+              ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+)
+
+
+_invoice_year = extract("year", Invoice.issue_date)
+_INVOICE_YEARS = (select(_invoice_year).where(Invoice.account_id.in_(_IDS)).group_by(_invoice_year)
+                  .order_by(_invoice_year.desc()))
+#: Mis facturas' count and rows, by (filtered by year, filtered by status): built once each.
+_INVOICE_PAGES: dict[tuple[bool, bool], tuple] = {}
+
+
+def _invoice_page_statements(by_year: bool, by_status: bool) -> tuple:
+    key = (by_year, by_status)
+    if key not in _INVOICE_PAGES:
+        conditions = [Invoice.account_id.in_(_IDS)]
+        if by_year:
+            conditions.append(_invoice_year == bindparam("year"))
+        if by_status:
+            day = bindparam("today", type_=Date)
+            conditions.append(Invoice.status_expression(day) == bindparam("status"))
+        _INVOICE_PAGES[key] = (
+            select(func.count()).select_from(Invoice).where(*conditions),
+            select(Invoice).where(*conditions)
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .offset(bindparam("offset")).limit(bindparam("limit")),
+        )
+    return _INVOICE_PAGES[key]
+
+
+def links_and_unread(user_id: int) -> tuple[list[UserAccount], int]:
+    """The user's links (as ``links``) and their unread notices count, in one statement;
+    a second one only for a user with no contract left."""
+    rows = db.session.execute(_LINKS_AND_UNREAD, {"user_id": user_id}).all()
+    if not rows:
+        return [], db.session.scalar(_UNREAD, {"user_id": user_id}) or 0
+    return [row[0] for row in rows], rows[0][1] or 0
+
+
 def choose(accounts_: list[Account], wanted: str | int | None) -> list[Account]:
     """The contracts a page shows: the one asked for, or all of them."""
     try:
@@ -107,8 +203,13 @@ class Scope:
         return cls(user_id, wanted)
 
     @cached_property
+    def _links_and_unread(self) -> tuple[tuple[UserAccount, ...], int]:
+        found, unread = links_and_unread(self.user_id)
+        return tuple(found), unread
+
+    @property
     def links(self) -> tuple[UserAccount, ...]:
-        return tuple(links(self.user_id))
+        return self._links_and_unread[0]
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -131,14 +232,8 @@ class Scope:
         return column.in_(self.chosen_ids)
 
     def last_invoices(self, limit: int = 3) -> list[Invoice]:
-        return list(
-            db.session.scalars(
-                select(Invoice)
-                .where(self._in_chosen(Invoice.account_id))
-                .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-                .limit(limit)
-            )
-        )
+        return list(db.session.scalars(_LAST_INVOICES,
+                                       {"ids": self.chosen_ids, "limit": limit}))
 
     def unpaid_invoices(self) -> list[Invoice]:
         return list(
@@ -150,39 +245,28 @@ class Scope:
         )
 
     def invoice_years(self) -> list[int]:
-        year = extract("year", Invoice.issue_date)
-        return [
-            int(value)
-            for value in db.session.scalars(
-                select(year).where(self._in_chosen(Invoice.account_id)).group_by(year)
-                .order_by(year.desc())
-            )
-        ]
+        return [int(value) for value in
+                db.session.scalars(_INVOICE_YEARS, {"ids": self.chosen_ids})]
 
     def invoices_page(
         self, *, year: int | None, status: str | None, today: date, number: int,
         per_page: int = 12,
     ) -> Page:
         """One page of invoices, newest first (two queries: the count and the rows)."""
-        conditions = [self._in_chosen(Invoice.account_id)]
-        if year:
-            conditions.append(extract("year", Invoice.issue_date) == year)
-        if status in {s.value for s in InvoiceStatus}:
-            conditions.append(Invoice.status_expression(today) == status)
-        query = select(Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        return _page(query, conditions, number, per_page)
+        by_status = status in {s.value for s in InvoiceStatus}
+        count, rows = _invoice_page_statements(bool(year), by_status)
+        params = {"ids": self.chosen_ids, "year": year, "status": status, "today": today}
+        total = db.session.scalar(count, params) or 0
+        number = min(max(number, 1), max(1, -(-total // per_page)))
+        params.update(offset=(number - 1) * per_page, limit=per_page)
+        return Page(list(db.session.scalars(rows, params)), number, per_page, total)
 
     def invoice(self, invoice_id: int) -> Invoice | None:
         """One of the user's invoices (any contract of theirs) with its lines, account and
-        zone (two queries); None for another customer's."""
+        zone (one query); None for another customer's."""
         return db.session.scalars(
-            select(Invoice)
-            .options(
-                selectinload(Invoice.lines),
-                joinedload(Invoice.account).joinedload(Account.zone),
-            )
-            .where(Invoice.id == invoice_id, Invoice.account_id.in_(_linked(self.user_id)))
-        ).first()
+            _INVOICE, {"invoice_id": invoice_id, "user_id": self.user_id}
+        ).unique().first()
 
     def payments_page(self, *, number: int, per_page: int = 12) -> Page:
         query = (select(Payment).options(joinedload(Payment.invoice))
@@ -194,6 +278,13 @@ class Scope:
             select(Payment.id).where(self._in_chosen(Payment.account_id)).limit(1)
         ) is not None
 
+    def summary(self, today: date) -> Summary:
+        """Inicio's figures in one statement (``unpaid_invoices``, ``payments_in_process``
+        and ``has_payments`` would be three)."""
+        row = db.session.execute(_SUMMARY, {"ids": self.chosen_ids, "today": today}).one()
+        return Summary(Decimal(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0),
+                       bool(row[3]))
+
     def payments_in_process(self) -> Decimal:
         amount = db.session.scalar(
             select(func.coalesce(func.sum(Payment.amount), 0)).where(
@@ -204,11 +295,9 @@ class Scope:
         return Decimal(amount or 0)
 
     def unread_notices(self) -> int:
-        return db.session.scalar(
-            select(func.count()).select_from(Notice).where(
-                Notice.user_id == self.user_id, Notice.read_at.is_(None)
-            )
-        ) or 0
+        """How many of the user's notices are unread (loaded with the contracts: one
+        statement for both, once per scope)."""
+        return self._links_and_unread[1]
 
     def notices(self, limit: int = 50) -> list[Notice]:
         return list(
@@ -231,15 +320,7 @@ class Scope:
         if not invoice_ids:
             return {}
         rows = db.session.scalars(
-            select(ServiceRequest)
-            .where(ServiceRequest.invoice_id.in_(invoice_ids),
-                   ServiceRequest.account_id.in_(_linked(self.user_id)),
-                   ServiceRequest.category.in_(CLARIFYING),
-                   ServiceRequest.status.in_(OPEN_REQUEST))
-            # The last row kept for an invoice wins: the user's own claim, if any, then
-            # the oldest.
-            .order_by(case((ServiceRequest.user_id == self.user_id, 1), else_=0),
-                      ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            _OPEN_CLAIMS, {"invoice_ids": list(invoice_ids), "user_id": self.user_id}
         )
         return {row.invoice_id: row for row in rows}
 

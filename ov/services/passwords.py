@@ -16,9 +16,17 @@ Both policies also refuse
   or more characters), or the names of the portal and the utility. These words are also given
   to zxcvbn as ``user_inputs``, so disguised variants (l33t, reversed) lower the score.
 
-Hashes are argon2id (argon2-cffi) with OWASP's minimum parameters (19 MiB, 2 passes, 1 lane);
-``OV_ARGON2_FAST`` switches to the cheapest parameters for the test suite. Passwords are NFKC
-normalised before hashing, so a phrase typed on another keyboard still verifies.
+Hashes are argon2id (argon2-cffi) with the parameters OWASP's Password Storage Cheat Sheet
+recommends first: m=19456 (19 MiB), t=2, p=1 (``STRONG``). The sheet lists four other
+settings it deems equally strong, trading memory for passes (46 MiB/t=1 down to 7 MiB/t=5);
+on the development machine the 7 MiB/t=5 one spent about a fifth less CPU per check, but
+changing would rehash every existing password at its next sign-in, and the session and
+device-cookie stamps (``ov.services.auth``) are keyed to the hash, so every customer's other
+sessions would end once. We keep 19 MiB/t=2/p=1 (about 36-55 ms of CPU per check there,
+see docs/budgets.md). A hash made with any other parameters is replaced at the next
+successful sign-in (``needs_rehash``, used by ``ov.services.auth.authenticate``).
+``OV_ARGON2_FAST`` switches to the cheapest parameters for the test suite only. Passwords are
+NFKC normalised before hashing, so a phrase typed on another keyboard still verifies.
 """
 
 from __future__ import annotations
@@ -179,7 +187,7 @@ def check(
 
 # --- hashing -------------------------------------------------------------------------------
 
-# OWASP Password Storage Cheat Sheet, argon2id minimum: m=19 MiB, t=2, p=1.
+# OWASP Password Storage Cheat Sheet, argon2id: m=19456 KiB (19 MiB), t=2, p=1.
 STRONG = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 # The cheapest parameters argon2 accepts: for tests only (OV_ARGON2_FAST).
 FAST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}

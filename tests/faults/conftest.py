@@ -15,9 +15,20 @@ import pytest
 from flask import Flask
 
 from ov import create_app
-from ov.extensions import db
+from ov.extensions import db, limiter
 from tests.conftest import reset_schema, settings_for
 from tests.support.servers import OwnPostgres, OwnRedis
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shared_limiter_restored() -> Iterator[None]:
+    """The portals here bind the process's one Flask-Limiter to their own Redis, which the
+    tests stop and then remove: give the limiter back its storage for the tests that follow
+    (the suite's app keeps counting where it did)."""
+    saved = dict(vars(limiter))
+    yield
+    vars(limiter).clear()
+    vars(limiter).update(saved)
 
 
 @pytest.fixture(scope="module")

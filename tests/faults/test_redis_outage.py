@@ -16,7 +16,7 @@ from ov.rate_limits import Allowance, take
 from tests.faults.conftest import down
 from tests.faults.test_database_outage import assert_outage_page
 from tests.support.factories import hold_seed_contract
-from tests.support.journeys import hidden, sign_in
+from tests.support.journeys import PASSWORD, hidden, sign_in
 
 
 def text(response) -> str:
@@ -49,8 +49,9 @@ def test_signing_in_is_refused_with_503_while_redis_is_down(portal, customer_nam
         assert page.status_code == 200
         answer = client.post("/entrar", data={
             "csrf_token": hidden(text(page), "csrf_token"), "usuario": customer_name,
-            "contrasena": "NoImporta123"})
-        assert_outage_page(answer)
+            "contrasena": PASSWORD})
+        assert_outage_page(answer)  # the right password: refused all the same, no session
+        assert client.get_cookie("ov") is None
     # Back: the form from the outage is only "expired" (its answers kept), and a new
     # sign-in works.
     assert sign_in(client, customer_name).status_code == 303

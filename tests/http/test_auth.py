@@ -232,11 +232,13 @@ def session_cookie(app, client):
 
 
 def test_the_cookie_is_httponly_lax_and_the_id_changes_at_login(app, client, customer):
-    response = client.get("/entrar")
-    header = response.headers["Set-Cookie"]
-    assert "HttpOnly" in header and "SameSite=Lax" in header
+    with client.session_transaction() as stored:  # a session stored before the sign-in
+        stored["ov_prueba"] = 1
     before = session_cookie(app, client).value
-    sign_in(client, "usuPDFactura1")
+    response = sign_in(client, "usuPDFactura1")
+    header = next(h for h in response.headers.getlist("Set-Cookie")
+                  if h.startswith(app.config["SESSION_COOKIE_NAME"] + "="))
+    assert "HttpOnly" in header and "SameSite=Lax" in header
     after = session_cookie(app, client).value
     assert after != before
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], before)
@@ -247,7 +249,10 @@ def test_a_session_id_chosen_by_someone_else_is_never_adopted(app, client, custo
     name = app.config["SESSION_COOKIE_NAME"]
     client.set_cookie(name, "idElegidoPorElAtacante1234567890")
     client.get("/entrar")
-    assert session_cookie(app, client).value != "idElegidoPorElAtacante1234567890"
+    with app.app_context():  # a look stores nothing, under that id or any other
+        interface = app.session_interface
+        store_id = interface._get_store_id("idElegidoPorElAtacante1234567890")
+        assert interface._retrieve_session_data(store_id) is None
     client.set_cookie(name, "idElegidoPorElAtacante1234567890")
     sign_in(client, "usuPDFactura1")
     assert session_cookie(app, client).value != "idElegidoPorElAtacante1234567890"

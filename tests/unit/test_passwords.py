@@ -209,3 +209,30 @@ def test_the_dummy_verification_does_the_same_work_and_always_fails(app, monkeyp
         passwords.verify_password("scrypt:not-a-real-hash", "otra cosa")
     dummy = passwords._dummy_hash(passwords._hasher_for(True))
     assert verified == [dummy, "scrypt:not-a-real-hash", dummy]
+
+
+def test_a_sign_in_rehashes_a_hash_made_with_other_parameters(app, client, clean_db):
+    """A hash from other parameters (older settings) is replaced at the next successful
+    sign-in, with the password just typed; a failed one leaves it alone. The session that
+    sign-in opened stays valid (its stamp is taken from the new hash)."""
+    from ov.extensions import db
+    from ov.models import User
+    from tests.support.factories import customer_with_invoices
+    from tests.support.journeys import PASSWORD, sign_in
+
+    made = customer_with_invoices(app, 1)
+    older = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1).hash(PASSWORD)
+    with app.app_context():
+        db.session.get(User, made["user_id"]).password_hash = older
+        db.session.commit()
+    assert sign_in(client, "usuPDFactura1", "Equivocada1").status_code == 422
+    with app.app_context():
+        assert db.session.get(User, made["user_id"]).password_hash == older
+    assert sign_in(client, "usuPDFactura1").status_code == 303
+    with app.app_context():
+        renewed = db.session.get(User, made["user_id"]).password_hash
+        assert renewed != older
+        assert extract_parameters(renewed) == extract_parameters(passwords.hash_password("x"))
+        assert not passwords.needs_rehash(renewed)
+        assert passwords.verify_password(renewed, PASSWORD)
+    assert client.get("/mi-oficina").status_code == 200

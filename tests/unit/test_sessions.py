@@ -42,6 +42,14 @@ def rows(app) -> int:
         return db.session.scalar(select(func.count()).select_from(SessionRecord))
 
 
+def start_session(client) -> str:
+    """Write something besides the CSRF token (as a sign-in or a draft does): the session is
+    stored. (A look at a page stores nothing: tests/unit/test_anonymous_sessions.py.)"""
+    with client.session_transaction() as stored:
+        stored["ov_prueba"] = 1
+    return client.get_cookie("ov").value
+
+
 def test_several_apps_in_one_process_share_one_model_and_create_no_table(tmp_path):
     first = create_app({**settings_for(tmp_path / "a"), "OV_REDIS_URL": ""})
     second = create_app({**settings_for(tmp_path / "b"), "OV_REDIS_URL": ""})
@@ -56,9 +64,8 @@ def test_several_apps_in_one_process_share_one_model_and_create_no_table(tmp_pat
 def test_a_session_lives_in_the_table_and_regenerate_drops_the_old_row(sql_app):
     app = sql_app
     client = app.test_client()
-    client.get("/entrar")  # the form's CSRF token starts a session
+    old = start_session(client)
     assert rows(app) == 1
-    old = client.get_cookie("ov").value
     with app.test_request_context(headers={"Cookie": f"ov={old}"}):
         app.session_interface.regenerate(session)
         assert session.sid != old
@@ -71,7 +78,7 @@ def save_after_signout(app, cookie: str) -> None:
     with app.test_request_context(headers={"Cookie": f"ov={cookie}"}):
         interface = app.session_interface
         opened = interface.open_session(app, request)
-        assert opened.stored and "csrf_token" in opened
+        assert opened.stored and "ov_prueba" in opened
         interface._delete_session(interface._get_store_id(opened.sid))
         opened["ov_seen"] = 1.0
         response = app.response_class()
@@ -82,22 +89,21 @@ def save_after_signout(app, cookie: str) -> None:
 def test_a_session_deleted_meanwhile_is_not_brought_back(sql_app):
     app = sql_app
     client = app.test_client()
-    client.get("/entrar")
-    save_after_signout(app, client.get_cookie("ov").value)
+    save_after_signout(app, start_session(client))
     assert rows(app) == 0
-    client.get("/entrar")  # a new visitor still gets a new session
+    start_session(app.test_client())  # a new visitor still gets a new session
     assert rows(app) == 1
 
 
 def test_an_expired_row_is_not_a_session_and_the_cleanup_deletes_it(sql_app):
     app = sql_app
     client = app.test_client()
-    client.get("/entrar")
+    start_session(client)
     with app.app_context():
         db.session.execute(update(SessionRecord).values(expiry=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     with client.session_transaction() as stored:
-        assert "csrf_token" not in stored
+        assert "ov_prueba" not in stored
     result = app.test_cli_runner().invoke(args=["session_cleanup"])
     assert result.exit_code == 0, result.output
     assert rows(app) == 0
@@ -125,13 +131,11 @@ def test_with_redis_the_session_is_a_key_that_logout_deletes(tmp_path):
     assert isinstance(app.session_interface, RedisSessions)
     store = redis.Redis.from_url(TEST_REDIS_URL)
     client = app.test_client()
-    client.get("/entrar")
-    sid = client.get_cookie("ov").value
+    sid = start_session(client)
     assert store.exists(f"ov:session:{sid}")
     token = hidden(client.get("/entrar").get_data(as_text=True), "csrf_token")
     client.post("/salir", data={"csrf_token": token})
     assert not store.exists(f"ov:session:{sid}")
-    client.get("/entrar")
-    sid = client.get_cookie("ov").value
+    sid = start_session(app.test_client())
     save_after_signout(app, sid)
     assert not store.exists(f"ov:session:{sid}")

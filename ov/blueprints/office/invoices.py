@@ -62,8 +62,8 @@ def invoices():
         year=year, status=state, today=today(), number=int_arg("pagina", 1) or 1
     )
     context = {
-        "office": office, "invoices_page": invoices_page, "years": office.scope.invoice_years(),
-        "year": year, "state_filter": state, "table_id": TABLE_ID,
+        "office": office, "invoices_page": invoices_page, "year": year, "state_filter": state,
+        "table_id": TABLE_ID,
         # Invoices an open claim puts "en aclaración" (one query for the page's invoices).
         "in_clarification": office.scope.open_claims([i.id for i in invoices_page.items]),
     }
@@ -72,7 +72,8 @@ def invoices():
         response = render("office/invoices.html", "table", title=False, today=today(),
                           status_labels=STATUS_LABELS, reading_labels=READING_LABELS, **context)
     else:
-        response = page("office/invoices.html", "Mis facturas", lazy=is_partial(), **context)
+        response = page("office/invoices.html", "Mis facturas", lazy=is_partial(),
+                        years=office.scope.invoice_years(), **context)
     response.vary.add("HX-Target")
     return response
 
