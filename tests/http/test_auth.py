@@ -618,7 +618,8 @@ def reset_password(app, client, password=NEW_PASSWORD):
 
 
 def visible_headers(response) -> dict:
-    return {k: v for k, v in response.headers.items() if k not in {"Set-Cookie", "Date"}}
+    return {k: v for k, v in response.headers.items()
+            if k not in {"Set-Cookie", "Date", "X-Request-ID"}}
 
 
 @pytest.mark.parametrize("htmx", [False, True])
