@@ -46,7 +46,7 @@ from prometheus_client import (
     multiprocess,
 )
 from pythonjsonlogger.json import JsonFormatter
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -150,18 +150,18 @@ class Redactor:
 
     def _redact_matched(self, decoded: str) -> str:
         adapter = self.url_map.bind("localhost")
-        rule, values = None, {}
-        for method in ("GET", "POST", None):
+        try:
             try:
+                rule, values = adapter.match(decoded, method="GET", return_rule=True)
+            except MethodNotAllowed as refused:  # a POST-only rule
+                method = sorted(refused.valid_methods or ["POST"])[0]
                 rule, values = adapter.match(decoded, method=method, return_rule=True)
-                break
-            except HTTPException:
-                continue
-        if rule is None:  # a broken link under a token route (cut, or with a slash added)
+        except HTTPException:  # a broken link under a token route (cut, or a slash added)
             prefix = max((p for p in self.prefixes if decoded.startswith(p)), key=len)
             return prefix + REDACTED if len(decoded) > len(prefix) else decoded
-        return _replace_values(decoded, [str(values[name]) for name in secret_names(rule)
-                                         if name in values])
+        prefix = rule.rule.split("<", 1)[0]  # the fixed part stays as it is
+        hidden = [str(values[name]) for name in secret_names(rule) if name in values]
+        return prefix + _replace_values(decoded[len(prefix):], hidden)
 
 
 def _replace_values(text: str, values: list[str]) -> str:
@@ -309,7 +309,8 @@ def configure_logging(log_format: str) -> logging.Handler:
     for old in [h for h in root.handlers if getattr(h, "ov_handler", False)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    for name in ("ov", REQUEST_LOGGER):
+    # Migrations say what they run, as alembic.ini (which steps aside for this handler) does.
+    for name in ("ov", REQUEST_LOGGER, "alembic", "flask_migrate"):
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level > logging.INFO:
             logger.setLevel(logging.INFO)

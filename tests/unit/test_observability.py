@@ -82,11 +82,24 @@ def test_any_free_text_variable_of_a_new_rule_counts_as_secret():
     ("/static/css/ov.css?v=abc123", f"/static/css/ov.css?{REDACTED}"),
     ("/mi-oficina/contratos/12/nombre", "/mi-oficina/contratos/12/nombre"),
     ("/no/existe\r\nX: y", "/no/existe%0D%0AX:%20y"),  # no line can be forged
+    ("/confirmar-correo/c", f"/confirmar-correo/{REDACTED}"),  # the fixed part stays whole
 ])
 def test_redact_path_with_the_apps_rules(app, path, shown):
     with app.app_context():
         assert redact_path(path) == shown
     assert TOKEN not in redact_path(path)  # the last app's rules, outside any context
+
+
+def test_a_post_only_token_rule_is_redacted_too():
+    redactor = observability.Redactor(Map([Rule("/solo-post/<clave>", endpoint="x",
+                                                 methods=["POST"])]))
+    assert redactor.path("/solo-post/abcdef") == f"/solo-post/{REDACTED}"
+
+
+def test_with_no_app_known_long_token_like_segments_are_redacted(monkeypatch):
+    monkeypatch.setattr(observability, "_redactor", None)
+    assert redact_path(f"/cualquier/{TOKEN}?a=1") == f"/cualquier/{REDACTED}?{REDACTED}"
+    assert redact_path("/static/css/ov.css") == "/static/css/ov.css"
 
 
 def test_redact_url_keeps_the_site_and_hides_the_token(app):
