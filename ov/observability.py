@@ -242,6 +242,8 @@ class RequestContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id()
+        if record.name == REQUEST_LOGGER:  # made of the rule, the method and numbers only
+            return True
         if record.name == "werkzeug" and isinstance(record.args, tuple) and record.args:
             first = record.args[0]
             if isinstance(first, str):
