@@ -265,9 +265,6 @@ class RequestContextFilter(logging.Filter):
 class _Stderr(logging.StreamHandler):
     """A handler that writes to whatever ``sys.stderr`` is when a record comes."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property  # type: ignore[override]
     def stream(self):
         return sys.stderr
@@ -278,7 +275,9 @@ class _Stderr(logging.StreamHandler):
 
 
 class UtcTime:
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    """Times in UTC, ISO 8601 with milliseconds: ``2026-12-01T23:38:03.593Z``."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created, UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
