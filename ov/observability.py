@@ -73,24 +73,24 @@ _DONE_KEY = "ov.observed"
 # --- request ids --------------------------------------------------------------------------
 
 
-def _incoming_id() -> str | None:
-    """The proxy's id, kept only when the app sits behind trusted proxies and it looks safe."""
-    if not current_app.config.get("OV_TRUSTED_PROXIES"):
-        return None
-    value = request.headers.get(REQUEST_ID_HEADER, "")
-    return value if SAFE_REQUEST_ID.fullmatch(value) else None
+def environ_request_id(environ: dict, trusted: bool) -> str:
+    """The id of the request ``environ`` describes, made on first use and kept in it: the
+    proxy's ``X-Request-ID`` when ``trusted`` and it looks safe, else a fresh random one.
+    WSGI middleware that answers before Flask (the bounded queue) sends it the same way."""
+    found = environ.get(_ID_KEY)
+    if found is None:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "") if trusted else ""
+        found = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+        environ[_ID_KEY] = found  # 32 hex digits when made here, as uuid4().hex
+    return found
 
 
 def request_id() -> str:
     """This request's id (made on first use); ``"-"`` outside a request."""
     if not has_request_context():
         return NO_REQUEST
-    environ = request.environ
-    found = environ.get(_ID_KEY)
-    if found is None:
-        found = _incoming_id() or secrets.token_hex(16)  # 32 hex digits, as uuid4().hex
-        environ[_ID_KEY] = found
-    return found
+    return environ_request_id(request.environ,
+                              bool(current_app.config.get("OV_TRUSTED_PROXIES")))
 
 
 # --- what a URL may not show --------------------------------------------------------------

@@ -43,6 +43,17 @@ def test_unsafe_incoming_ids_are_replaced(value):
     assert not observability.SAFE_REQUEST_ID.fullmatch(value)
 
 
+def test_middleware_before_flask_gets_the_same_id_rules():
+    forged = {"HTTP_X_REQUEST_ID": "nginx-4f2a9c1b"}
+    assert observability.environ_request_id(dict(forged), trusted=True) == "nginx-4f2a9c1b"
+    untrusted = dict(forged)
+    made = observability.environ_request_id(untrusted, trusted=False)
+    assert made != "nginx-4f2a9c1b" and len(made) == 32
+    assert observability.environ_request_id(untrusted, trusted=True) == made  # kept once made
+    unsafe = {"HTTP_X_REQUEST_ID": "dos palabras"}
+    assert observability.environ_request_id(unsafe, trusted=True) != "dos palabras"
+
+
 @pytest.mark.parametrize("value", ["abcdefgh", "x" * 64, "f3b2c1d0-aa.bb_cc", "0123456789"])
 def test_safe_incoming_ids_look_like_this(value):
     assert observability.SAFE_REQUEST_ID.fullmatch(value)
