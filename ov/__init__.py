@@ -38,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
+    from ov import observability
+
+    observability.init_app(app)  # first: its hooks see every request, and its last hook runs last
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)

@@ -18,6 +18,8 @@ PASSWORD_POLICIES = ("seed", "nist")  # the first is the default
 UNSET = ""
 CAPTCHA_PROVIDERS = ("builtin", "recaptcha", "hcaptcha", "turnstile")
 MAIL_BACKENDS = ("file", "smtp", "locmem", "console")
+LOG_FORMATS = ("", "json", "text")  # "": json in production, text otherwise
+MIN_METRICS_TOKEN = 16
 
 
 class ConfigError(RuntimeError):
@@ -131,6 +133,8 @@ ENV_SETTINGS: dict[str, tuple[str, type | object]] = {
     "QUEUE_LIMIT_MS": ("OV_QUEUE_LIMIT_MS", int),
     "TRUSTED_PROXIES": ("OV_TRUSTED_PROXIES", int),
     "PROXY_ADDRESSES": ("OV_PROXY_ADDRESSES", str),
+    "LOG_FORMAT": ("OV_LOG_FORMAT", str),
+    "METRICS_TOKEN": ("OV_METRICS_TOKEN", str),
     "UTILITY_NAME": ("OV_UTILITY_NAME", str),
     "UTILITY_LEGAL_NAME": ("OV_UTILITY_LEGAL_NAME", str),
     "UTILITY_ADDRESS": ("OV_UTILITY_ADDRESS", str),
@@ -193,6 +197,10 @@ def defaults(instance_path: str) -> dict:
         "OV_TRUSTED_PROXIES": 0,
         "OV_PROXY_ADDRESSES": DEFAULT_PROXY_ADDRESSES,
         "OV_REDIS_URL": "",
+        # Log lines: "json" (one object a line) or "text"; "" is json in production, else text.
+        "OV_LOG_FORMAT": "",
+        # The bearer token Prometheus sends for /metrics; "" (the default): no /metrics at all.
+        "OV_METRICS_TOKEN": "",
         # Mail links: on a deployment its public https:// address; locally, where `make run`
         # serves (the PORT it is given).
         "OV_PUBLIC_URL": local_public_url(os.environ),
@@ -434,6 +442,19 @@ def validate(config: dict, instance_path: str) -> None:
     for key, allowed in checks:
         if config[key] not in allowed:
             raise ConfigError(f"{key}={config[key]!r}: usa uno de {', '.join(allowed)}")
+    if config["OV_LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(
+            f"OV_LOG_FORMAT={config['OV_LOG_FORMAT']!r}: usa json (una línea JSON por "
+            "registro) o text"
+        )
+    token = config["OV_METRICS_TOKEN"]
+    if token and (len(token) < MIN_METRICS_TOKEN or not token.isascii() or not token.isprintable()
+                  or " " in token):
+        raise ConfigError(
+            f"OV_METRICS_TOKEN debe tener al menos {MIN_METRICS_TOKEN} caracteres ASCII sin "
+            "espacios: genera uno con `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'` (vacío: sin /metrics)"
+        )
     if config["OV_ENV"] == "production":
         demo = defaults(instance_path)
         missing = [key for key in UTILITY_SETTINGS if config[key] == demo[key]]

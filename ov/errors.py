@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from ov import outages
 from ov.extensions import db
 from ov.htmx import is_partial, render, retarget
+from ov.observability import request_id
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ PLAIN_PAGE = (
     '<!doctype html><html lang="es-MX"><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
     "<title>{title}</title><h1>{title}</h1><p>{message}</p><p><a href=\"/\">Ir al inicio</a></p>"
+    "<p>Número de incidente: <strong>{incident}</strong></p>"
 )
 
 
@@ -141,7 +143,7 @@ def error_response(code: int, text: ErrorText | None = None, **context):
         )
     except Exception:  # the page itself failed: answer plainly rather than with a traceback
         current_app.logger.exception("error page %s could not be rendered", code)
-        body = PLAIN_PAGE.format(title=text.title, message=text.message)
+        body = PLAIN_PAGE.format(title=text.title, message=text.message, incident=request_id())
         response = current_app.response_class(body, status=code, mimetype="text/html")
     if code in RETRY_SECONDS:
         response.headers["Retry-After"] = str(RETRY_SECONDS[code])

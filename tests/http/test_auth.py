@@ -35,8 +35,9 @@ def text(response) -> str:
 
 
 def scrub(html: str) -> str:
-    """A page without its per-request tokens (CSRF, CAPTCHA)."""
-    return re.sub(r'name="(csrf_token|captcha_token)" value="[^"]*"', "", html)
+    """A page without its per-request values (CSRF and CAPTCHA tokens, the incident number)."""
+    html = re.sub(r'name="(csrf_token|captcha_token)" value="[^"]*"', "", html)
+    return re.sub(r"Número de incidente: <strong>[^<]*</strong>", "", html)
 
 
 def user(app, user_id: int) -> User:
@@ -623,7 +624,8 @@ def reset_password(app, client, password=NEW_PASSWORD):
 
 
 def visible_headers(response) -> dict:
-    return {k: v for k, v in response.headers.items() if k not in {"Set-Cookie", "Date"}}
+    return {k: v for k, v in response.headers.items()
+            if k not in {"Set-Cookie", "Date", "X-Request-ID"}}
 
 
 @pytest.mark.parametrize("htmx", [False, True])

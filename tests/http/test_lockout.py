@@ -70,7 +70,9 @@ def mails(app, subject_start: str) -> list[OutboxMail]:
 
 
 def scrub(html: str) -> str:
-    return re.sub(r'name="csrf_token" value="[^"]*"', "", html)
+    """A page without its per-request values (the CSRF token, the incident number)."""
+    html = re.sub(r'name="csrf_token" value="[^"]*"', "", html)
+    return re.sub(r"Número de incidente: <strong>[^<]*</strong>", "", html)
 
 
 # --- the owner's browser keeps its own allowance ---------------------------------------------
