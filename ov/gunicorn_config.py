@@ -27,9 +27,9 @@ serves any request, and one can be stopped at any moment.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
+from ov import observability
 from ov.config import ConfigError
 
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -113,18 +113,19 @@ forwarder_headers = ""
 # (two app processes on one machine would fight over it); systemd's signals do its work.
 control_socket_disable = True
 
-# Logs go to stderr (journald). Error log only until the access logger that redacts token
-# URLs is there: an access log with the raw URLs would keep reset and confirmation tokens.
+# Logs go to stderr (journald). The access log goes through ov.observability.AccessLogger,
+# which redacts token URLs, query strings and secret headers.
 errorlog = "-"
 loglevel = "info"
+logger_class = observability.AccessLogger
+accesslog = "-"
 
-# --- observability: wired when ov/observability.py exists ------------------------------------
-# ov.observability provides AccessLogger (a gunicorn Logger that redacts token URLs) and
-# worker_exit(server, worker) (Prometheus' multiprocess clean-up). Until that module exists
-# the config loads without them; an error inside the module itself is not hidden.
-if importlib.util.find_spec("ov.observability") is not None:
-    from ov import observability
 
-    logger_class = observability.AccessLogger
-    accesslog = "-"
-    worker_exit = observability.worker_exit
+# Prometheus' multiprocess mode (PROMETHEUS_MULTIPROC_DIR): files of an earlier run are
+# cleared before the workers start, and a worker that exits is let go by the master.
+def on_starting(server) -> None:
+    observability.clear_multiprocess_dir()
+
+
+def child_exit(server, worker) -> None:
+    observability.worker_exit(server, worker)

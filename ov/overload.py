@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import escape
 
+from ov.observability import environ_request_id
+
 log = logging.getLogger(__name__)
 
 HEADER = "HTTP_X_REQUEST_START"
@@ -111,6 +113,7 @@ class QueueLimit:
                     ("Content-Length", str(len(self.body))),
                     ("Retry-After", str(RETRY_SECONDS)),
                     ("Cache-Control", "no-store"),
+                    ("X-Request-ID", environ_request_id(environ, trusted=True)),
                     *self.headers,
                 ])
                 return [self.body]

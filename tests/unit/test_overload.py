@@ -39,6 +39,7 @@ def test_a_request_that_waited_too_long_is_refused_at_once(clocked):
     assert "Servicio no disponible" in body and 'lang="es-MX"' in body
     assert "/static/css/ov.css?v=" in body
     assert "Set-Cookie" not in answer.headers  # no session was opened
+    assert len(answer.headers["X-Request-ID"]) == 32  # for the access log, as every answer
     assert statements == []
 
 

@@ -143,7 +143,10 @@ def test_a_sign_in_sets_only_host_prefixed_secure_cookies(production):
         headers={"Referer": base + "/entrar"})
     assert response.status_code == 303
     cookies = response.headers.getlist("Set-Cookie")
-    assert {cookie.split("=", 1)[0] for cookie in cookies} == {"__Host-ov", "__Host-ov_device"}
+    # The session, the device cookie, and the look's CSRF cookie cleared (the session
+    # holds the token now).
+    assert {cookie.split("=", 1)[0] for cookie in cookies} == {
+        "__Host-ov", "__Host-ov_device", "__Host-ov_csrf"}
     for cookie in cookies:
         assert "; Secure" in cookie and "; HttpOnly" in cookie and "; Path=/" in cookie
         assert "Domain=" not in cookie and "SameSite=Lax" in cookie
