@@ -200,7 +200,7 @@ def defaults(instance_path: str) -> dict:
         # Log lines: "json" (one object a line) or "text"; "" is json in production, else text.
         "OV_LOG_FORMAT": "",
         # The bearer token Prometheus sends for /metrics; "" (the default): no /metrics at all.
-        "OV_METRICS_TOKEN": "",
+        "OV_METRICS_TOKEN": UNSET,
         # Mail links: on a deployment its public https:// address; locally, where `make run`
         # serves (the PORT it is given).
         "OV_PUBLIC_URL": local_public_url(os.environ),
