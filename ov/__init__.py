@@ -50,14 +50,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ov.services.profile import warm_up_browser_parser
 
     warm_up_browser_parser()  # here, not in the first customer's sign-in
+    from ov import overload
+
+    # The bounded queue, just inside the client-address check (which says whether the
+    # request came through a proxy, whose stamp it reads): a refusal costs nothing else.
+    overload.install(app)
     # Every request's client address is checked, with or without proxies (ov/addresses.py).
     proxies, unix_peer = parse_proxy_addresses(app.config["OV_PROXY_ADDRESSES"])
     app.wsgi_app = ClientAddress(  # type: ignore[method-assign]
         app.wsgi_app, hops=app.config["OV_TRUSTED_PROXIES"], proxies=proxies, unix=unix_peer
     )
-    from ov import overload
-
-    overload.install(app)  # outermost: a request refused there costs nothing else
     return app
 
 
@@ -84,6 +86,10 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         engine_options["connect_args"] = connect_args
     else:
         engine_options.setdefault("pool_pre_ping", True)
+    # A database error's message never carries the statement's values (names, addresses,
+    # hashes): the logs keep the statement and the error only.
+    engine_options.setdefault("hide_parameters", True)
+    if not uri.startswith("sqlite"):
         connect_args = dict(engine_options.get("connect_args", {}))
         connect_args.setdefault("connect_timeout", app.config["OV_DATABASE_CONNECT_TIMEOUT"])
         engine_options["connect_args"] = connect_args

@@ -58,6 +58,10 @@ def peer_address(text: str | None) -> str | None:
     return valid_address(text)
 
 
+#: The environ key that says whether the request came through a configured proxy.
+VIA_PROXY = "ov.via_proxy"
+
+
 def parse_proxy_addresses(value: str) -> tuple[tuple[Network, ...], bool]:
     """``"127.0.0.1, ::1, 10.0.0.0/8, unix"`` -> the networks, and whether a unix-socket
     peer (no address) counts as a proxy. Raises ValueError naming the entry it cannot read."""
@@ -89,6 +93,8 @@ class ClientAddress:
         if address is None:
             return self.unix
         parsed = ipaddress.ip_address(address)
+        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+            parsed = parsed.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
         return any(parsed in network for network in self.proxies)
 
     def resolve(self, environ: dict) -> tuple[str | None, str | None]:
@@ -112,6 +118,10 @@ class ClientAddress:
 
     def __call__(self, environ: dict, start_response):
         environ["ov.peer_address"] = environ.get("REMOTE_ADDR")
+        # What only a proxy may say (X-Request-ID, X-Request-Start) is believed only when
+        # this request came through one.
+        environ[VIA_PROXY] = self.hops > 0 and self.is_proxy(
+            peer_address(environ.get("REMOTE_ADDR")))
         client, scheme = self.resolve(environ)
         environ["REMOTE_ADDR"] = client or ""
         if scheme:

@@ -49,6 +49,8 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 
+from ov.addresses import VIA_PROXY
+
 REQUEST_ID_HEADER = "X-Request-ID"
 #: What an incoming X-Request-ID (from a trusted proxy) may look like to be kept.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -89,8 +91,7 @@ def request_id() -> str:
     """This request's id (made on first use); ``"-"`` outside a request."""
     if not has_request_context():
         return NO_REQUEST
-    return environ_request_id(request.environ,
-                              bool(current_app.config.get("OV_TRUSTED_PROXIES")))
+    return environ_request_id(request.environ, bool(request.environ.get(VIA_PROXY)))
 
 
 # --- what a URL may not show --------------------------------------------------------------

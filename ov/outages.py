@@ -23,12 +23,14 @@ import redis
 from flask import current_app, g, request, session
 from flask_login import AnonymousUserMixin
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 #: What a dependency that cannot be reached raises.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
+#: (A replica that refuses writes during a failover is an outage too.)
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisReadOnlyError)
 #: Endpoints that answer for the process itself, whatever is down.
 OPERATIONS = frozenset({"ops.healthz", "ops.readyz"})
 

@@ -10,7 +10,9 @@ Spanish 503 page and ``Retry-After`` before Flask, the session or the database s
 an answer costs microseconds, so the queue drains and the customers who are served are
 served quickly; the others are told to come back in a few seconds.
 
-Only a proxy's stamp is trusted (the middleware is installed with ``OV_TRUSTED_PROXIES``),
+Only a proxy's stamp is trusted (the middleware is installed with ``OV_TRUSTED_PROXIES``,
+inside ``ov.addresses.ClientAddress``, and reads the stamp only of a request that came from
+one of ``OV_PROXY_ADDRESSES``),
 the health checks are never refused (a load balancer must see the process is alive), and a
 missing or unreadable stamp means "not queued".
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import escape
 
+from ov.addresses import VIA_PROXY
 from ov.observability import environ_request_id
 
 log = logging.getLogger(__name__)
@@ -103,7 +106,7 @@ class QueueLimit:
         self._logged_at = 0.0
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        since = queued_since(environ.get(HEADER))
+        since = queued_since(environ.get(HEADER)) if environ.get(VIA_PROXY) else None
         if since is not None and environ.get("PATH_INFO") not in NEVER_REFUSED:
             now = self.clock()
             if now - since > self.limit:
@@ -113,7 +116,7 @@ class QueueLimit:
                     ("Content-Length", str(len(self.body))),
                     ("Retry-After", str(RETRY_SECONDS)),
                     ("Cache-Control", "no-store"),
-                    ("X-Request-ID", environ_request_id(environ, trusted=True)),
+                    ("X-Request-ID", environ_request_id(environ, trusted=True)),  # via a proxy
                     *self.headers,
                 ])
                 return [self.body]

@@ -41,12 +41,22 @@ def _keys(key: str) -> list[str]:
     return limit_keys(key)
 
 
+#: While the store is down, how often a count asks it whether it is back (a store that
+#: hangs costs its timeout at each ask).
+STORE_PROBE_SECONDS = 5.0
+_probed_at = [0.0]
+
+
 def _strategy():
     """The counting strategy on the configured store, or on memory while it is down (and
-    back on the store as soon as it answers again)."""
-    if limiter._storage_dead and limiter.storage.check():
-        limiter.logger.info("rate limit store reachable again")
-        limiter._storage_dead = False
+    back on the store once it answers again: asked at most every STORE_PROBE_SECONDS)."""
+    if limiter._storage_dead:
+        moment = time.monotonic()
+        if moment - _probed_at[0] >= STORE_PROBE_SECONDS:
+            _probed_at[0] = moment
+            if limiter.storage.check():
+                limiter.logger.info("rate limit store reachable again")
+                limiter._storage_dead = False
     return limiter.limiter
 
 

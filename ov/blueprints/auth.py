@@ -184,6 +184,9 @@ def login():
     form = LoginForm(request.form)
     if not form.validate():
         return render_form("auth/login.html", form, 422, notice=None)
+    # Before the password is checked: with the session store down, a right password and a
+    # wrong one both get the 503, and nothing of the sign-in is recorded (docs/outages.md).
+    current_app.session_interface.ensure_available()  # type: ignore[attr-defined]
     outcome = auth_service.authenticate(
         form.usuario.data, form.contrasena.data, client_address=client_address(),
         trusted_device=_known_device(),

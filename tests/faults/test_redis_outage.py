@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 import redis
+from sqlalchemy import func, select
 
 from ov.extensions import db
+from ov.models import AuditEvent, utcnow
 from ov.rate_limits import Allowance, take
 from tests.faults.conftest import down
 from tests.faults.test_database_outage import assert_outage_page
@@ -44,6 +46,7 @@ def test_a_signed_in_customer_is_told_to_come_back_and_keeps_the_session(
 def test_signing_in_is_refused_with_503_while_redis_is_down(portal, customer_name,
                                                             own_redis):
     client = portal.test_client()
+    started = utcnow()
     with down(own_redis):
         page = client.get("/entrar")  # a public page still shows
         assert page.status_code == 200
@@ -52,6 +55,15 @@ def test_signing_in_is_refused_with_503_while_redis_is_down(portal, customer_nam
             "contrasena": PASSWORD})
         assert_outage_page(answer)  # the right password: refused all the same, no session
         assert client.get_cookie("ov") is None
+        wrong = client.post("/entrar", data={
+            "csrf_token": hidden(text(page), "csrf_token"), "usuario": customer_name,
+            "contrasena": "Equivocada123"})
+        assert_outage_page(wrong)  # the same answer: the outage tells nothing of the password
+    with portal.app_context():  # and nothing of either attempt was recorded
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.kind.in_(["login_succeeded", "login_failed"]),
+            AuditEvent.at >= started)) == 0
+        db.session.remove()
     # Back: the form from the outage is only "expired" (its answers kept), and a new
     # sign-in works.
     assert sign_in(client, customer_name).status_code == 303
@@ -70,7 +82,10 @@ def test_readiness_names_redis_while_it_is_down(portal, own_redis):
                                                 "redis": "ok"}
 
 
-def test_rate_limits_count_in_memory_while_redis_is_down(portal, own_redis):
+def test_rate_limits_count_in_memory_while_redis_is_down(portal, own_redis, monkeypatch):
+    from ov import rate_limits
+
+    monkeypatch.setattr(rate_limits, "STORE_PROBE_SECONDS", 0.0)  # ask at every count
     allowance = Allowance("2 per hour", "prueba-caida-redis")
     with portal.test_request_context("/"), down(own_redis):
         assert [take(allowance) for _ in range(3)][:2] == [0, 0]
@@ -84,3 +99,21 @@ def test_rate_limits_count_in_memory_while_redis_is_down(portal, own_redis):
         assert any(b"prueba-redis-vuelve" in key for key in store.scan_iter())
     finally:
         store.close()
+
+
+def test_a_store_that_is_down_is_asked_again_at_most_every_few_seconds(portal, own_redis,
+                                                                       monkeypatch):
+    """A Redis that hangs costs its timeout at each ask: counts made while it is down do
+    not each ask it whether it is back."""
+    from ov import rate_limits
+    from ov.extensions import limiter
+
+    asked = []
+    with portal.test_request_context("/"), down(own_redis):
+        assert take(Allowance("5 per hour", "prueba-sondeo")) == 0  # finds it down
+        monkeypatch.setattr(type(limiter.storage), "check",
+                            lambda self: asked.append(1) or False)
+        monkeypatch.setattr(rate_limits, "_probed_at", [0.0])
+        for _ in range(4):
+            take(Allowance("5 per hour", "prueba-sondeo"))
+    assert len(asked) == 1

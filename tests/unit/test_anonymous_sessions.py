@@ -33,20 +33,6 @@ NOT_A_PAGE = ["/static/css/ov.css", "/healthz"]
 
 
 @pytest.fixture
-def sql_app(tmp_path):
-    """An app whose sessions are in the database, whatever the pass (Redis or not)."""
-    application = create_app({**settings_for(tmp_path), "OV_REDIS_URL": ""})
-    if not TEST_DATABASE_URL:
-        reset_schema(application)
-    yield application
-    with application.app_context():
-        db.session.execute(SessionRecord.__table__.delete())
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
 def redis_app(tmp_path):
     """An app whose sessions are Redis keys under a prefix of this test's own."""
     import redis

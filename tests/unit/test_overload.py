@@ -18,7 +18,7 @@ def clocked(tmp_path):
     fixed at NOW."""
     app = create_app({**settings_for(tmp_path), "OV_TRUSTED_PROXIES": 1,
                       "OV_QUEUE_LIMIT_MS": 1000})
-    limit = app.wsgi_app
+    limit = app.wsgi_app.app  # inside the client-address check
     assert isinstance(limit, overload.QueueLimit)
     limit.clock = lambda: NOW
     return app
@@ -56,6 +56,19 @@ def test_a_missing_or_unreadable_stamp_means_not_queued(clocked, value):
                                      headers={"X-Request-Start": value}).status_code == 200
 
 
+def test_a_stamp_from_a_client_that_is_not_a_proxy_is_ignored(clocked):
+    """Straight to the app (gunicorn reachable directly), nobody's stamp is believed: not
+    to refuse, and not for the incident id either."""
+    client = clocked.test_client()
+    direct = {"REMOTE_ADDR": "203.0.113.7"}
+    answer = client.get("/entrar", headers={**stamped(30), "X-Request-ID": "elegido-por-mi"},
+                        environ_base=direct)
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-ID"] != "elegido-por-mi"
+    through_proxy = client.get("/entrar", headers={"X-Request-ID": "elegido-por-nginx"})
+    assert through_proxy.headers["X-Request-ID"] == "elegido-por-nginx"
+
+
 def test_the_health_checks_are_never_refused(clocked):
     client = clocked.test_client()
     assert client.get("/healthz", headers=stamped(60)).status_code == 200
@@ -67,7 +80,7 @@ def test_the_health_checks_are_never_refused(clocked):
 def test_without_a_trusted_proxy_or_a_limit_the_stamp_is_ignored(tmp_path, proxies, limit):
     app = create_app({**settings_for(tmp_path), "OV_TRUSTED_PROXIES": proxies,
                       "OV_QUEUE_LIMIT_MS": limit})
-    assert not isinstance(app.wsgi_app, overload.QueueLimit)
+    assert not isinstance(app.wsgi_app.app, overload.QueueLimit)
     assert app.test_client().get("/entrar", headers={
         "X-Request-Start": "t=1000000000.000"}).status_code == 200
 
@@ -79,7 +92,7 @@ def test_refusals_are_logged_once_per_period_with_their_count(caplog):
                                 overload.page(), clock=lambda: next(times))
     caplog.set_level("WARNING", logger="ov.overload")
     for _ in range(4):
-        limit({"HTTP_X_REQUEST_START": f"t={NOW - 30}", "PATH_INFO": "/"},
+        limit({"HTTP_X_REQUEST_START": f"t={NOW - 30}", "PATH_INFO": "/", "ov.via_proxy": True},
               lambda status, headers: None)
     assert calls == []  # the app never ran
     assert [record.getMessage() for record in caplog.records] == [

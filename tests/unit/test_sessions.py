@@ -13,28 +13,12 @@ from ov.extensions import db
 from ov.models import utcnow
 from ov.sessions import DatabaseSessionInterface, SessionRecord
 from tests.conftest import (
-    TEST_DATABASE_URL,
     TEST_REDIS_URL,
     production_settings,
-    reset_schema,
     settings_for,
 )
 
 pytestmark = pytest.mark.usefixtures("clean_db")
-
-
-@pytest.fixture
-def sql_app(tmp_path):
-    """An app whose sessions are in the database, whatever the pass (Redis or not)."""
-    application = create_app({**settings_for(tmp_path), "OV_REDIS_URL": ""})
-    if not TEST_DATABASE_URL:
-        reset_schema(application)
-    yield application
-    with application.app_context():
-        db.session.execute(SessionRecord.__table__.delete())
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def rows(app) -> int:
