@@ -34,7 +34,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ PASSWORD = "Bq4mZ8pLx2"
 EMAIL_DOMAIN = "bench.oficinavirtual.example"
 TARGET_RPS, TARGET_P95_MS = 300, 100
 
+from harness import free_port  # noqa: E402
 from report import replace_section  # noqa: E402
 
 # --- the bench users ------------------------------------------------------------------------
@@ -140,12 +140,6 @@ def bench_app(instance: str):
 
 
 # --- the server -----------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
