@@ -5,6 +5,9 @@ VENV   ?= .venv
 PORT   ?= 5000
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app ov
+# `make test` runs the suite in two processes (pytest-xdist), a test file to each at a time;
+# each has its own PostgreSQL database and Redis database (tests/conftest.py).
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: run banner test lint test-tools demo-100k import-billing bench-import bench clean
 
@@ -48,7 +51,7 @@ test-tools:
 test: $(VENV)/.installed-test test-tools
 	$(BIN)/ruff check ov tests bench
 	$(BIN)/bandit -q -r ov -c pyproject.toml 2>$(VENV)/bandit.log || { cat $(VENV)/bandit.log; exit 1; }
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ov tests bench

@@ -30,8 +30,48 @@ CI = os.environ.get("CI", "").lower() == "true"
 # busy machine breaks for no reason. Properties here are about results, never durations.
 settings.register_profile("ov", deadline=None, database=None)
 settings.load_profile("ov")
-TEST_DATABASE_URL = os.environ.get("OV_TEST_DATABASE_URL", "")
-TEST_REDIS_URL = os.environ.get("OV_TEST_REDIS_URL", "")
+#: Under ``pytest -n N`` (``make test`` runs two workers) each worker is ``gw0``, ``gw1``...
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_database_url(url: str, worker: str = WORKER) -> str:
+    """The PostgreSQL database of this worker: ``.../test`` for a lone run, ``.../test_gw1``
+    for worker gw1 (created, empty, the first time): workers never share tables."""
+    if not url or not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": name}).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def worker_redis_url(url: str, worker: str = WORKER) -> str:
+    """This worker's Redis database: the one named for worker gw0 (or a lone run), the
+    one below it for gw1, and so on (``/15``, ``/14``...)."""
+    if not url or not worker:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    if number < 0:
+        raise pytest.UsageError(f"Not enough Redis databases below {url} for {worker}")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+TEST_DATABASE_URL = worker_database_url(os.environ.get("OV_TEST_DATABASE_URL", ""))
+TEST_REDIS_URL = worker_redis_url(os.environ.get("OV_TEST_REDIS_URL", ""))
 CHROMIUM = os.environ.get("OV_CHROMIUM", "/usr/bin/chromium")
 RUN_ID = secrets.token_hex(4)
 

@@ -13,6 +13,7 @@ from ov.services import passwords
 from tests.support.factories import make_customer, make_invoices
 from tests.support.journeys import PASSWORD
 from tests.support.reflow import WIDTHS, check_reflow
+from tests.support.settle import finished_requests, settle
 from tests.support.weight import FIRST_VISIT_BUDGET, PAGE_BUDGET
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_db")]
@@ -94,7 +95,7 @@ def test_every_office_page_passes_axe_and_fits_a_phone(page, axe, app, long_data
     sign_in(page, LONG_USERNAME)
     for url in office_urls(app, long_data_ids):
         page.goto(url)
-        page.wait_for_load_state("networkidle")  # the lazy table, where there is one
+        settle(page)  # the lazy table, where there is one
         assert page.locator("h1").count() == 1, url
         axe(page)
         check_reflow(page, url)
@@ -107,15 +108,7 @@ def test_office_pages_within_the_weight_budget(browser, live_server, app, invoic
     tab = context.new_page()
     sign_in(tab)
     for url in office_urls(app, invoice_ids):
-        sizes: dict[str, int] = {}
-
-        def count(request, sizes=sizes):
-            sizes[request.url] = request.sizes()["responseBodySize"]
-
-        tab.on("requestfinished", count)
-        tab.goto(url)
-        tab.wait_for_load_state("networkidle")
-        tab.remove_listener("requestfinished", count)
+        sizes = finished_requests(tab, url)
         document = sizes[tab.url] if tab.url in sizes else max(sizes.values())
         assert document <= PAGE_BUDGET, (url, document)
         assert sum(sizes.values()) <= FIRST_VISIT_BUDGET, (url, sizes)

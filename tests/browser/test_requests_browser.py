@@ -125,8 +125,7 @@ def test_file_a_claim_from_an_invoice_and_follow_it(request, app, javascript, in
     if javascript:
         assert tab.evaluate("window.notReloaded === true")  # every step swapped in place
 
-    tab.goto("/mi-oficina/facturas")
-    tab.wait_for_load_state("networkidle")  # the lazy table
+    tab.goto("/mi-oficina/facturas")  # the lazy table: the expectation waits for it
     expect(tab.locator("#tabla-facturas tr", has_text="en aclaración")).to_have_count(1)
     tab.goto(f"/mi-oficina/facturas/{invoice_id}")
     expect(tab.locator("main")).to_contain_text(f"en aclaración (reclamo {claim.folio})")

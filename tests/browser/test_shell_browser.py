@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.support.pages import ERROR_PAGES, page_urls
 from tests.support.reflow import WIDTHS, check_reflow
+from tests.support.settle import finished_requests
 from tests.support.weight import FIRST_VISIT_BUDGET
 
 pytestmark = pytest.mark.browser
@@ -43,17 +44,10 @@ def test_first_visit_transfers_within_budget(browser, live_server, urls):
     for url in urls:
         context = browser.new_context(base_url=live_server, **PHONE)
         tab = context.new_page()
-        sizes: list[int] = []
-
-        def count(request, sizes=sizes):
-            sizes.append(request.sizes()["responseBodySize"])
-
-        tab.on("requestfinished", count)
-        tab.goto(url)
-        tab.wait_for_load_state("networkidle")
+        sizes = finished_requests(tab, url)
         context.close()
         assert len(sizes) >= 4, sizes  # the page, its stylesheet, two scripts, the icon
-        assert sum(sizes) <= FIRST_VISIT_BUDGET, f"{url}: {sum(sizes)} B"
+        assert sum(sizes.values()) <= FIRST_VISIT_BUDGET, f"{url}: {sum(sizes.values())} B"
 
 
 def test_skip_link_takes_the_keyboard_to_the_content(page):

@@ -1,0 +1,51 @@
+"""Waiting for a page to be complete by what it does, not by an idle timer.
+
+Playwright's ``networkidle`` waits until no request has run for 500 ms: half a second lost on
+every page, and no promise about what arrived. A page of ours is complete once it has loaded
+and htmx has swapped in its lazy parts (the placeholders with ``data-hx-trigger="load"``,
+replaced by what they fetch).
+"""
+
+from __future__ import annotations
+
+LAZY = '[data-hx-trigger="load"]'
+
+
+def settle(tab) -> None:
+    """Return once ``tab`` has loaded and no lazy placeholder is left (JavaScript on)."""
+    tab.wait_for_load_state("load")
+    tab.wait_for_function("selector => !document.querySelector(selector)", arg=LAZY)
+
+
+def finished_requests(tab, url: str) -> dict[str, int]:
+    """Open ``url`` in ``tab`` and return the body size of every request the visit made, by
+    URL, as Chromium counts it, once the page has settled and each request it started has
+    finished (or failed)."""
+    sizes: dict[str, int] = {}
+    pending: set = set()
+
+    def started(request) -> None:
+        pending.add(request)
+
+    def finished(request) -> None:
+        pending.discard(request)
+        sizes[request.url] = request.sizes()["responseBodySize"]
+
+    def failed(request) -> None:
+        pending.discard(request)
+
+    tab.on("request", started)
+    tab.on("requestfinished", finished)
+    tab.on("requestfailed", failed)
+    try:
+        tab.goto(url)
+        settle(tab)
+        # Events reach these handlers only inside a Playwright call, so nothing can finish
+        # between the check and the wait: each wait ends at a real event.
+        while pending:
+            tab.wait_for_event("requestfinished", predicate=lambda r: True)
+    finally:
+        tab.remove_listener("request", started)
+        tab.remove_listener("requestfinished", finished)
+        tab.remove_listener("requestfailed", failed)
+    return sizes
