@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_mailman import Mail
@@ -34,6 +35,16 @@ csrf = CSRFProtect()
 login = LoginManager()
 mail = Mail()
 limiter = Limiter(key_func=client_key)
+#: The methods no rate limit counts: every limit of the portal is on a form's POST.
+UNLIMITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@limiter.request_filter
+def _only_looking() -> bool:
+    """A page that is only looked at skips Flask-Limiter altogether (it would otherwise
+    resolve every limit of the route on each request, only to find them all POST-only). A
+    limit on a GET route would need this filter changed."""
+    return request.method in UNLIMITED_METHODS
 
 
 def limit_keys(*parts: str) -> list[str]:

@@ -7,7 +7,7 @@ from flask import Blueprint
 from sqlalchemy import inspect
 
 from ov import create_app
-from ov.extensions import db, limiter
+from ov.extensions import csrf, db, limiter
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, settings_for
 
 
@@ -41,7 +41,8 @@ def test_the_suite_runs_on_postgresql_with_the_migrated_schema(app):
 limited = Blueprint("limited", __name__)
 
 
-@limited.get("/_prueba/compartida")
+@limited.post("/_prueba/compartida")  # the portal limits form posts only
+@csrf.exempt
 @limiter.limit("3/minute", key_func=lambda: "shared-test-key")
 def shared():
     return "ok"
@@ -60,5 +61,5 @@ def test_rate_limits_are_shared_by_workers_through_redis(tmp_path):
 
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     first, second = (limited_app(tmp_path, n).test_client() for n in ("uno", "dos"))
-    codes = [client.get("/_prueba/compartida").status_code for client in (first, second) * 2]
+    codes = [client.post("/_prueba/compartida").status_code for client in (first, second) * 2]
     assert codes == [200, 200, 200, 429]

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template_string, request
 from sqlalchemy.exc import OperationalError
 
 from ov import create_app
-from ov.extensions import limiter
+from ov.extensions import csrf, limiter
 from tests.conftest import TEST_DATABASE_URL, reset_schema, settings_for
 
 trouble = Blueprint("trouble", __name__)
@@ -40,7 +40,8 @@ def status(code: int):
     abort(code)
 
 
-@trouble.get("/_prueba/limitada")
+@trouble.post("/_prueba/limitada")  # the portal limits form posts only
+@csrf.exempt
 @limiter.limit("2/minute")
 def limited():
     return "ok"
@@ -107,9 +108,9 @@ def test_database_outage_is_a_503_with_retry_after(tclient):
 
 
 def test_rate_limit_is_a_429_page(tclient):
-    codes = [tclient.get("/_prueba/limitada").status_code for _ in range(3)]
+    codes = [tclient.post("/_prueba/limitada").status_code for _ in range(3)]
     assert codes[:2] == [200, 200]
-    response = tclient.get("/_prueba/limitada")
+    response = tclient.post("/_prueba/limitada")
     spanish_page(response, 429, "Demasiados intentos")
     assert "Retry-After" in response.headers
 

@@ -84,3 +84,22 @@ def test_one_ipv6_network_shares_the_per_address_allowance(app, monkeypatch):
         browser.environ_base["REMOTE_ADDR"] = f"2001:db8:7:7::{host + 1}"
         codes.append(Registration(browser, app).step1().status_code)
     assert codes == [303, 303, 429]
+
+
+def test_every_rate_limit_of_the_portal_counts_form_posts_only(app):
+    """A page only looked at skips the limiter (ov/extensions.py): a limit on a GET would
+    never count, so none may exist."""
+    from flask_limiter.util import get_qualified_name
+
+    counted = []
+    with app.test_request_context("/", method="POST"):
+        for endpoint, view in app.view_functions.items():
+            route_methods = set().union(*(rule.methods or set() for rule in
+                                          app.url_map.iter_rules(endpoint)))
+            for limit in limiter.limit_manager.decorated_limits(get_qualified_name(view)):
+                counted.append(endpoint)
+                # A limit names its methods, or its route takes posts only.
+                methods = {m.upper() for m in limit.methods or route_methods - {"OPTIONS"}}
+                assert methods == {"POST"}, (endpoint, methods)
+    assert len(set(counted)) >= 8, counted  # login, recovery, registration, contracts...
+
