@@ -4,8 +4,8 @@ Every query is a method of the user's ``Scope``, built from the user's id: recor
 only through ``UserAccount``, so an id that belongs to another customer is simply not found.
 Each runs a fixed number of queries, however long the account's history, and what every page
 needs comes in as few statements as possible: the contracts with the unread notices count
-(one), the home page's debt, overdue count, payments in process and "has payments" (one
-aggregate), an invoice with its lines (one). tests/http/test_query_counts.py locks the
+(one), the home page's last invoices with its debt, overdue count, payments in process and
+"has payments" (one), an invoice with its lines (one). tests/http/test_query_counts.py locks the
 number each page sends.
 """
 
@@ -112,7 +112,9 @@ _LAST_INVOICES = (
     .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(bindparam("limit"))
 )
 _UNPAID = (Invoice.account_id.in_(_IDS), Invoice.paid_at.is_(None))
-_SUMMARY = select(
+#: Inicio's four figures, as columns that depend on no row (each computed once by the
+#: database, however many rows they ride on).
+_SUMMARY_COLUMNS = (
     select(func.coalesce(func.sum(Invoice.total), 0)).where(*_UNPAID).scalar_subquery(),
     select(func.count()).select_from(Invoice)
     .where(*_UNPAID, Invoice.due_date < bindparam("today", type_=Date)).scalar_subquery(),
@@ -120,6 +122,12 @@ _SUMMARY = select(
     .where(Payment.account_id.in_(_IDS), Payment.status == PaymentStatus.IN_PROCESS.value)
     .scalar_subquery(),
     select(literal(1)).where(Payment.account_id.in_(_IDS)).exists(),
+)
+_SUMMARY = select(*_SUMMARY_COLUMNS)
+#: Inicio's last invoices, each row carrying the four figures: one statement for both.
+_LAST_INVOICES_AND_SUMMARY = (
+    select(Invoice, *_SUMMARY_COLUMNS).where(Invoice.account_id.in_(_IDS))
+    .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(bindparam("limit"))
 )
 _LINKED = select(UserAccount.account_id).where(UserAccount.user_id == _USER)
 _INVOICE = (
@@ -171,6 +179,12 @@ def links_and_unread(user_id: int) -> tuple[list[UserAccount], int]:
     if not rows:
         return [], db.session.scalar(_UNREAD, {"user_id": user_id}) or 0
     return [row[0] for row in rows], rows[0][1] or 0
+
+
+def _summary(figures) -> Summary:
+    debt, overdue, in_process, any_payment = figures
+    return Summary(Decimal(debt or 0), int(overdue or 0), Decimal(in_process or 0),
+                   bool(any_payment))
 
 
 def choose(accounts_: list[Account], wanted: str | int | None) -> list[Account]:
@@ -281,9 +295,18 @@ class Scope:
     def summary(self, today: date) -> Summary:
         """Inicio's figures in one statement (``unpaid_invoices``, ``payments_in_process``
         and ``has_payments`` would be three)."""
-        row = db.session.execute(_SUMMARY, {"ids": self.chosen_ids, "today": today}).one()
-        return Summary(Decimal(row[0] or 0), int(row[1] or 0), Decimal(row[2] or 0),
-                       bool(row[3]))
+        return _summary(db.session.execute(
+            _SUMMARY, {"ids": self.chosen_ids, "today": today}).one())
+
+    def last_invoices_and_summary(self, today: date,
+                                  limit: int = 3) -> tuple[list[Invoice], Summary]:
+        """``last_invoices(limit)`` and ``summary(today)`` in one statement (two only for
+        contracts with no invoice yet)."""
+        rows = db.session.execute(_LAST_INVOICES_AND_SUMMARY, {
+            "ids": self.chosen_ids, "today": today, "limit": limit}).all()
+        if not rows:
+            return [], self.summary(today)
+        return [row[0] for row in rows], _summary(rows[0][1:])
 
     def payments_in_process(self) -> Decimal:
         amount = db.session.scalar(

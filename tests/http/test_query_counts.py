@@ -20,7 +20,7 @@ TABLE = {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "div#t
 
 #: Statements per page, the session read included (sessions in the database).
 EXPECTED = {
-    "/mi-oficina": 6,  # last invoices, the debt/in-process/payments aggregate, zone notices
+    "/mi-oficina": 5,  # last invoices with the debt/in-process/payments figures, zone notices
     "/mi-oficina/facturas": 7,  # count, rows, years, open claims
     "/mi-oficina/facturas (table)": 6,  # the table fragment: no years
     "/mi-oficina/facturas/<id>": 7,  # the invoice with its lines, its changes (2), claims

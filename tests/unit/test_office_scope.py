@@ -52,3 +52,28 @@ def test_one_invoice_by_id_does_not_load_the_contracts(app, two_customers):
         with counting_queries(app) as statements:
             assert Scope.of(two_customers["user"]).invoice(mine).id == mine
         assert len(statements) == 1  # the invoice with its lines, account and zone
+
+
+def test_inicio_reads_its_invoices_and_figures_in_one_statement(app, two_customers):
+    """The same invoices and figures as ``last_invoices`` and ``summary`` asked apart; with
+    contracts that have no invoice yet, the figures still come (a second statement)."""
+    from ov.blueprints.office.common import today
+
+    with app.app_context():
+        scope = Scope.of(two_customers["user"])
+        apart = ([i.id for i in scope.last_invoices()], scope.summary(today()))
+        with counting_queries(app) as statements:
+            invoices, summary = scope.last_invoices_and_summary(today())
+        assert len(statements) == 1
+        assert ([i.id for i in invoices], summary) == apart
+        assert summary.debt > 0 and len(invoices) == 3
+        newcomer, _ = make_customer(username="nuevoCliente33", email="nuevo@ejemplo.mx",
+                                    number="1357924")
+        db.session.commit()
+        empty = Scope.of(newcomer.id)
+        empty.accounts  # noqa: B018  (the contracts are loaded before counting)
+        with counting_queries(app) as statements:
+            invoices, summary = empty.last_invoices_and_summary(today())
+        assert len(statements) == 2
+        assert invoices == [] and summary.debt == 0 and summary.overdue == 0
+        assert not summary.has_payments

@@ -12,12 +12,13 @@ from ov.services import notices
 def home():
     office = office_context()
     scope = office.scope
-    summary = scope.summary(today())  # the debt, overdue, in process, any payment: one query
+    # The last invoices with the debt, overdue, in process and "any payment": one query.
+    last_invoices, summary = scope.last_invoices_and_summary(today())
     return page(
         "office/home.html",
         "Mi oficina",
         office=office,
-        last_invoices=scope.last_invoices(),
+        last_invoices=last_invoices,
         debt=summary.debt,
         overdue=summary.overdue,
         in_process=summary.in_process,
