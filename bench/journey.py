@@ -30,6 +30,7 @@ import argparse
 import csv
 import datetime
 import os
+import resource
 import secrets
 import shlex
 import shutil
@@ -50,7 +51,7 @@ PASSWORD = "Bq4mZ8pLx2"
 EMAIL_DOMAIN = "bench.oficinavirtual.example"
 TARGET_RPS, TARGET_P95_MS = 300, 100
 
-from harness import free_port  # noqa: E402
+from harness import CLOCK_TICKS, cpu_seconds, descendants, free_port  # noqa: E402
 from report import replace_section  # noqa: E402
 
 # --- the bench users ------------------------------------------------------------------------
@@ -248,6 +249,67 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+#: Who used the machine during the run, by process name (/proc/<pid>/comm).
+SERVICES = {"postgres": "PostgreSQL", "redis-server": "Redis"}
+
+
+def service_pids() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {label: [] for label in SERVICES.values()}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name in SERVICES:
+                found[SERVICES[name]].append(int(entry.name))
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core spent not idle, from /proc/stat (all processes)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+class CpuUse:
+    """CPU seconds used during a block by the app server, the database, Redis, Locust (a
+    child process run inside the block) and the whole machine."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def _sample(self) -> dict[str, float]:
+        sample = {label: cpu_seconds(pids) for label, pids in service_pids().items()}
+        sample["gunicorn"] = cpu_seconds(descendants(self.server_pid))
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sample["Locust"] = children.ru_utime + children.ru_stime
+        sample["machine"] = machine_busy_seconds()
+        return sample
+
+    def __enter__(self) -> CpuUse:
+        self.started, self.before = time.monotonic(), self._sample()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        after = self._sample()
+        self.wall = time.monotonic() - self.started
+        self.used = {key: after[key] - self.before[key] for key in after}
+
+    def markdown(self, requests_per_second: float) -> str:
+        """Cores used by each part, and its CPU per request at the run's rate."""
+        shown = ["gunicorn", "PostgreSQL", "Redis", "Locust"]
+        other = self.used["machine"] - sum(self.used[key] for key in shown)
+        lines = ["| part | cores used | CPU per request |", "|---|---:|---:|"]
+        for key, seconds in [*((k, self.used[k]) for k in shown), ("other", other),
+                             ("**the machine**", self.used["machine"])]:
+            cores = seconds / self.wall
+            per_request = cores * 1000 / requests_per_second if requests_per_second else 0
+            lines.append(f"| {key} | {cores:.2f} | {per_request:.2f} ms |")
+        return "\n".join(lines)
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -317,7 +379,7 @@ def main() -> None:
         log = Path(scratch) / "gunicorn.log"
         csv_prefix = Path(scratch) / "journey"
         with Server(str(Path(scratch) / "instance"), args.workers, args.threads, log,
-                    server_cpus) as server:
+                    server_cpus) as server, CpuUse(server.process.pid) as cpu:
             locust_command, code = run_locust(server.url, args.customers, args.users,
                                               args.duration, args.prefix, csv_prefix,
                                               locust_cpu)
@@ -360,6 +422,12 @@ def main() -> None:
         "percentiles as Locust rounds them",
         "",
         table(rows),
+        "",
+        f"Where the CPU went during the whole Locust run ({cpu.wall:.0f} s, ramp-up "
+        f"included; CPU per request at {rps:,.1f} requests/s; `other` is every other "
+        "process, the kernel's network work among them):",
+        "",
+        cpu.markdown(rps),
         "",
         f"Total: **{rps:,.1f} requests/s**, p95 {_ms(total['95%'])}, {failed:,} failures. "
         f"Target ≥ {TARGET_RPS} requests/s with p95 ≤ {TARGET_P95_MS} ms and no failure: "
