@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ov.extensions import db
@@ -366,24 +366,35 @@ def usage(scope, months: int = PERIODS) -> list[ContractUsage]:
     return sections
 
 
+#: The bills an invoice is compared with, built once (every invoice page runs it): the one
+#: just before it, and those whose period ends near the same day a year earlier.
+_BEFORE = or_(
+    Invoice.issue_date < bindparam("issue_date", type_=Date),
+    and_(Invoice.issue_date == bindparam("issue_date", type_=Date),
+         Invoice.id < bindparam("invoice_id")),
+)
+_COMPARED = (
+    select(Invoice).options(selectinload(Invoice.lines)).where(
+        Invoice.account_id == bindparam("account_id"), Invoice.id != bindparam("invoice_id"),
+        _BEFORE,
+        or_(Invoice.id == (
+                select(Invoice.id).where(Invoice.account_id == bindparam("account_id"), _BEFORE)
+                .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(1)
+                .scalar_subquery()),
+            Invoice.period_end.between(bindparam("year_from", type_=Date),
+                                       bindparam("year_to", type_=Date))),
+    ).order_by(Invoice.issue_date, Invoice.id)
+)
+
+
 def invoice_changes(invoice: Invoice) -> list[Change]:
     """Why ``invoice`` (already fetched through the user's scope, with its lines) differs from
     the bill before it and from the same period last year (two queries: the two bills, then
     their lines)."""
-    before = or_(
-        Invoice.issue_date < invoice.issue_date,
-        and_(Invoice.issue_date == invoice.issue_date, Invoice.id < invoice.id),
-    )
-    previous_id = (
-        select(Invoice.id).where(Invoice.account_id == invoice.account_id, before)
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(1).scalar_subquery()
-    )
     target = _year_before(invoice.period_end)
-    rows = db.session.scalars(
-        select(Invoice).options(selectinload(Invoice.lines)).where(
-            Invoice.account_id == invoice.account_id, Invoice.id != invoice.id, before,
-            or_(Invoice.id == previous_id,
-                Invoice.period_end.between(target - YEAR_WINDOW, target + YEAR_WINDOW)),
-        ).order_by(Invoice.issue_date, Invoice.id)
-    ).all()
+    rows = db.session.scalars(_COMPARED, {
+        "account_id": invoice.account_id, "invoice_id": invoice.id,
+        "issue_date": invoice.issue_date, "year_from": target - YEAR_WINDOW,
+        "year_to": target + YEAR_WINDOW,
+    }).all()
     return _changes(invoice, rows[-1] if rows else None, year_ago(rows, invoice.period_end))
