@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request, url_for
 from markupsafe import escape
 
 from ov import config as settings
@@ -139,6 +139,20 @@ def register_template_helpers(app: Flask) -> None:
     from ov import formatting
 
     formatting.init_app(app)
+    links: dict[tuple[str, str], str] = {}
+
+    def url_for_in_templates(endpoint: str, **values) -> str:
+        """Flask's ``url_for``, with the links that take no value (the menus and footers
+        every page draws: a hundred of the templates' calls) built once per endpoint."""
+        if values or endpoint.startswith(".") or not has_request_context():
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint)
+        found = links.get(key)
+        if found is None:
+            found = links[key] = url_for(endpoint)
+        return found
+
+    app.jinja_env.globals["url_for"] = url_for_in_templates
 
     @app.template_global()
     def form_aria(attrs: dict, described_by: str, error: str | None) -> dict:
