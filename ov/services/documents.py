@@ -94,13 +94,28 @@ class _Page:
 
     def __init__(self, canvas: Canvas):
         self.c = canvas
+        # The font and fill colour last set through these helpers: setting them again (most
+        # texts share them) would only repeat an operator in the page. Drawing that changes
+        # them directly on the canvas does it between saveState and restoreState.
+        self._font: tuple[str, float] | None = None
+        self._fill: Color | None = None
+
+    def font(self, font: str, size: float) -> None:
+        if self._font != (font, size):
+            self.c.setFont(font, size)
+            self._font = (font, size)
+
+    def fill(self, color: Color) -> None:
+        if self._fill is not color:
+            self.c.setFillColor(color)
+            self._fill = color
 
     def text(self, x: float, y: float, text: str, *, font: str = REGULAR, size: float = 9,
              color: Color = INK, align: str = "left", width: float | None = None) -> None:
         if width is not None:
             text = _fit(text, font, size, width)
-        self.c.setFont(font, size)
-        self.c.setFillColor(color)
+        self.font(font, size)
+        self.fill(color)
         if align == "right":
             self.c.drawRightString(x, y, text)
         elif align == "center":
@@ -120,7 +135,7 @@ class _Page:
 
     def band(self, x: float, y: float, width: float, title: str) -> float:
         """A section title on a tinted band whose top is ``y``; returns the y below it."""
-        self.c.setFillColor(BAND)
+        self.fill(BAND)
         self.c.rect(x, y - 15, width, 15, stroke=0, fill=1)
         self.text(x + 6, y - 11, title, font=BOLD, size=9, color=ACCENT)
         return y - 15
@@ -372,7 +387,7 @@ def _coupon(page: _Page, invoice: Invoice, account: Account, zone: Zone, coupon:
     top = COUPON_TOP
     page.rule(MARGIN, top + 8, PAGE_WIDTH - MARGIN, color=MUTED, width=0.8, dash=(4, 3))
     label = "Recorte por la línea punteada"
-    page.c.setFillColor(white)
+    page.fill(white)
     label_width = stringWidth(label, REGULAR, 7) + 10
     page.c.rect(PAGE_WIDTH / 2 - label_width / 2, top + 3, label_width, 10, stroke=0, fill=1)
     page.text(PAGE_WIDTH / 2, top + 5.5, label, size=7, color=MUTED, align="center")
