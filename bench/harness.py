@@ -188,6 +188,70 @@ class Gunicorn:
 
 
 NGINX_TEMPLATE = Path(__file__).resolve().parent / "nginx" / "bench.conf.template"
+#: The documented site (docs/deploy.md), which ``deployed_site_template`` turns into a template.
+DEPLOYED_SITE = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "oficina-virtual.conf"
+#: ``--nginx-config deploy``: the documented site instead of a template file.
+DEPLOYED = "deploy"
+_MAIN_CONFIG = """# Made by bench/harness.py from deploy/nginx/oficina-virtual.conf (without TLS).
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid @TEMP@/nginx.pid;
+error_log @TEMP@/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path @TEMP@/client_body;
+    proxy_temp_path @TEMP@/proxy;
+    fastcgi_temp_path @TEMP@/fastcgi;
+    uwsgi_temp_path @TEMP@/uwsgi;
+    scgi_temp_path @TEMP@/scgi;
+"""
+
+
+def deployed_site_template(site: Path = DEPLOYED_SITE) -> str:
+    """The documented nginx site as a benchmark template: every setting as written there
+    (buffers, timeouts, headers, compression off, the upstream's keep-alive), but listening
+    for plain HTTP on ``@PORT@`` (the load generators speak no TLS), without the port-80
+    redirect, and logging into ``@TEMP@``. Each change must find its line, so a reshaped
+    site fails here rather than being benchmarked half-changed."""
+    text = site.read_text()
+    redirect = re.search(r"\nserver \{\n(?:(?!\n\}).)*return 301 [^\n]*\n\}\n", text, re.S)
+    if redirect is None:
+        raise SystemExit(f"{site}: no port-80 redirect server found")
+    text = text[:redirect.start()] + "\n" + text[redirect.end():]
+    changes = [
+        (r"server 127\.0\.0\.1:8000 ", "server @UPSTREAM@ "),
+        (r"listen 443 ssl http2;", "listen 127.0.0.1:@PORT@ backlog=4096;"),
+        (r"\n\s*listen \[::\]:443 ssl http2;", ""),
+        (r"\n\s*ssl_[a-z_]+ [^\n]*;", ""),
+        (r"/var/log/nginx/", "@TEMP@/"),
+    ]
+    for pattern, replacement in changes:
+        text, count = re.subn(pattern, replacement, text)
+        if not count:
+            raise SystemExit(f"{site}: {pattern!r} not found")
+    return _MAIN_CONFIG + text + "}\n"
+
+
+def nginx_label(choice: str) -> str:
+    """How a report names the nginx configuration it ran."""
+    if choice == DEPLOYED:
+        return "deploy/nginx/oficina-virtual.conf, without TLS"
+    return Path(choice).name
+
+
+def nginx_template(choice: str) -> Path:
+    """The template file for ``--nginx-config``: ``deploy`` (the documented site, written
+    to a temporary file) or a path."""
+    if choice != DEPLOYED:
+        return Path(choice)
+    with tempfile.NamedTemporaryFile("w", prefix="ov-deployed-site-", suffix=".conf",
+                                     delete=False) as handle:
+        handle.write(deployed_site_template())
+    return Path(handle.name)
 
 
 @dataclass

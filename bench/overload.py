@@ -3,7 +3,8 @@
     OV_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ov_bench \\
         .venv/bin/python bench/overload.py [--duration 10]
 
-nginx (bench/nginx/bench.conf.template, or ``--nginx-config``) in front of gunicorn
+nginx (the documented site, deploy/nginx/oficina-virtual.conf without TLS, or
+``--nginx-config``) in front of gunicorn
 ``-k gthread -w 2 --threads 4`` with ``OV_TRUSTED_PROXIES=1``, so the bounded queue
 (ov/overload.py, ``OV_QUEUE_LIMIT_MS``) reads nginx's ``X-Request-Start``. A benchmark user
 signs in once; closed-loop clients (each one connection, one request after another, with a
@@ -46,8 +47,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--gunicorn-args", default="", help="more gunicorn flags, e.g. a -c file")
-    parser.add_argument("--nginx-config", default=str(harness.NGINX_TEMPLATE),
-                        help="nginx.conf template with @PORT@, @UPSTREAM@, @TEMP@")
+    parser.add_argument("--nginx-config", default=harness.DEPLOYED,
+                        help="'deploy' (the documented site, without TLS) or an nginx.conf "
+                             "template with @PORT@, @UPSTREAM@, @TEMP@")
     parser.add_argument("--path", default="/mi-oficina")
     parser.add_argument("--report", default=str(report.PERFORMANCE))
     parser.add_argument("--no-report", action="store_true")
@@ -86,7 +88,8 @@ def main() -> None:
     rows, steps = [], []
     with harness.Gunicorn("ov:create_app()", workers=args.workers, threads=args.threads,
                           extra=args.gunicorn_args, env=env) as app, \
-            harness.Nginx(f"127.0.0.1:{app.port}", template=Path(args.nginx_config)) as proxy:
+            harness.Nginx(f"127.0.0.1:{app.port}",
+                         template=harness.nginx_template(args.nginx_config)) as proxy:
         cookie = {"Cookie": harness.sign_in(proxy.url)}
         harness.check_page(proxy.url, args.path, cookie["Cookie"])
 
@@ -121,7 +124,8 @@ def main() -> None:
     print(table)
     if not args.no_report:
         text = (report.run_header(report.command_line(), ENV_SHOWN)
-                + f"- Settings: nginx (`{Path(args.nginx_config).name}`) → gunicorn `-k gthread "
+                + f"- Settings: nginx (`{harness.nginx_label(args.nginx_config)}`) → "
+                f"gunicorn `-k gthread "
                 f"-w {args.workers} --threads {args.threads}"
                 + (f" {args.gunicorn_args}" if args.gunicorn_args else "")
                 + f"`, `OV_TRUSTED_PROXIES=1`; closed-loop clients on `{args.path}` (signed in),"

@@ -3,7 +3,8 @@
     OV_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ov_bench \\
         .venv/bin/python bench/slow_clients.py [--duration 10] [--slow 200]
 
-nginx (bench/nginx/bench.conf.template, or ``--nginx-config``, buffering answers) in front of
+nginx (the documented site, deploy/nginx/oficina-virtual.conf without TLS, or
+``--nginx-config``; it buffers answers) in front of
 gunicorn ``-k gthread -w 2 --threads 4``. wrk (``--fast`` connections, pinned to CPU 1)
 measures fast clients on Mi oficina home through nginx, three times:
 
@@ -59,8 +60,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--gunicorn-args", default="", help="more gunicorn flags, e.g. a -c file")
-    parser.add_argument("--nginx-config", default=str(harness.NGINX_TEMPLATE),
-                        help="nginx.conf template with @PORT@, @UPSTREAM@, @TEMP@")
+    parser.add_argument("--nginx-config", default=harness.DEPLOYED,
+                        help="'deploy' (the documented site, without TLS) or an nginx.conf "
+                             "template with @PORT@, @UPSTREAM@, @TEMP@")
     parser.add_argument("--client-cpu", default="1")
     parser.add_argument("--no-direct", action="store_true",
                         help="skip the run with slow clients straight to gunicorn")
@@ -121,7 +123,8 @@ def main() -> None:
     results = []
     with harness.Gunicorn("ov:create_app()", workers=args.workers, threads=args.threads,
                           extra=args.gunicorn_args, env=env) as app, \
-            harness.Nginx(f"127.0.0.1:{app.port}", template=Path(args.nginx_config)) as proxy:
+            harness.Nginx(f"127.0.0.1:{app.port}",
+                         template=harness.nginx_template(args.nginx_config)) as proxy:
         cookie = harness.sign_in(proxy.url)
         sizes = {path: harness.check_page(proxy.url, path, cookie) for path in slow_paths}
 
@@ -154,7 +157,8 @@ def main() -> None:
         listed = ", ".join(f"`{args.slow_paths.split(',')[i]}` ({sizes[p]:,} B)"
                            for i, p in enumerate(slow_paths))
         text = (report.run_header(report.command_line(), ENV_SHOWN)
-                + f"- Settings: nginx (`{Path(args.nginx_config).name}`) → gunicorn `-k gthread "
+                + f"- Settings: nginx (`{harness.nginx_label(args.nginx_config)}`) → "
+                f"gunicorn `-k gthread "
                 f"-w {args.workers} --threads {args.threads}"
                 + (f" {args.gunicorn_args}" if args.gunicorn_args else "")
                 + f"`; fast clients: wrk `-t1 -c{args.fast} -d{args.duration:g}s` on "
