@@ -43,9 +43,14 @@ def certificate(folder: Path) -> tuple[Path, Path]:
 
 
 def render_site(folder: Path, *, app_port: int, http_port: int, https_port: int, cert: Path,
-                key: Path) -> str:
+                key: Path, keep_port: bool = False) -> str:
     """The example site with these ports, certificate and log folder. Each change must find
-    its line: if the example changes shape, this fails instead of running something else."""
+    its line: if the example changes shape, this fails instead of running something else.
+
+    ``keep_port``: the app is told the port as well as the host the client asked for. On 443 a
+    browser names no port, so ``$host`` is all it sent; on a free port it sends the port, in
+    ``Host`` and in the ``Referer`` of its forms, and the app's CSRF check (the referrer must
+    be the host) needs both the same, as they are in production."""
     text = SITE.read_text()
     changes = [
         ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{app_port} ", 1),
@@ -57,6 +62,9 @@ def render_site(folder: Path, *, app_port: int, http_port: int, https_port: int,
         ("/etc/ssl/oficina-virtual/privkey.pem", str(key), 1),
         ("/var/log/nginx/", f"{folder}/", 3),
     ]
+    if keep_port:
+        changes.append(("proxy_set_header Host $host;",
+                        "proxy_set_header Host $host:$server_port;", 1))
     for old, new, count in changes:
         assert text.count(old) == count, f"the example no longer has {old!r} {count} time(s)"
         text = text.replace(old, new)
@@ -93,13 +101,14 @@ def tls_answers(port: int) -> bool:
 
 
 @contextmanager
-def nginx_in_front_of(folder: Path, app_port: int) -> Iterator[tuple[int, int, Path]]:
+def nginx_in_front_of(folder: Path, app_port: int, *,
+                      keep_port: bool = False) -> Iterator[tuple[int, int, Path]]:
     """nginx with the example site sending to ``app_port``; yields (https, http, cert)."""
     cert, key = certificate(folder)
     http_port, https_port = servers.free_port(), servers.free_port()
     (folder / "site.conf").write_text(render_site(
         folder, app_port=app_port, http_port=http_port, https_port=https_port, cert=cert,
-        key=key))
+        key=key, keep_port=keep_port))
     (folder / "nginx.conf").write_text(main_config(folder))
     checked = subprocess.run([NGINX, "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
                              capture_output=True, text=True, timeout=60)
@@ -159,9 +168,11 @@ class SourceAdapter(HTTPAdapter):
 
 @contextmanager
 def running(folder: Path, *, instance_config: str = "",
-            prepare: Callable[[dict[str, str]], None] | None = None) -> Iterator[Stack]:
+            prepare: Callable[[dict[str, str]], None] | None = None,
+            keep_port: bool = False) -> Iterator[Stack]:
     """The whole stack in ``folder``: the instance migrated, then ``prepare(env)`` (data to
-    load before the app starts), then gunicorn and nginx in front; stopped on leaving."""
+    load before the app starts), then gunicorn and nginx in front (``keep_port``: see
+    ``render_site``); stopped on leaving."""
     os.chmod(folder, 0o755)
     instance = folder / "instance"
     instance.mkdir()
@@ -173,6 +184,7 @@ def running(folder: Path, *, instance_config: str = "",
         prepare(env)
     app_port = servers.free_port()
     with servers.gunicorn(env, folder / "gunicorn.log", port=app_port), \
-            nginx_in_front_of(folder, app_port) as (https_port, http_port, cert):
+            nginx_in_front_of(folder, app_port, keep_port=keep_port) as (https_port, http_port,
+                                                                         cert):
         yield Stack(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}",
                     cert, folder, instance / "ov.sqlite3", env)
