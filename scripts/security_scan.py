@@ -80,6 +80,10 @@ class Run:
     def requests(self) -> int:
         return sum(self.statuses.values())
 
+    @property
+    def folder_name(self) -> str:
+        return self.name.replace(" ", "-")
+
     def crawled(self) -> list[dict]:
         return self.report.get("infos", {}).get("crawled_pages") or []
 
@@ -193,7 +197,7 @@ def access_log(stack: deployment.Stack) -> list[str]:
 
 def wapiti_command(wapiti: Path, stack: deployment.Stack, run: Run, folder: Path,
                    limits: tuple[float, float]) -> list[str]:
-    out = folder / run.name
+    out = folder / run.folder_name
     out.mkdir()
     crawl, attack = limits
     return [
@@ -215,14 +219,14 @@ def scan(wapiti: Path, stack: deployment.Stack, run: Run, folder: Path,
          limits: tuple[float, float]) -> None:
     command = wapiti_command(wapiti, stack, run, folder, limits)
     # wapiti keeps a few files under $HOME whatever it is told: give it the run's folder.
-    env = servers.clean_environment(HOME=str(folder / run.name))
+    env = servers.clean_environment(HOME=str(folder / run.folder_name))
     before, started = len(access_log(stack)), time.monotonic()
     print(f"== wapiti, {run.name}: {run.start}", flush=True)
     done = subprocess.run(command, env=env, cwd=folder, stdout=subprocess.PIPE,  # noqa: S603 (wapiti with our arguments)
                           stderr=subprocess.STDOUT, text=True, timeout=900)
     run.seconds = time.monotonic() - started
     run.statuses = Counter(line.split()[4] for line in access_log(stack)[before:])
-    report = folder / run.name / "report.json"
+    report = folder / run.folder_name / "report.json"
     if done.returncode != 0 or not report.exists():
         print(done.stdout[-4000:])
         raise SystemExit(f"wapiti ({run.name}) ended with status {done.returncode}")
@@ -289,6 +293,9 @@ def main() -> int:
     args = parser.parse_args()
     if not args.wapiti.exists():
         raise SystemExit(f"{args.wapiti} is missing: `make scan` installs it")
+    wapiti = args.wapiti.resolve()  # wapiti runs in the temporary folder
+    if args.keep and args.keep.exists():
+        raise SystemExit(f"--keep {args.keep}: the folder exists already")
     accepted = load_accepted()
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="ov-scan-"))
@@ -297,7 +304,7 @@ def main() -> int:
         with deployment.running(folder / "stack", prepare=load_data, keep_port=True) as stack:
             all_runs = runs(stack)
             for run in all_runs:
-                scan(args.wapiti, stack, run, folder, (args.crawl_seconds, args.attack_seconds))
+                scan(wapiti, stack, run, folder, (args.crawl_seconds, args.attack_seconds))
         found, additionals = [], []
         for run in all_runs:
             more, extra = findings_of(run, accepted)
