@@ -82,6 +82,23 @@ bench/tools/node_modules: bench/tools/package-lock.json
 	cd bench/tools && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
+# A short wapiti3 scan of the portal as deployed (nginx, TLS, gunicorn, OV_ENV=production) on
+# a fresh instance in a temporary folder; any finding not accepted in
+# scripts/security_scan_accepted.json fails it (docs/security.md). Not part of `make test`.
+# wapiti and its many dependencies live in a virtual environment of their own.
+SCAN_VENV ?= .venv-scan
+WAPITI    ?= wapiti3>=3.2.3,<3.3
+
+.PHONY: scan
+scan: $(VENV)/.installed-test $(SCAN_VENV)/.installed-wapiti
+	$(BIN)/python scripts/security_scan.py --wapiti $(SCAN_VENV)/bin/wapiti $(SCAN_ARGS)
+
+$(SCAN_VENV)/.installed-wapiti: | $(BIN)/python
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install -q '$(WAPITI)'
+	@touch $@
+
 # 100,000 accounts with 24 months each, for the benchmarks (see bench/demo_data.md).
 demo-100k: $(VENV)/.installed-run
 	$(FLASK) db upgrade
