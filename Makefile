@@ -49,12 +49,12 @@ test-tools:
 	@sh scripts/ensure-test-tools.sh
 
 test: $(VENV)/.installed-test test-tools
-	$(BIN)/ruff check ov tests bench
+	$(BIN)/ruff check ov tests bench scripts
 	$(BIN)/bandit -q -r ov -c pyproject.toml 2>$(VENV)/bandit.log || { cat $(VENV)/bandit.log; exit 1; }
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check ov tests bench
+	$(BIN)/ruff check ov tests bench scripts
 
 # Load a billing export (docs/import-format.md) into the database `make run` serves:
 #   make import-billing DIR=docs/examples/billing-2026-10
