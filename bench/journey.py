@@ -268,9 +268,10 @@ def service_pids() -> dict[str, list[int]]:
 
 def machine_busy_seconds() -> float:
     """CPU time every core spent not idle, from /proc/stat (all processes)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+    # Not idle, iowait nor steal (another machine's time on this host's cores).
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
 
 
 class CpuUse:

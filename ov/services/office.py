@@ -113,15 +113,17 @@ _LAST_INVOICES = (
 )
 _UNPAID = (Invoice.account_id.in_(_IDS), Invoice.paid_at.is_(None))
 #: Inicio's four figures, as columns that depend on no row (each computed once by the
-#: database, however many rows they ride on).
+#: database, however many rows they ride on; never correlated with the rows' table).
 _SUMMARY_COLUMNS = (
-    select(func.coalesce(func.sum(Invoice.total), 0)).where(*_UNPAID).scalar_subquery(),
+    select(func.coalesce(func.sum(Invoice.total), 0)).where(*_UNPAID)
+    .correlate(None).scalar_subquery(),
     select(func.count()).select_from(Invoice)
-    .where(*_UNPAID, Invoice.due_date < bindparam("today", type_=Date)).scalar_subquery(),
+    .where(*_UNPAID, Invoice.due_date < bindparam("today", type_=Date))
+    .correlate(None).scalar_subquery(),
     select(func.coalesce(func.sum(Payment.amount), 0))
     .where(Payment.account_id.in_(_IDS), Payment.status == PaymentStatus.IN_PROCESS.value)
-    .scalar_subquery(),
-    select(literal(1)).where(Payment.account_id.in_(_IDS)).exists(),
+    .correlate(None).scalar_subquery(),
+    select(literal(1)).where(Payment.account_id.in_(_IDS)).correlate(None).exists(),
 )
 _SUMMARY = select(*_SUMMARY_COLUMNS)
 #: Inicio's last invoices, each row carrying the four figures: one statement for both.

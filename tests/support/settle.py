@@ -54,7 +54,8 @@ def finished_requests(tab, url: str, fresh=None) -> dict[str, int]:
         tab.goto(url)
         settle(tab)
         # Events reach these handlers only inside a Playwright call, so nothing can finish
-        # between the check and the wait: each wait ends at a real event.
+        # between the check and the wait: each wait ends at a real event. (A request that
+        # fails instead leaves the wait to time out: the test errors, loudly.)
         while pending:
             tab.wait_for_event("requestfinished", predicate=lambda r: True)
     finally:

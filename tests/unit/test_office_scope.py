@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from ov.extensions import db
-from ov.models import Invoice
+from ov.models import Invoice, Payment
 from ov.services.consumption import usage
 from ov.services.office import Scope
 from tests.support.factories import make_customer, make_invoices
@@ -60,13 +61,19 @@ def test_inicio_reads_its_invoices_and_figures_in_one_statement(app, two_custome
     from ov.blueprints.office.common import today
 
     with app.app_context():
+        newest = db.session.get(Invoice, Scope.of(two_customers["user"]).last_invoices(1)[0].id)
+        db.session.add(Payment(account_id=newest.account_id, invoice=newest, paid_on=today(),
+                               amount=Decimal("100.00"), channel="transfer", channel_name="SPEI",
+                               reference="EN-PROCESO-1", status="in_process"))
+        db.session.commit()
         scope = Scope.of(two_customers["user"])
         apart = ([i.id for i in scope.last_invoices()], scope.summary(today()))
         with counting_queries(app) as statements:
             invoices, summary = scope.last_invoices_and_summary(today())
         assert len(statements) == 1
         assert ([i.id for i in invoices], summary) == apart
-        assert summary.debt > 0 and len(invoices) == 3
+        assert summary.debt > 0 and summary.overdue == 1 and len(invoices) == 3
+        assert summary.in_process == Decimal("100.00") and summary.has_payments
         newcomer, _ = make_customer(username="nuevoCliente33", email="nuevo@ejemplo.mx",
                                     number="1357924")
         db.session.commit()
