@@ -23,5 +23,9 @@ def describe(found: list[dict]) -> str:
 
 
 def check_page(page) -> None:
+    # A page whose heading is there may still be waiting for its stylesheet (the parser does
+    # not wait for it, and the tests' request routing turns Chromium's cache off): axe would
+    # then judge sizes and colours without the styles. "load" comes after every stylesheet.
+    page.wait_for_load_state("load")
     found = violations(page)
     assert not found, f"axe found {len(found)} violation(s) on {page.url}:\n{describe(found)}"
