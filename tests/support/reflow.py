@@ -40,7 +40,9 @@ _KEY_CELLS_OFF_SCREEN = """
 
 
 def check_reflow(page, url: str) -> None:
-    """The page as shown now: nothing beyond the viewport's width, key cells on screen."""
+    """The page as shown now: nothing beyond the viewport's width, key cells on screen
+    (measured once its stylesheet has loaded, as axe is: tests/support/a11y.py)."""
+    page.wait_for_load_state("load")
     width = page.viewport_size["width"]
     document = page.evaluate("document.scrollingElement.scrollWidth")
     assert document <= width, f"{url} is {document}px wide on a {width}px screen"
