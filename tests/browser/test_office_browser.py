@@ -107,9 +107,9 @@ def test_office_pages_within_the_weight_budget(browser, live_server, app, invoic
     context = browser.new_context(base_url=live_server, **PHONE)
     tab = context.new_page()
     sign_in(tab)
-    fresh = without_cache(context, tab)  # each page as if its files had never been fetched
+    without_cache(context, tab)  # each page as if its files had never been fetched
     for url in office_urls(app, invoice_ids):
-        sizes = finished_requests(tab, url, fresh)
+        sizes = finished_requests(tab, url)
         assert all(size > 0 for size in sizes.values()), (url, sizes)
         document = sizes[tab.url] if tab.url in sizes else max(sizes.values())
         assert document <= PAGE_BUDGET, (url, document)

@@ -39,16 +39,16 @@ def test_pages_fit_a_360px_screen_without_sideways_scrolling(page, urls, width):
 
 def test_first_visit_transfers_within_budget(browser, live_server, urls):
     """What a phone downloads on a first visit (empty cache, no cookies), as Chromium
-    counts it: one tab whose cache is bypassed and emptied, its cookies cleared before
+    counts it: one tab whose cache is bypassed, its cookies cleared before
     each page."""
     from tests.conftest import PHONE
 
     context = browser.new_context(base_url=live_server, **PHONE)
     tab = context.new_page()
-    fresh = without_cache(context, tab)
+    without_cache(context, tab)
     for url in urls:
         context.clear_cookies()
-        sizes = finished_requests(tab, url, fresh)
+        sizes = finished_requests(tab, url)
         assert len(sizes) >= 4, sizes  # the page, its stylesheet, two scripts, the icon
         # A file served from the cache would count as a negative size: none may be.
         assert all(size > 0 for size in sizes.values()), (url, sizes)

@@ -19,21 +19,19 @@ def settle(tab) -> None:
 
 def without_cache(context, tab):
     """Make every visit in ``tab`` fetch every file again, as a first visit does: Chromium's
-    cache is bypassed for the tab (``finished_requests(..., fresh=...)`` also empties it).
-    Cheaper than a new browser context per page. Returns the DevTools session."""
+    cache is bypassed for the tab. Cheaper than a new browser context per page. Returns the
+    DevTools session."""
     chromium = context.new_cdp_session(tab)
     chromium.send("Network.enable")
     chromium.send("Network.setCacheDisabled", {"cacheDisabled": True})
     return chromium
 
 
-def finished_requests(tab, url: str, fresh=None) -> dict[str, int]:
+def finished_requests(tab, url: str) -> dict[str, int]:
     """Open ``url`` in ``tab`` and return the body size of every request the visit made, by
     URL, as Chromium counts it, once the page has settled and each request it started has
-    finished (or failed). A file served from Chromium's cache counts as a negative size;
-    with ``fresh`` (``without_cache``'s session) the cache is emptied first."""
-    if fresh is not None:
-        fresh.send("Network.clearBrowserCache")
+    finished (or failed). A file served from Chromium's cache counts as a negative size
+    (``without_cache`` prevents that)."""
     sizes: dict[str, int] = {}
     pending: set = set()
 
