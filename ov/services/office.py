@@ -127,10 +127,7 @@ _SUMMARY_COLUMNS = (
 )
 _SUMMARY = select(*_SUMMARY_COLUMNS)
 #: Inicio's last invoices, each row carrying the four figures: one statement for both.
-_LAST_INVOICES_AND_SUMMARY = (
-    select(Invoice, *_SUMMARY_COLUMNS).where(Invoice.account_id.in_(_IDS))
-    .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(bindparam("limit"))
-)
+_LAST_INVOICES_AND_SUMMARY = _LAST_INVOICES.add_columns(*_SUMMARY_COLUMNS)
 _LINKED = select(UserAccount.account_id).where(UserAccount.user_id == _USER)
 _INVOICE = (
     select(Invoice)
