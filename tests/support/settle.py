@@ -32,21 +32,25 @@ def finished_requests(tab, url: str) -> dict[str, int]:
     URL, as Chromium counts it, once the page has settled and each request it started has
     finished (or failed). A file served from Chromium's cache counts as a negative size
     (``without_cache`` prevents that)."""
-    sizes: dict[str, int] = {}
+    finished: list = []
     pending: set = set()
 
+    # A handler must not call Playwright itself (``request.sizes()`` would): such a call lets
+    # this function's own wait go on before the handler has finished, so a request could
+    # leave ``pending`` before its size is known. The handlers only take note; the sizes are
+    # asked for once every request has finished.
     def started(request) -> None:
         pending.add(request)
 
-    def finished(request) -> None:
+    def done(request) -> None:
         pending.discard(request)
-        sizes[request.url] = request.sizes()["responseBodySize"]
+        finished.append(request)
 
     def failed(request) -> None:
         pending.discard(request)
 
     tab.on("request", started)
-    tab.on("requestfinished", finished)
+    tab.on("requestfinished", done)
     tab.on("requestfailed", failed)
     try:
         tab.goto(url)
@@ -58,6 +62,6 @@ def finished_requests(tab, url: str) -> dict[str, int]:
             tab.wait_for_event("requestfinished", predicate=lambda r: True)
     finally:
         tab.remove_listener("request", started)
-        tab.remove_listener("requestfinished", finished)
+        tab.remove_listener("requestfinished", done)
         tab.remove_listener("requestfailed", failed)
-    return sizes
+    return {request.url: request.sizes()["responseBodySize"] for request in finished}
