@@ -17,7 +17,7 @@ from ov.models import AuditEvent, Invoice, Photo, Reading, ReadingSubmission
 from ov.services import photos, readings
 from ov.services.readings import Basis, ReadingError, RealReading
 from tests.support import images
-from tests.support.factories import make_customer
+from tests.support.factories import invoice_number, make_customer
 
 TODAY = date(2026, 12, 1)
 
@@ -128,7 +128,7 @@ def invoice(account, index: int, *, kind: str = "real", consumption: int = 60,
             reading: int = 1000) -> Invoice:
     end = date(2026, 1, 1) + timedelta(days=30 * index)
     made = Invoice(account=account, zone_id=account.zone_id,
-                   number=f"ZR{account.id:02d}{index:06d}", issue_date=end + timedelta(days=3),
+                   number=invoice_number(account.id, index), issue_date=end + timedelta(days=3),
                    period_start=end - timedelta(days=29), period_end=end,
                    due_date=end + timedelta(days=23), previous_reading=reading - consumption,
                    current_reading=reading, reading_type=kind, consumption_m3=consumption,
