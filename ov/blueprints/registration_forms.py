@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
+from ov import widgets
 from ov.services import bill_proof
 from ov.services.validation import (
     FieldError,
@@ -40,6 +41,9 @@ def email_field(label: str) -> StringField:
         render_kw={"type": "email", "autocomplete": "email", "maxlength": 254,
                    "spellcheck": "false"},
     )
+
+
+widgets.install()
 
 
 class Form(FlaskForm):
