@@ -16,7 +16,34 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class Portal(Flask):
-    """Flask, with its redirects' small page (shown if a browser does not follow) in Spanish."""
+    """Flask, with its redirects' small page (shown if a browser does not follow) in Spanish,
+    and its answer to "is this hook a coroutine?" remembered."""
+
+    _ov_sync: dict | None = None
+
+    def ensure_sync(self, func):
+        """Flask's, answered from a table for the functions registered on the app (hooks,
+        views, context processors: about 25 asked for on every page, each inspected again
+        every time). Anything else (an ``after_this_request`` closure, a function registered
+        after the table was made) is asked about as Flask does."""
+        flasks = super().ensure_sync
+        known = self._ov_sync
+        if known is None:
+            known = self._ov_sync = {f: flasks(f) for f in self._registered()}
+        try:
+            found = known.get(func)
+        except TypeError:  # an unhashable callable
+            found = None
+        return found if found is not None else flasks(func)
+
+    def _registered(self):
+        for registry in (self.before_request_funcs, self.after_request_funcs,
+                         self.teardown_request_funcs, self.template_context_processors,
+                         self.url_value_preprocessors, self.url_default_functions):
+            for functions in registry.values():
+                yield from functions
+        yield from self.teardown_appcontext_funcs
+        yield from self.view_functions.values()
 
     def redirect(self, location: str, code: int = 302):  # type: ignore[override]
         response = super().redirect(location, code)
