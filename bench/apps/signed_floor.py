@@ -35,14 +35,11 @@ from flask import Flask, abort, render_template
 from jinja2 import DictLoader
 from sqlalchemy import bindparam, create_engine, select
 
+from bench.apps import minimal_flask
 from ov.models import Invoice, User, UserAccount
 
 TEMPLATES = {
-    "base.html": (
-        "<!doctype html>\n<html lang=\"es-MX\">\n<head><meta charset=\"utf-8\">\n"
-        "<title>{% block title %}{% endblock %}</title></head>\n<body>\n"
-        "<main id=\"contenido\">{% block content %}{% endblock %}</main>\n</body>\n</html>\n"
-    ),
+    "base.html": minimal_flask.TEMPLATES["base.html"],  # the same frame as the minimal page
     "page.html": (
         "{% extends \"base.html\" %}{% block title %}Mi oficina{% endblock %}"
         "{% block content %}<h1>Mi oficina</h1>\n<table>\n"
