@@ -427,14 +427,49 @@ def redact_atoms(atoms: dict, environ: dict) -> dict:
     return atoms
 
 
+# A URL or an absolute path inside a line of gunicorn's own: "Error handling request GET
+# /x?y", "Invalid request from ip=...: Invalid Request Line 'GET /x'".
+_URL_IN_TEXT = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"]+|(?<![^\s'"(=])/[^\s'"]*""")
+
+
+def redact_text(text: str) -> str:
+    """Every URL and path in a free-form line, redacted as in the access log."""
+    return _URL_IN_TEXT.sub(
+        lambda found: (redact_url if "://" in found[0] else redact_path)(found[0]), text)
+
+
 class AccessLogger(glogging.Logger):
-    """gunicorn's logger, whose access lines never show a token URL or a query string.
+    """gunicorn's logger, whose lines never show a token URL or a query string: the access
+    lines' atoms are redacted, and so are gunicorn's warnings and errors, which quote the
+    request target of a request it could not parse or that failed outside the app.
 
     Set ``logger_class = "ov.observability.AccessLogger"`` in the gunicorn configuration.
     ``%({x-request-id}o)s`` in ``access_log_format`` adds the request id."""
 
     def atoms(self, resp, req, environ, request_time):
         return redact_atoms(super().atoms(resp, req, environ, request_time), environ)
+
+    @staticmethod
+    def _line(msg, args) -> str:
+        text = str(msg)
+        if args:
+            try:
+                text %= args
+            except (TypeError, ValueError):  # a mismatched format must not stop the worker
+                text = " ".join([text, *map(str, args)])
+        return redact_text(text)
+
+    def critical(self, msg, *args, **kwargs):
+        super().critical(self._line(msg, args), **kwargs)
+
+    def error(self, msg, *args, **kwargs):
+        super().error(self._line(msg, args), **kwargs)
+
+    def warning(self, msg, *args, **kwargs):
+        super().warning(self._line(msg, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        super().exception(self._line(msg, args), **kwargs)
 
 
 # --- the app ------------------------------------------------------------------------------

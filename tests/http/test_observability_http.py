@@ -328,10 +328,20 @@ def exercise(base: str, server: subprocess.Popen, token: str):
                    for headers in ({}, {"Authorization": "Bearer equivocado-0123456789abcdef"})]
         scraped = requests.get(base + "/metrics", timeout=30,
                                headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        unparsed = send_raw(base, f"GET /recuperar/enlace/{token}?origen=correo\r\n\r\n")
     finally:
         server.terminate()
         server.wait(timeout=60)
+    assert unparsed.startswith(b"HTTP/1.1 400")  # gunicorn's own refusal, logged as a warning
     return pages, link, refused, scraped
+
+
+def send_raw(base: str, text: str) -> bytes:
+    """A request line gunicorn cannot parse: its warning quotes the line."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(text.encode())
+        return conn.recv(200)
 
 
 def test_under_gunicorn_tokens_stay_out_of_every_log_and_metrics_add_up(gunicorn_site,
@@ -358,6 +368,7 @@ def test_under_gunicorn_tokens_stay_out_of_every_log_and_metrics_add_up(gunicorn
         assert token not in written and "origen=correo" not in written
     assert f'"GET /recuperar/enlace/{REDACTED}?{REDACTED} HTTP/1.1" 303' in access
     assert f'"{base}/confirmar-correo/{REDACTED}"' in access
+    assert f"request line: 'GET /recuperar/enlace/{REDACTED}?{REDACTED}'" in errors
     pids = set(re.findall(r"pid=<(\d+)>", access))
     assert len(pids) >= 3, "with five requests each, the first two workers were replaced"
     ids = re.findall(r" id=([0-9a-f]{32})$", access, flags=re.MULTILINE)

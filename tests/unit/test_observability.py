@@ -147,6 +147,51 @@ def test_gunicorn_atoms_lose_tokens_queries_and_credentials(app):
     assert TOKEN not in repr(cleaned) and "s3cr3t" not in repr(cleaned)
 
 
+@pytest.mark.parametrize("line, shown", [
+    (f"Error handling request GET /recuperar/enlace/{TOKEN}?origen=correo",
+     f"Error handling request GET /recuperar/enlace/{REDACTED}?{REDACTED}"),
+    (f"Invalid request from ip=10.0.0.1: Invalid HTTP request line: "
+     f"'GET /confirmar-correo/{TOKEN}'",
+     f"Invalid request from ip=10.0.0.1: Invalid HTTP request line: "
+     f"'GET /confirmar-correo/{REDACTED}'"),
+    (f"Error handling request GET https://oficina.example/deshacer-cambio/{TOKEN}",
+     f"Error handling request GET https://oficina.example/deshacer-cambio/{REDACTED}"),
+    ("Worker exiting (pid: 12)", "Worker exiting (pid: 12)"),
+    ("Error handling request GET /static/css/ov.css",
+     "Error handling request GET /static/css/ov.css"),
+])
+def test_free_text_loses_the_tokens_and_queries_of_its_urls(app, line, shown):
+    with app.app_context():
+        assert observability.redact_text(line) == shown
+
+
+def test_gunicorn_warnings_and_errors_are_redacted_too(app, tmp_path):
+    from gunicorn.config import Config
+
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    log = observability.AccessLogger(config)
+    log.warning("Invalid request from ip=1.2.3.4: Invalid HTTP request line: "
+                f"'GET /recuperar/enlace/{TOKEN}?origen=correo'")
+    try:
+        raise RuntimeError("fallo fuera de la app")
+    except RuntimeError:
+        log.exception("Error handling request %s %s", "GET", f"/deshacer-cambio/{TOKEN}?a=1")
+    log.error("Error handling request %s", f"/confirmar-correo/{TOKEN}")
+    log.critical("WORKER TIMEOUT (pid:%s)", 12)
+    log.warning("sin formato", f"/recuperar/enlace/{TOKEN}")  # a mismatched format
+    for handler in log.error_log.handlers:
+        handler.close()
+    written = (tmp_path / "error.log").read_text()
+    assert TOKEN not in written and "origen=correo" not in written
+    assert f"'GET /recuperar/enlace/{REDACTED}?{REDACTED}'" in written
+    assert f"GET /deshacer-cambio/{REDACTED}?{REDACTED}" in written
+    assert "RuntimeError: fallo fuera de la app" in written  # the traceback stays
+    assert f"request /confirmar-correo/{REDACTED}" in written
+    assert "WORKER TIMEOUT (pid:12)" in written
+    assert f"sin formato /recuperar/enlace/{REDACTED}" in written
+
+
 # --- log lines -----------------------------------------------------------------------------
 
 def records_as_written(capsys) -> list[str]:
